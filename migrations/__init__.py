@@ -1,0 +1,1 @@
+"""Alembic migrations of the cache (installed as the ``reeld.migrations`` package)."""

@@ -1,0 +1,1 @@
+"""Backends: one uniform ``MediaBackend`` per kind of source."""

@@ -1,0 +1,188 @@
+"""The one interface every kind of source implements.
+
+A backend knows how to talk to one source: log in, list libraries and items page by page,
+report watch state, and hand out stream URLs. It knows nothing about the cache, the bus or
+the schedule: paging into the database, cursors and sweeps belong to the SyncManager.
+
+Backends raise only ``reeld.errors`` types: ``AuthRequired`` when a person must act,
+``BackendUnavailable`` when trying again later may help, ``BackendProtocolError`` when the
+server answered nonsense.
+"""
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Self
+
+from reeld.errors import NotSupported
+from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.source import ConnectionKind
+
+
+class PlaybackState(StrEnum):
+    PLAYING = "playing"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the cache remembers of an item, enough to tell whether it changed."""
+
+    etag: str | None
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncContext:
+    """What the SyncManager tells a listing.
+
+    ``since`` is the cursor stored after the last successful listing of this library
+    (``None``: list everything). ``known`` maps remote id → what the cache holds of it, for
+    backends that set ``uses_known_items`` (the local backend skips unchanged files).
+    """
+
+    full: bool
+    since: str | None = None
+    known: Mapping[str, KnownItem] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """One page of a listing.
+
+    ``total`` is how many items the whole listing will yield, when known (for progress).
+    ``unchanged`` names items still present that the backend did not send again.
+    ``cursor`` (on any page) is what to store as ``since`` once the listing has completed.
+    """
+
+    items: Sequence[MediaItem] = ()
+    watch_states: Sequence[WatchState] = ()
+    unchanged: Sequence[str] = ()
+    deleted: Sequence[str] = ()
+    total: int | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """A live change pushed by a source (websocket, file watcher)."""
+
+    upserts: Sequence[MediaItem] = ()
+    deleted: Sequence[str] = ()
+    watch_states: Sequence[WatchState] = ()
+    # Libraries whose contents changed in ways only a listing can tell (a finished server scan).
+    libraries_to_sync: Sequence[str] = ()
+
+
+class MediaBackend(abc.ABC):
+    """A live connection to one source. Use as ``async with backend:`` or call ``aclose()``."""
+
+    #: The ``kind`` of sources this backend serves (``local``, ``jellyfin``, ``plex``).
+    kind: str = ""
+    #: Whether ``list_items`` wants ``SyncContext.known`` (costs a cache read per sync).
+    uses_known_items: bool = False
+    #: Whether ``watch_changes`` pushes live changes (a websocket, a file watcher).
+    supports_live_updates: bool = False
+
+    def __init__(self, source_id: str) -> None:
+        self.source_id = source_id
+        self.last_sync_time: int = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def initialize(self) -> None:
+        """Authenticate and connect. Raises ``AuthRequired`` or ``BackendUnavailable``."""
+
+    async def authenticate(self) -> None:
+        """The design's name for ``initialize``."""
+        await self.initialize()
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and background tasks."""
+
+    async def __aenter__(self) -> Self:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- identity and connection -----------------------------------------------------------
+
+    def get_backend_id(self) -> str:
+        return self.source_id
+
+    def get_last_sync_time(self) -> int:
+        return self.last_sync_time
+
+    def supports_offline(self) -> bool:
+        """True when cached items stay playable without the source (local files do)."""
+        return False
+
+    @property
+    def address(self) -> str:
+        """The URI in use, never with a token."""
+        return ""
+
+    @property
+    def connection_kind(self) -> ConnectionKind:
+        return ConnectionKind.NONE
+
+    # -- listing ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_libraries(self) -> list[Library]: ...
+
+    @abc.abstractmethod
+    def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
+        """Every item of ``library`` (``ctx.since`` set: only what changed since), page by page."""
+
+    def listing_is_exhaustive(self, ctx: SyncContext) -> bool:
+        """Whether a listing names every item still present, so the rest may be swept."""
+        return ctx.full
+
+    async def watch_changes(self) -> AsyncIterator[ChangeSet]:
+        """Live changes, for as long as the source pushes them. Default: none."""
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    async def get_movies(self, library: Library) -> list[MediaItem]:
+        return await self._collect(library, {ItemKind.MOVIE})
+
+    async def get_shows(self, library: Library) -> list[MediaItem]:
+        return await self._collect(library, {ItemKind.SHOW})
+
+    async def get_episodes(self, library: Library, show_id: str) -> list[MediaItem]:
+        items = await self._collect(library, {ItemKind.SEASON, ItemKind.EPISODE})
+        seasons = {item.remote_id for item in items if item.parent_id == show_id}
+        return [i for i in items if i.kind is ItemKind.EPISODE and i.parent_id in seasons | {show_id}]
+
+    async def _collect(self, library: Library, kinds: set[ItemKind]) -> list[MediaItem]:
+        found: list[MediaItem] = []
+        async for page in self.list_items(library, SyncContext(full=True)):
+            found.extend(item for item in page.items if item.kind in kinds)
+        return found
+
+    async def search(self, query: str) -> list[MediaItem]:
+        """Search on the source itself. Reads normally come from the cache's index instead."""
+        raise NotSupported(f"{self.kind} sources are searched through the cache")
+
+    # -- playback and watch state ----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_stream_url(self, item: MediaItem) -> str: ...
+
+    @abc.abstractmethod
+    async def mark_watched(self, remote_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def mark_unwatched(self, remote_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def update_progress(self, remote_id: str, position_ms: int, state: PlaybackState) -> None: ...

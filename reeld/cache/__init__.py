@@ -1,0 +1,1 @@
+"""The offline-first SQLite cache: schema, connection, reads and writes."""

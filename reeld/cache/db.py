@@ -1,0 +1,149 @@
+"""The cache database: one file, migrated at startup, written by one thread, read by a few.
+
+SQLite serialises writers anyway; giving them one thread of their own keeps the event loop
+free and makes every write a whole transaction that cancellation cannot cut in half.
+Readers use other threads, and WAL lets them read while a sync writes.
+"""
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import structlog
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from reeld.cache.schema import HEAD_REVISION
+from reeld.errors import CacheError
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def create_cache_engine(path: Path) -> Engine:
+    """An engine on ``path`` with the pragmas every connection needs. Creates the file 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    engine = create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=4)
+    event.listen(engine, "connect", _set_pragmas)
+    return engine
+
+
+def current_revision(conn: Connection) -> str | None:
+    try:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to ``HEAD_REVISION`` with alembic (imported only when needed)."""
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    log.info("cache_migrated", revision=HEAD_REVISION)
+
+
+def migrations_dir() -> Path:
+    """``migrations/`` beside the package in a checkout, else the installed ``reeld.migrations``."""
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    if (checkout / "env.py").is_file():
+        return checkout
+    from importlib.resources import files
+
+    return Path(str(files("reeld.migrations")))
+
+
+def alembic_config(conn: Connection | None = None) -> Any:
+    """Alembic's config for the migrations shipped with the package."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+class Database:
+    """The cache: ``await db.write(fn, ...)`` and ``await db.read(fn, ...)`` run ``fn(conn, ...)``.
+
+    A write runs in one transaction on the writer thread; a read on a reader thread.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.engine = create_cache_engine(path)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-db-write")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reeld-db-read")
+
+    async def open(self) -> None:
+        """Migrate the schema (on the writer thread)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, migrate, self.engine)
+        except SQLAlchemyError as exc:
+            raise CacheError(f"Cannot open the cache at {self.path}: {exc.__class__.__name__}") from exc
+
+    async def write(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, partial(self._in_transaction, fn, *args, **kwargs))
+
+    async def read(self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, partial(self._in_connection, fn, *args, **kwargs))
+
+    def read_now(self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A read on the calling thread: for startup, before the event loop serves anyone."""
+        return self._in_connection(fn, *args, **kwargs)
+
+    def _in_transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            log.error("cache_write_failed", operation=fn.__name__, error=str(exc.__class__.__name__))
+            raise CacheError(f"The cache could not be written ({exc.__class__.__name__})") from exc
+
+    def _in_connection(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            log.error("cache_read_failed", operation=fn.__name__, error=str(exc.__class__.__name__))
+            raise CacheError(f"The cache could not be read ({exc.__class__.__name__})") from exc
+
+    async def close(self) -> None:
+        """Let the running write finish (never half a page), then close."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,435 @@
+"""Everything reeld reads from and writes to the cache, as plain functions of a connection.
+
+Functions here are blocking: call them through ``Database.read`` / ``Database.write``.
+"""
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from reeld.backends.base import KnownItem
+from reeld.cache.schema import (
+    install_facts,
+    items,
+    libraries,
+    library_sync,
+    pending_actions,
+    sources,
+    watch_state,
+)
+from reeld.models.media import TOP_LEVEL_KINDS, Library, LibraryKind, MediaItem, WatchState
+from reeld.models.source import ConnectionKind, Source
+
+ROWS_PER_STATEMENT = 500
+TOP_LEVEL = sorted(str(kind) for kind in TOP_LEVEL_KINDS)
+
+# -- sources and libraries -----------------------------------------------------------------
+
+
+def source_from_row(row: Row[Any]) -> Source:
+    return Source(
+        id=row.id,
+        account_id=row.account_id,
+        kind=row.kind,
+        name=row.name,
+        address=row.address,
+        connection_kind=ConnectionKind(row.connection_kind),
+        settings=json.loads(row.settings),
+    )
+
+
+def load_sources(conn: Connection) -> list[Source]:
+    rows = conn.execute(select(sources).order_by(sources.c.position, sources.c.name))
+    return [source_from_row(row) for row in rows]
+
+
+def save_source(conn: Connection, source: Source) -> None:
+    values = {
+        "account_id": source.account_id,
+        "kind": source.kind,
+        "name": source.name,
+        "address": source.address,
+        "connection_kind": str(source.connection_kind),
+        "settings": json.dumps(source.settings or {}, sort_keys=True),
+    }
+    stmt = sqlite_insert(sources).values(id=source.id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[sources.c.id], set_=values))
+
+
+def delete_source(conn: Connection, source_id: str) -> None:
+    """Forget a source and everything cached for it."""
+    conn.execute(delete(items).where(items.c.source_id == source_id))
+    conn.execute(delete(sources).where(sources.c.id == source_id))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTimes:
+    last_sync: int
+    last_full_sync: int
+
+
+def source_times(conn: Connection) -> dict[str, SourceTimes]:
+    rows = conn.execute(select(sources.c.id, sources.c.last_sync, sources.c.last_full_sync))
+    return {row.id: SourceTimes(row.last_sync, row.last_full_sync) for row in rows}
+
+
+def mark_source_synced(conn: Connection, source_id: str, when: int, full: bool) -> None:
+    values: dict[str, int] = {"last_sync": when}
+    if full:
+        values["last_full_sync"] = when
+    conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLibrary:
+    source_id: str
+    library: Library
+    last_sync: int
+
+
+def load_libraries(conn: Connection, source_id: str | None = None) -> list[CachedLibrary]:
+    stmt = (
+        select(libraries, func.coalesce(library_sync.c.last_sync, 0).label("last_sync"))
+        .select_from(
+            libraries.outerjoin(
+                library_sync,
+                and_(
+                    library_sync.c.source_id == libraries.c.source_id,
+                    library_sync.c.library_id == libraries.c.id,
+                ),
+            )
+        )
+        .order_by(libraries.c.source_id, libraries.c.position)
+    )
+    if source_id is not None:
+        stmt = stmt.where(libraries.c.source_id == source_id)
+    return [
+        CachedLibrary(row.source_id, Library(row.id, row.title, LibraryKind(row.kind)), row.last_sync)
+        for row in conn.execute(stmt)
+    ]
+
+
+def replace_libraries(conn: Connection, source_id: str, found: Sequence[Library]) -> list[str]:
+    """Store a source's libraries as the server lists them; return the ids that went away."""
+    cached = set(conn.execute(select(libraries.c.id).where(libraries.c.source_id == source_id)).scalars())
+    for position, library in enumerate(found):
+        values = {"title": library.title, "kind": str(library.kind), "position": position}
+        stmt = sqlite_insert(libraries).values(source_id=source_id, id=library.remote_id, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "id"], set_=values))
+    gone = sorted(cached - {library.remote_id for library in found})
+    if gone:
+        conn.execute(delete(items).where(items.c.source_id == source_id, items.c.library_id.in_(gone)))
+        conn.execute(delete(libraries).where(libraries.c.source_id == source_id, libraries.c.id.in_(gone)))
+    return gone
+
+
+def item_counts(conn: Connection) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Items per source (all kinds) and top-level items per library."""
+    per_source = {
+        row.source_id: row.n
+        for row in conn.execute(
+            select(items.c.source_id, func.count().label("n")).group_by(items.c.source_id)
+        )
+    }
+    per_library = {
+        (row.source_id, row.library_id): row.n
+        for row in conn.execute(
+            select(items.c.source_id, items.c.library_id, func.count().label("n"))
+            .where(items.c.kind.in_(TOP_LEVEL))
+            .group_by(items.c.source_id, items.c.library_id)
+        )
+    }
+    return per_source, per_library
+
+
+# -- writing items --------------------------------------------------------------------------
+
+
+def _item_row(source_id: str, item: MediaItem) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "remote_id": item.remote_id,
+        "library_id": item.library_id,
+        "kind": str(item.kind),
+        "title": item.title,
+        "sort_title": (item.sort_title or item.title).casefold(),
+        "parent_id": item.parent_id,
+        "year": item.year,
+        "summary": item.summary,
+        "duration_ms": item.duration_ms,
+        "idx": item.index,
+        "parent_idx": item.parent_index,
+        "show_title": item.show_title,
+        "added_at": item.added_at,
+        "updated_at": item.updated_at,
+        "rating": item.rating,
+        "thumb": item.thumb,
+        "etag": item.etag,
+        "extra": json.dumps(item.extra) if item.extra else None,
+    }
+
+
+_UPSERT_ITEMS = sqlite_insert(items)
+_UPSERT_ITEMS = _UPSERT_ITEMS.on_conflict_do_update(
+    index_elements=["source_id", "remote_id"],
+    set_={
+        c.name: _UPSERT_ITEMS.excluded[c.name]
+        for c in items.c
+        if c.name not in ("id", "source_id", "remote_id")
+    },
+    # An item whose etag did not change is not rewritten (nor reindexed).
+    where=(_UPSERT_ITEMS.excluded.etag.is_(None))
+    | (items.c.etag.is_distinct_from(_UPSERT_ITEMS.excluded.etag)),
+)
+
+_UPSERT_WATCH = sqlite_insert(watch_state)
+_UPSERT_WATCH = _UPSERT_WATCH.on_conflict_do_update(
+    index_elements=["source_id", "remote_id"],
+    set_={
+        name: _UPSERT_WATCH.excluded[name]
+        for name in ("watched", "position_ms", "view_count", "last_viewed_at")
+    },
+    # A change a person made here that has not reached the server yet wins over the server's view.
+    where=~exists().where(
+        pending_actions.c.source_id == watch_state.c.source_id,
+        pending_actions.c.remote_id == watch_state.c.remote_id,
+    ),
+)
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start : start + ROWS_PER_STATEMENT]
+
+
+def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) -> None:
+    rows = [_item_row(source_id, item) for item in page]
+    for chunk in _chunks(rows):
+        conn.execute(_UPSERT_ITEMS, list(chunk))
+    upsert_watch_states(conn, source_id, [item.watch for item in page if item.watch is not None])
+
+
+def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> None:
+    rows = [
+        {
+            "source_id": source_id,
+            "remote_id": state.remote_id,
+            "watched": state.watched,
+            "position_ms": state.position_ms,
+            "view_count": state.view_count,
+            "last_viewed_at": state.last_viewed_at,
+        }
+        for state in states
+    ]
+    for chunk in _chunks(rows):
+        conn.execute(_UPSERT_WATCH, list(chunk))
+
+
+def delete_items(conn: Connection, source_id: str, remote_ids: Iterable[str]) -> int:
+    """Delete items and everything below them (a show's seasons and episodes)."""
+    ids = list(remote_ids)
+    removed = 0
+    for start in range(0, len(ids), ROWS_PER_STATEMENT):
+        chunk = ids[start : start + ROWS_PER_STATEMENT]
+        marks = ",".join(f":r{i}" for i in range(len(chunk)))
+        params: dict[str, Any] = {f"r{i}": rid for i, rid in enumerate(chunk)}
+        params["source"] = source_id
+        doomed = conn.execute(
+            text(
+                f"""WITH RECURSIVE doomed(rid) AS (
+                    SELECT remote_id FROM items WHERE source_id = :source AND remote_id IN ({marks})
+                    UNION SELECT i.remote_id FROM items i JOIN doomed d ON i.parent_id = d.rid
+                    WHERE i.source_id = :source)
+                SELECT rid FROM doomed"""
+            ),
+            params,
+        ).scalars()
+        doomed_ids = list(doomed)
+        for sub in range(0, len(doomed_ids), ROWS_PER_STATEMENT):
+            part = doomed_ids[sub : sub + ROWS_PER_STATEMENT]
+            removed += conn.execute(
+                delete(items).where(items.c.source_id == source_id, items.c.remote_id.in_(part))
+            ).rowcount
+            conn.execute(
+                delete(watch_state).where(
+                    watch_state.c.source_id == source_id, watch_state.c.remote_id.in_(part)
+                )
+            )
+    return removed
+
+
+def known_items(conn: Connection, source_id: str, library_id: str) -> dict[str, KnownItem]:
+    rows = conn.execute(
+        select(items.c.remote_id, items.c.etag, items.c.parent_id).where(
+            items.c.source_id == source_id, items.c.library_id == library_id
+        )
+    )
+    return {row.remote_id: KnownItem(row.etag, row.parent_id) for row in rows}
+
+
+def cached_remote_ids(conn: Connection, source_id: str, library_id: str) -> set[str]:
+    rows = conn.execute(
+        select(items.c.remote_id).where(items.c.source_id == source_id, items.c.library_id == library_id)
+    )
+    return set(rows.scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class LibrarySyncState:
+    cursor: str | None
+    last_sync: int
+    last_full_sync: int
+    last_error: str | None
+    error_count: int
+    total: int
+
+
+def library_sync_state(conn: Connection, source_id: str, library_id: str) -> LibrarySyncState | None:
+    row = conn.execute(
+        select(library_sync).where(
+            library_sync.c.source_id == source_id, library_sync.c.library_id == library_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return LibrarySyncState(
+        row.cursor, row.last_sync, row.last_full_sync, row.last_error, row.error_count, row.total
+    )
+
+
+def record_library_sync(
+    conn: Connection,
+    source_id: str,
+    library_id: str,
+    *,
+    cursor: str | None,
+    full: bool,
+    total: int,
+    when: int | None = None,
+) -> None:
+    now = when if when is not None else int(time.time())
+    values: dict[str, Any] = {"cursor": cursor, "last_sync": now, "last_error": None, "error_count": 0}
+    if full:
+        values["last_full_sync"] = now
+        values["total"] = total
+    stmt = sqlite_insert(library_sync).values(source_id=source_id, library_id=library_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "library_id"], set_=values))
+
+
+def record_library_error(conn: Connection, source_id: str, library_id: str, error: str) -> int:
+    """Remember why a library's sync failed; return how many times in a row it has."""
+    stmt = sqlite_insert(library_sync).values(
+        source_id=source_id, library_id=library_id, last_error=error, error_count=1
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["source_id", "library_id"],
+            set_={"last_error": error, "error_count": library_sync.c.error_count + 1},
+        )
+    )
+    return int(
+        conn.execute(
+            select(library_sync.c.error_count).where(
+                library_sync.c.source_id == source_id, library_sync.c.library_id == library_id
+            )
+        ).scalar_one()
+    )
+
+
+# -- local watch state and the pending-actions queue ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAction:
+    id: int
+    source_id: str
+    remote_id: str
+    action: str  # "watched", "unwatched" or "progress"
+    position_ms: int
+    state: str
+
+
+def apply_watch_change(
+    conn: Connection,
+    source_id: str,
+    remote_id: str,
+    *,
+    watched: bool | None = None,
+    position_ms: int | None = None,
+    queue: PendingAction | None = None,
+) -> None:
+    """Apply a person's change to the cache at once, and queue it for the server if asked."""
+    now = int(time.time())
+    current = conn.execute(
+        select(watch_state).where(watch_state.c.source_id == source_id, watch_state.c.remote_id == remote_id)
+    ).first()
+    state: dict[str, Any] = {
+        "watched": bool(current.watched) if current else False,
+        "position_ms": current.position_ms if current else 0,
+        "view_count": current.view_count if current else 0,
+        "last_viewed_at": current.last_viewed_at if current else None,
+    }
+    if watched is not None:
+        state["watched"] = watched
+        state["position_ms"] = 0
+        if watched:
+            state["view_count"] = max(1, int(state["view_count"]) + (0 if current and current.watched else 1))
+            state["last_viewed_at"] = now
+        else:
+            state["view_count"] = 0
+    if position_ms is not None:
+        state["position_ms"] = position_ms
+        state["last_viewed_at"] = now
+    stmt = sqlite_insert(watch_state).values(source_id=source_id, remote_id=remote_id, **state)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "remote_id"], set_=state))
+    if queue is not None:
+        conn.execute(
+            insert(pending_actions).values(
+                source_id=source_id,
+                remote_id=remote_id,
+                action=queue.action,
+                position_ms=queue.position_ms,
+                state=queue.state,
+                created_at=now,
+            )
+        )
+
+
+def pending_for_source(conn: Connection, source_id: str) -> list[PendingAction]:
+    rows = conn.execute(
+        select(pending_actions).where(pending_actions.c.source_id == source_id).order_by(pending_actions.c.id)
+    )
+    return [PendingAction(r.id, r.source_id, r.remote_id, r.action, r.position_ms, r.state) for r in rows]
+
+
+def pending_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(pending_actions)).scalar_one())
+
+
+def finish_pending(conn: Connection, action_id: int) -> None:
+    conn.execute(delete(pending_actions).where(pending_actions.c.id == action_id))
+
+
+def fail_pending(conn: Connection, action_id: int, error: str) -> None:
+    conn.execute(
+        update(pending_actions)
+        .where(pending_actions.c.id == action_id)
+        .values(attempts=pending_actions.c.attempts + 1, last_error=error)
+    )
+
+
+# -- install facts ----------------------------------------------------------------------------
+
+
+def install_fact(conn: Connection, key: str, make: Any) -> str:
+    """The stored value of ``key``, created with ``make()`` the first time."""
+    value = conn.execute(select(install_facts.c.value).where(install_facts.c.key == key)).scalar()
+    if value is None:
+        value = str(make())
+        conn.execute(insert(install_facts).values(key=key, value=value))
+    return str(value)

@@ -1,0 +1,1 @@
+"""Command-line entry points: the ``reeld`` daemon and the ``reelctl`` client."""

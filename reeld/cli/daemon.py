@@ -1,0 +1,73 @@
+"""``reeld``: run the daemon on the session bus (``reeld demo`` for the guided demo)."""
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+import structlog
+
+from reeld import __version__
+from reeld.config import Paths
+from reeld.errors import ReeldError
+from reeld.logs import configure_logging
+
+log = structlog.get_logger("reeld")
+
+
+async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT, ``stop`` being set, or the bus going away."""
+    from reeld.bus.service import BusService
+    from reeld.daemon import Daemon
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    daemon = Daemon(paths)
+    await daemon.start()
+    service = BusService(daemon, bus_address)
+    try:
+        await service.start()
+        await daemon.run()
+        stopped = loop.create_task(stop.wait())
+        disconnected = loop.create_task(service.wait_for_disconnect())
+        await asyncio.wait({stopped, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, disconnected):
+            task.cancel()
+        log.info("shutting_down")
+    finally:
+        await daemon.stop()
+        service.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reeld", description="reeld media-library sync daemon")
+    parser.add_argument("--version", action="version", version=f"reeld {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command")
+    demo = sub.add_parser("demo", help="run the daemon on sample data and show what a user sees")
+    demo.add_argument("--once", action="store_true", help="exit after showing it (for scripts and tests)")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from reeld.cli.demo import run_demo
+
+        return run_demo(once=args.once, verbose=args.verbose)
+    configure_logging(verbose=args.verbose)
+    try:
+        asyncio.run(serve(Paths.from_env()))
+    except ReeldError as exc:
+        log.error("daemon_failed", reason=str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

@@ -1,0 +1,110 @@
+"""Where reeld keeps its files, and the config file (which never holds a secret)."""
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from reeld.errors import InvalidArgument
+
+
+def _xdg(name: str, fallback: str) -> Path:
+    value = os.environ.get(name)
+    return Path(value) if value and os.path.isabs(value) else Path.home() / fallback
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    config_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "Paths":
+        return cls(
+            config_dir=_xdg("XDG_CONFIG_HOME", ".config") / "reeld",
+            state_dir=_xdg("XDG_STATE_HOME", ".local/state") / "reeld",
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def cache_file(self) -> Path:
+        return self.state_dir / "cache.db"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """How often sources sync on their own. Every run is spread by up to ``jitter_s`` seconds."""
+
+    incremental_minutes: float = 15
+    full_hours: float = 24
+    jitter_s: float = 60
+    sync_on_start: bool = True
+
+
+@dataclass(slots=True)
+class Config:
+    """config.toml: ``[sync]`` settings and one ``[[accounts]]`` table per account."""
+
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any]) -> "Config":
+        sync = data.get("sync", {})
+        known = {name for name in SyncSettings.__dataclass_fields__}
+        unknown = set(sync) - known
+        if unknown:
+            raise InvalidArgument(f"Unknown [sync] settings in config.toml: {', '.join(sorted(unknown))}")
+        accounts = data.get("accounts", [])
+        if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
+            raise InvalidArgument("config.toml: accounts must be a list of tables ([[accounts]])")
+        return cls(sync=SyncSettings(**sync), accounts=[dict(a) for a in accounts])
+
+    def to_toml(self) -> dict[str, Any]:
+        defaults = SyncSettings()
+        sync = {
+            name: getattr(self.sync, name)
+            for name in SyncSettings.__dataclass_fields__
+            if getattr(self.sync, name) != getattr(defaults, name)
+        }
+        data: dict[str, Any] = {}
+        if sync:
+            data["sync"] = sync
+        data["accounts"] = self.accounts
+        return data
+
+
+def read_config(path: Path) -> Config:
+    """The config at ``path``; an empty one when there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    try:
+        return Config.from_toml(tomllib.loads(raw.decode("utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, TypeError) as exc:
+        raise InvalidArgument(f"{path} is not valid TOML: {exc}") from exc
+
+
+def write_config(path: Path, config: Config) -> None:
+    """Write atomically (temp file, fsync, rename) with mode 0600, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(b"# reeld accounts and settings. Secrets live in the keyring, never here.\n")
+            tomli_w.dump(config.to_toml(), out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,290 @@
+"""The daemon's core: the services wired together, and the operations the bus exposes.
+
+Bus objects are thin: they convert arguments, call one method here, convert the answer.
+Everything a client can do goes through this class, so tests and other front ends can drive it
+without D-Bus.
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import structlog
+
+from reeld.backends.base import PlaybackState
+from reeld.backends.local.kind import LocalKind, local_account
+from reeld.backends.manager import BackendKind, BackendManager, BackendServices
+from reeld.cache import browse, queries
+from reeld.cache.db import Database
+from reeld.config import Paths
+from reeld.errors import NotFound, NotSupported, ReeldError
+from reeld.models.auth import AuthProvider
+from reeld.models.media import ItemKind, MediaItem
+from reeld.services import events as ev
+from reeld.services.auth_manager import AuthManager
+from reeld.services.network import NetworkMonitor
+from reeld.services.secrets import SecretStore
+from reeld.services.source_coordinator import SourceCoordinator
+from reeld.services.sync_manager import SyncManager
+from reeld.validation import check_choice, check_folder, check_limit, check_text
+
+log = structlog.get_logger(__name__)
+
+SORTS = ("title", "added", "year", "rating")
+PLAYBACK_STATES = tuple(str(state) for state in PlaybackState)
+
+
+class Lifecycle(Enum):
+    CREATED = "created"  # nothing opened yet
+    STARTED = "started"  # cache open, cached sources known: reads work
+    RUNNING = "running"  # discovery, connections and schedules under way
+    STOPPED = "stopped"  # everything closed; using the daemon again is a bug
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """An item id as clients see it: ``<source id>:<remote id>``."""
+
+    source_id: str
+    remote_id: str
+
+    @classmethod
+    def parse(cls, item_id: str) -> "ItemRef":
+        check_text(item_id, "item id")
+        source_id, sep, remote_id = item_id.partition(":")
+        if not sep or not source_id or not remote_id:
+            raise NotFound(f"No item {item_id[:100]!r}")
+        return cls(source_id, remote_id)
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.remote_id}"
+
+
+LoginResult = tuple[AuthProvider, dict[str, str]]
+
+
+class Daemon:
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        db: Database | None = None,
+        secrets: SecretStore | None = None,
+        kinds: list[BackendKind] | None = None,
+        watch_network: bool = True,
+    ) -> None:
+        self.paths = paths
+        self.lifecycle = Lifecycle.CREATED
+        self.events = ev.EventHub()
+        self.db = db or Database(paths.cache_file)
+        self.auth = AuthManager(paths, secrets)
+        self.backends = BackendManager(kinds if kinds is not None else default_kinds())
+        self.services = BackendServices(
+            secret=self.auth.secret, store_secret=self.auth.store_secret, install_fact=self.install_fact
+        )
+        self.coordinator = SourceCoordinator(self.db, self.auth, self.backends, self.events, self.services)
+        self.sync = SyncManager(self.db, self.coordinator, self.events, self.auth.config.sync)
+        self.network = NetworkMonitor(self._on_network_change) if watch_network else None
+        self._logins: dict[str, asyncio.Task[None]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the cache and load accounts and cached sources: enough to answer every read."""
+        await self.db.open()
+        await self.auth.load()
+        self.sync.settings = self.auth.config.sync
+        self.coordinator.load_cached()
+        self.lifecycle = Lifecycle.STARTED
+
+    async def run(self) -> None:
+        """Start discovery, connections, schedules and network watching in the background."""
+        self.sync.start_schedule()
+        await self.coordinator.start()
+        if self.network is not None:
+            self.coordinator.spawn(self.network.start())
+        self.lifecycle = Lifecycle.RUNNING
+
+    async def stop(self) -> None:
+        for task in self._logins.values():
+            task.cancel()
+        await self.sync.stop()
+        await self.coordinator.stop()
+        if self.network is not None:
+            await self.network.stop()
+        await self.db.close()
+        self.lifecycle = Lifecycle.STOPPED
+
+    @property
+    def online(self) -> bool:
+        return self.network.online if self.network is not None else True
+
+    @property
+    def syncing(self) -> bool:
+        return any(rt.syncing for rt in self.coordinator.runtimes.values())
+
+    def _on_network_change(self, online: bool) -> None:
+        self.events.emit(ev.OnlineChanged(online))
+        if online:
+            self.coordinator.reconnect_offline()
+
+    async def install_fact(self, key: str, make: Callable[[], str]) -> str:
+        return await self.db.write(queries.install_fact, key, make)
+
+    # -- accounts ---------------------------------------------------------------------------------
+
+    async def add_local_folder(self, path: str) -> str:
+        folder = check_folder(path)
+        account = local_account(folder)
+        if account.id not in self.auth.accounts:
+            await self.coordinator.add_account(account)
+        return account.id
+
+    async def add_account(self, account: AuthProvider, secrets: dict[str, str]) -> str:
+        """Add (or update the credentials of) an account a kind has logged in."""
+        await self.coordinator.add_account(account, secrets)
+        return account.id
+
+    async def remove_account(self, account_id: str) -> None:
+        await self.coordinator.remove_account(account_id)
+
+    def refresh_account(self, account_id: str) -> None:
+        self.coordinator.refresh_account(account_id)
+
+    def begin_login(self, finish: Callable[[], Awaitable[LoginResult]]) -> str:
+        """Run a login flow (PIN, Quick Connect) in the background; ``LoginFinished`` tells how it ended."""
+        login_id = uuid.uuid4().hex
+        self._logins[login_id] = asyncio.get_running_loop().create_task(self._run_login(login_id, finish))
+        return login_id
+
+    async def _run_login(self, login_id: str, finish: Callable[[], Awaitable[LoginResult]]) -> None:
+        try:
+            account, secrets = await finish()
+            await self.add_account(account, secrets)
+        except asyncio.CancelledError:
+            self.events.emit(ev.LoginFinished(login_id, None, "The login was cancelled"))
+            raise
+        except ReeldError as exc:
+            self.events.emit(ev.LoginFinished(login_id, None, str(exc)))
+        except Exception as exc:
+            log.exception("login_crashed")
+            self.events.emit(ev.LoginFinished(login_id, None, f"The login failed ({exc.__class__.__name__})"))
+        else:
+            self.events.emit(ev.LoginFinished(login_id, account.id, ""))
+        finally:
+            self._logins.pop(login_id, None)
+
+    def cancel_login(self, login_id: str) -> None:
+        task = self._logins.get(login_id)
+        if task is None:
+            raise NotFound(f"No login {login_id[:64]!r} in progress")
+        task.cancel()
+
+    async def add_jellyfin_account(self, server_url: str, username: str, password: str) -> str:
+        raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
+
+    async def begin_jellyfin_quick_connect(self, server_url: str) -> tuple[str, str]:
+        raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
+
+    async def begin_plex_login(self) -> tuple[str, str, str]:
+        raise NotSupported("Plex accounts are not supported by this version of reeld yet")
+
+    async def add_plex_account(self, token: str) -> str:
+        raise NotSupported("Plex accounts are not supported by this version of reeld yet")
+
+    # -- sync -------------------------------------------------------------------------------------
+
+    def sync_all(self, full: bool) -> None:
+        self.sync.request_all(full)
+
+    def sync_source(self, source_id: str, full: bool) -> None:
+        self.coordinator.get(source_id)
+        self.sync.request_sync(source_id, full)
+
+    def sync_library(self, source_id: str, library_id: str) -> None:
+        self.coordinator.get(source_id)
+        self.sync.request_sync(source_id, False, library_id=library_id)
+
+    def reconnect(self, source_id: str) -> None:
+        self.coordinator.reconnect(source_id)
+
+    # -- reads (cache only, never the network) ----------------------------------------------------------
+
+    async def list_items(
+        self, source_id: str, library_id: str, offset: int, limit: int, sort: str
+    ) -> Sequence[Any]:
+        sort = check_choice(sort or "title", SORTS, "sort")
+        check_limit(limit)
+        return await self.db.read(browse.list_library, source_id, library_id, offset, limit, sort)
+
+    async def search(self, query: str, limit: int) -> Sequence[Any]:
+        check_text(query, "search text", 500)
+        return await self.db.read(browse.search, query, check_limit(limit))
+
+    async def continue_watching(self, limit: int) -> Sequence[Any]:
+        return await self.db.read(browse.continue_watching, check_limit(limit))
+
+    async def recently_added(self, limit: int) -> Sequence[Any]:
+        return await self.db.read(browse.recently_added, check_limit(limit))
+
+    async def get_item(self, item_id: str) -> Any:
+        ref = self._known_item(item_id)
+        row = await self.db.read(browse.get_item, ref.source_id, ref.remote_id)
+        if row is None:
+            raise NotFound(f"No item {item_id[:100]!r}")
+        return row
+
+    async def get_children(self, item_id: str) -> Sequence[Any]:
+        await self.get_item(item_id)
+        ref = ItemRef.parse(item_id)
+        return await self.db.read(browse.get_children, ref.source_id, ref.remote_id)
+
+    def _known_item(self, item_id: str) -> ItemRef:
+        ref = ItemRef.parse(item_id)
+        if ref.source_id not in self.coordinator.runtimes:
+            raise NotFound(f"No item {item_id[:100]!r}")
+        return ref
+
+    # -- playback and watch state -------------------------------------------------------------------
+
+    async def stream_url(self, item_id: str) -> str:
+        row = await self.get_item(item_id)
+        runtime = self.coordinator.get(row.source_id)
+        backend = runtime.backend
+        if backend is None:
+            from reeld.errors import BackendUnavailable
+
+            raise BackendUnavailable(f"{runtime.source.name} is not connected: {runtime.state.message}")
+        return await backend.get_stream_url(media_item_from_row(row))
+
+    async def set_watched(self, item_id: str, watched: bool) -> None:
+        row = await self.get_item(item_id)
+        await self.sync.set_watched(row.source_id, row.remote_id, watched)
+
+    async def report_progress(self, item_id: str, position_ms: int, state: str) -> None:
+        check_choice(state, PLAYBACK_STATES, "playback state")
+        row = await self.get_item(item_id)
+        await self.sync.report_progress(row.source_id, row.remote_id, position_ms, PlaybackState(state))
+
+
+def media_item_from_row(row: Any) -> MediaItem:
+    """Enough of a cached item for a backend to build its stream URL."""
+
+    return MediaItem(
+        remote_id=row.remote_id,
+        library_id=row.library_id,
+        kind=ItemKind(row.kind),
+        title=row.title,
+        parent_id=row.parent_id,
+        duration_ms=row.duration_ms,
+        etag=row.etag,
+        extra=json.loads(row.extra) if row.extra else {},
+    )
+
+
+def default_kinds() -> list[BackendKind]:
+    return [LocalKind()]

@@ -1,0 +1,1 @@
+"""Plain data shared by every tier: accounts, sources and media."""

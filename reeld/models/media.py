@@ -1,0 +1,80 @@
+"""Media data as the cache stores it and the bus shows it, whatever the backend."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class LibraryKind(StrEnum):
+    MOVIES = "movies"
+    SHOWS = "shows"
+    MUSIC = "music"
+    PHOTOS = "photos"
+    MIXED = "mixed"
+    OTHER = "other"
+
+
+class ItemKind(StrEnum):
+    MOVIE = "movie"
+    SHOW = "show"
+    SEASON = "season"
+    EPISODE = "episode"
+    ALBUM = "album"
+    TRACK = "track"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+# Kinds listed at a library's top level; seasons and episodes are reached through their parents.
+TOP_LEVEL_KINDS: frozenset[ItemKind] = frozenset(
+    {ItemKind.MOVIE, ItemKind.SHOW, ItemKind.ALBUM, ItemKind.VIDEO, ItemKind.OTHER}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """A library (Plex section, Jellyfin view, local category) of one source."""
+
+    remote_id: str
+    title: str
+    kind: LibraryKind
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    """A person's progress on one item. ``None`` fields are unknown and left as cached."""
+
+    remote_id: str
+    watched: bool = False
+    position_ms: int = 0
+    view_count: int = 0
+    last_viewed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaItem:
+    """One movie, show, season, episode or other item, normalised from any backend.
+
+    ``etag`` is whatever tells the backend that an item changed (a local file's size and
+    mtime, a server's update time); a sync skips items whose etag it already has.
+    Times are Unix seconds.
+    """
+
+    remote_id: str
+    library_id: str
+    kind: ItemKind
+    title: str
+    sort_title: str | None = None
+    parent_id: str | None = None
+    year: int | None = None
+    summary: str | None = None
+    duration_ms: int | None = None
+    index: int | None = None
+    parent_index: int | None = None
+    show_title: str | None = None
+    added_at: int | None = None
+    updated_at: int | None = None
+    rating: float | None = None
+    thumb: str | None = None
+    etag: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+    watch: WatchState | None = None

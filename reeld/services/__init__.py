@@ -1,0 +1,1 @@
+"""The daemon's services: accounts, sources and their coordinators, and sync."""

@@ -1,0 +1,396 @@
+"""SourceCoordinator: every source a person has, what state it is in, and why.
+
+Cached sources are shown at once, before any network or disk access. Accounts are then asked
+for their sources (discovery) and each source connects in the background, with backoff, and
+reports ``connecting`` / ``connected`` / ``offline`` / ``needs-auth`` / ``error`` with a reason
+a person can act on. Status changes are logged once, on the transition.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from reeld.backends.base import MediaBackend
+from reeld.backends.manager import BackendManager, BackendServices
+from reeld.cache import queries
+from reeld.cache.db import Database
+from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.models.auth import AuthProvider
+from reeld.models.source import ConnectionKind, Source, SourceState, SourceStatus
+from reeld.services import events as ev
+from reeld.services.auth_manager import AuthManager
+from reeld.services.backoff import Backoff
+
+log = structlog.get_logger(__name__)
+
+COUNTS_DEBOUNCE_S = 0.3
+
+
+@dataclass(eq=False)
+class SourceRuntime:
+    """Everything the daemon knows about one source while it runs."""
+
+    source: Source
+    state: SourceState
+    backend: MediaBackend | None = None
+    syncing: bool = False
+    progress: float = 0.0
+    last_sync: int = 0
+    last_full_sync: int = 0
+    item_count: int = 0
+    libraries: list[queries.CachedLibrary] = field(default_factory=list)
+    library_counts: dict[str, int] = field(default_factory=dict)
+    backoff: Backoff = field(default_factory=Backoff)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    connect_task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.source.id
+
+
+class SourceCoordinator:
+    def __init__(
+        self,
+        db: Database,
+        auth: AuthManager,
+        backends: BackendManager,
+        events: ev.EventHub,
+        services: BackendServices,
+    ) -> None:
+        self.db = db
+        self.auth = auth
+        self.backends = backends
+        self.events = events
+        self.services = services
+        self.runtimes: dict[str, SourceRuntime] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._discovery_backoff: dict[str, Backoff] = {}
+        self._discovery_messages: dict[str, str] = {}
+        self._counts_pending = False
+        self._stopping = False
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def get(self, source_id: str) -> SourceRuntime:
+        try:
+            return self.runtimes[source_id]
+        except KeyError:
+            raise NotFound(f"No source {source_id!r}") from None
+
+    def sources_of(self, account_id: str) -> list[SourceRuntime]:
+        return [rt for rt in self.runtimes.values() if rt.source.account_id == account_id]
+
+    # -- startup -----------------------------------------------------------------------------
+
+    def load_cached(self) -> None:
+        """Put every cached source on the books, synchronously: it runs before the bus is served."""
+        cached = self.db.read_now(queries.load_sources)
+        times = self.db.read_now(queries.source_times)
+        per_source, per_library = self.db.read_now(queries.item_counts)
+        libraries = self.db.read_now(queries.load_libraries)
+        for source in cached:
+            if source.account_id not in self.auth.accounts:
+                continue  # an account removed while the daemon was down; swept in start()
+            runtime = SourceRuntime(source, SourceState(SourceStatus.CONNECTING, "Waiting to connect"))
+            runtime.last_sync = times[source.id].last_sync
+            runtime.last_full_sync = times[source.id].last_full_sync
+            runtime.item_count = per_source.get(source.id, 0)
+            runtime.libraries = [lib for lib in libraries if lib.source_id == source.id]
+            runtime.library_counts = {
+                lib.library.remote_id: per_library.get((source.id, lib.library.remote_id), 0)
+                for lib in runtime.libraries
+            }
+            self.runtimes[source.id] = runtime
+        self.backends.set_order(list(self.runtimes))
+
+    async def start(self) -> None:
+        """Sweep orphans, then discover every account's sources and connect them, in the background."""
+        orphans = [
+            s for s in await self.db.read(queries.load_sources) if s.account_id not in self.auth.accounts
+        ]
+        for source in orphans:
+            await self.db.write(queries.delete_source, source.id)
+        for account in list(self.auth.accounts.values()):
+            self.spawn(self._discover_loop(account))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.backends.aclose()
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    async def add_account(self, account: AuthProvider, secrets: dict[str, str] | None = None) -> None:
+        await self.auth.add(account, secrets)
+        self.events.emit(ev.AccountAdded(account.id))
+        self.spawn(self._discover_loop(account))
+
+    async def remove_account(self, account_id: str) -> None:
+        account = self.auth.get(account_id)
+        for runtime in self.sources_of(account_id):
+            await self.remove_source(runtime.id)
+        await self.auth.remove(account_id, secret_names=("token", "password"))
+        self.events.emit(ev.AccountRemoved(account.id))
+
+    def refresh_account(self, account_id: str) -> None:
+        account = self.auth.get(account_id)
+        self.spawn(self._discover_once(account))
+
+    async def _discover_loop(self, account: AuthProvider) -> None:
+        """Discover until it works (with backoff), then again now and then for new servers."""
+        backoff = self._discovery_backoff.setdefault(account.id, Backoff(first_s=5, max_s=900))
+        while account.id in self.auth.accounts and not self._stopping:
+            ok = await self._discover_once(account)
+            delay = 3600.0 if ok else backoff.next_delay()
+            if ok:
+                backoff.reset()
+            await asyncio.sleep(delay)
+
+    async def _discover_once(self, account: AuthProvider) -> bool:
+        kind = self.backends.kind_for(account)
+        try:
+            found = await kind.discover(account, self.services)
+        except AuthRequired as exc:
+            self._account_needs_auth(account.id, str(exc))
+            return True  # retrying cannot help; a person must act
+        except ReeldError as exc:
+            self._discovery_failed(account, str(exc))
+            return False
+        except Exception as exc:
+            log.exception("discovery_crashed", account=account.id)
+            self._discovery_failed(account, f"Discovery failed unexpectedly ({exc.__class__.__name__})")
+            return False
+        if not found.complete:
+            self._discovery_failed(account, found.message)
+        else:
+            self._discovery_messages.pop(account.id, None)
+            self.auth.set_status(account.id, False, "")
+            self.events.emit(ev.AccountChanged(account.id))
+        await self._reconcile(account, found.sources, remove_missing=found.complete)
+        return found.complete
+
+    def _discovery_failed(self, account: AuthProvider, message: str) -> None:
+        self._discovery_messages[account.id] = message
+        self.auth.set_status(account.id, False, message)
+        self.events.emit(ev.AccountChanged(account.id))
+        # Cached sources stay and keep trying their known addresses; make sure they are trying.
+        for runtime in self.sources_of(account.id):
+            self._ensure_connecting(runtime)
+
+    def _account_needs_auth(self, account_id: str, message: str) -> None:
+        self.auth.set_status(account_id, True, message)
+        self.events.emit(ev.AccountChanged(account_id))
+        for runtime in self.sources_of(account_id):
+            self._set_state(runtime, SourceState(SourceStatus.NEEDS_AUTH, message))
+
+    async def _reconcile(self, account: AuthProvider, found: list[Source], remove_missing: bool) -> None:
+        found_ids = {source.id for source in found}
+        for source in found:
+            runtime = self.runtimes.get(source.id)
+            if runtime is None:
+                await self.db.write(queries.save_source, source)
+                runtime = SourceRuntime(source, SourceState(SourceStatus.CONNECTING, "Connecting"))
+                self.runtimes[source.id] = runtime
+                self.events.emit(ev.SourceAdded(source.id))
+                log.info("source_added", source=source.id, kind=source.kind, name=source.name)
+            elif _source_changed(runtime.source, source):
+                # Keep what the connection chose (address, kind) until it chooses again.
+                merged = Source(
+                    source.id,
+                    source.account_id,
+                    source.kind,
+                    source.name,
+                    runtime.source.address,
+                    runtime.source.connection_kind,
+                    source.settings,
+                )
+                runtime.source = merged
+                await self.db.write(queries.save_source, merged)
+                self.events.emit(ev.SourceChanged(source.id))
+            self._ensure_connecting(runtime)
+        if remove_missing:
+            for runtime in self.sources_of(account.id):
+                if runtime.id not in found_ids:
+                    await self.remove_source(runtime.id)
+
+    async def remove_source(self, source_id: str) -> None:
+        runtime = self.runtimes.pop(source_id, None)
+        if runtime is None:
+            return
+        if runtime.connect_task is not None:
+            runtime.connect_task.cancel()
+        backend = self.backends.unregister(source_id)
+        self.events.emit(ev.SourceDisconnected(source_id))
+        if backend is not None:
+            await backend.aclose()
+        await self.db.write(queries.delete_source, source_id)
+        self.events.emit(ev.SourceRemoved(source_id))
+        log.info("source_removed", source=source_id)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _ensure_connecting(self, runtime: SourceRuntime) -> None:
+        if runtime.id in self.backends:
+            return
+        if runtime.connect_task is None or runtime.connect_task.done():
+            runtime.connect_task = self.spawn(self._connect_loop(runtime))
+        else:
+            runtime.wake.set()
+
+    def reconnect(self, source_id: str) -> None:
+        """Drop the connection (if any) and connect again now, choosing the address anew."""
+        runtime = self.get(source_id)
+        if source_id in self.backends:
+            self.backends.unregister(source_id)
+            self.events.emit(ev.SourceDisconnected(source_id))
+        runtime.backoff.reset()
+        self._ensure_connecting(runtime)
+        runtime.wake.set()
+
+    def reconnect_offline(self) -> None:
+        """The network came back: try every source that is not connected now."""
+        for runtime in list(self.runtimes.values()):
+            if runtime.state.status in (SourceStatus.OFFLINE, SourceStatus.ERROR, SourceStatus.CONNECTING):
+                runtime.backoff.reset()
+                self._ensure_connecting(runtime)
+                runtime.wake.set()
+
+    async def _connect_loop(self, runtime: SourceRuntime) -> None:
+        while runtime.id in self.runtimes and not self._stopping:
+            runtime.wake.clear()
+            if await self._connect_once(runtime):
+                return
+            if runtime.state.status is SourceStatus.NEEDS_AUTH:
+                return
+            delay = runtime.backoff.next_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runtime.wake.wait(), delay)
+
+    async def _connect_once(self, runtime: SourceRuntime) -> bool:
+        account = self.auth.accounts.get(runtime.source.account_id)
+        if account is None:
+            return True
+        if runtime.state.status is not SourceStatus.CONNECTED:
+            self._set_state(runtime, SourceState(SourceStatus.CONNECTING, "Connecting"))
+        try:
+            if runtime.backend is None:
+                runtime.backend = self.backends.kind_for(account).create_backend(
+                    runtime.source, account, self.services
+                )
+            await runtime.backend.initialize()
+        except AuthRequired as exc:
+            self._set_state(runtime, SourceState(SourceStatus.NEEDS_AUTH, str(exc)))
+            self.auth.set_status(account.id, True, str(exc))
+            self.events.emit(ev.AccountChanged(account.id))
+            return False
+        except BackendUnavailable as exc:
+            self._set_state(
+                runtime, SourceState(SourceStatus.OFFLINE, self._with_discovery_note(runtime, str(exc)))
+            )
+            return False
+        except ReeldError as exc:
+            self._set_state(runtime, SourceState(SourceStatus.ERROR, str(exc)))
+            return False
+        except Exception as exc:
+            log.exception("connect_crashed", source=runtime.id)
+            self._set_state(
+                runtime, SourceState(SourceStatus.ERROR, f"Unexpected error ({exc.__class__.__name__})")
+            )
+            return False
+        backend = runtime.backend
+        runtime.backoff.reset()
+        await self._remember_address(runtime, backend.address, backend.connection_kind)
+        self.backends.register(backend)
+        self._set_state(
+            runtime,
+            SourceState(SourceStatus.CONNECTED, "", backend.address, backend.connection_kind),
+        )
+        self.events.emit(ev.SourceConnected(runtime.id))
+        return True
+
+    def _with_discovery_note(self, runtime: SourceRuntime, message: str) -> str:
+        note = self._discovery_messages.get(runtime.source.account_id)
+        return f"{message} ({note})" if note else message
+
+    async def _remember_address(self, runtime: SourceRuntime, address: str, kind: ConnectionKind) -> None:
+        if (runtime.source.address, runtime.source.connection_kind) == (address, kind):
+            return
+        source = runtime.source
+        runtime.source = Source(
+            source.id, source.account_id, source.kind, source.name, address, kind, source.settings
+        )
+        await self.db.write(queries.save_source, runtime.source)
+
+    def connection_lost(self, source_id: str, exc: ReeldError) -> None:
+        """A sync or a live update found the source gone or the credentials rejected."""
+        runtime = self.runtimes.get(source_id)
+        if runtime is None:
+            return
+        if self.backends.unregister(source_id) is not None:
+            self.events.emit(ev.SourceDisconnected(source_id))
+        if isinstance(exc, AuthRequired):
+            self._set_state(runtime, SourceState(SourceStatus.NEEDS_AUTH, str(exc)))
+            self.auth.set_status(runtime.source.account_id, True, str(exc))
+            self.events.emit(ev.AccountChanged(runtime.source.account_id))
+            return
+        status = SourceStatus.OFFLINE if isinstance(exc, BackendUnavailable) else SourceStatus.ERROR
+        self._set_state(runtime, SourceState(status, str(exc)))
+        self._ensure_connecting(runtime)
+
+    def _set_state(self, runtime: SourceRuntime, state: SourceState) -> None:
+        if runtime.state == state:
+            return
+        if runtime.state.status is not state.status:
+            log.info("source_status", source=runtime.id, status=str(state.status), reason=state.message)
+        runtime.state = state
+        self.events.emit(ev.SourceChanged(runtime.id))
+
+    # -- counts and sync bookkeeping -------------------------------------------------------------
+
+    def counts_changed(self) -> None:
+        """Item counts may have changed; re-read them soon (debounced, off the loop)."""
+        if self._counts_pending:
+            return
+        self._counts_pending = True
+        asyncio.get_running_loop().call_later(COUNTS_DEBOUNCE_S, lambda: self.spawn(self._refresh_counts()))
+
+    async def _refresh_counts(self) -> None:
+        self._counts_pending = False
+        per_source, per_library = await self.db.read(queries.item_counts)
+        libraries = await self.db.read(queries.load_libraries)
+        for runtime in self.runtimes.values():
+            counts = {
+                lib.library.remote_id: per_library.get((runtime.id, lib.library.remote_id), 0)
+                for lib in libraries
+                if lib.source_id == runtime.id
+            }
+            new_libs = [lib for lib in libraries if lib.source_id == runtime.id]
+            libs_changed = [lib.library for lib in new_libs] != [lib.library for lib in runtime.libraries]
+            changed = runtime.item_count != per_source.get(runtime.id, 0) or counts != runtime.library_counts
+            runtime.item_count = per_source.get(runtime.id, 0)
+            runtime.library_counts = counts
+            times_changed = [lib.last_sync for lib in new_libs] != [
+                lib.last_sync for lib in runtime.libraries
+            ]
+            runtime.libraries = new_libs
+            if libs_changed or changed or times_changed:
+                self.events.emit(ev.LibrariesChanged(runtime.id))
+            if changed:
+                self.events.emit(ev.SourceChanged(runtime.id))
+
+
+def _source_changed(old: Source, new: Source) -> bool:
+    return (old.name, old.settings, old.kind) != (new.name, new.settings, new.kind)

@@ -1,0 +1,507 @@
+"""SyncManager: brings the cache up to date with each connected source.
+
+Full syncs list everything and sweep what is gone; incremental syncs ask for what changed since
+a stored cursor; live updates apply what a source pushes. A per-source lock means one source is
+never synced twice at once. Pages are fetched ahead while the previous one is written (on the
+cache's writer thread), one transaction per page, so a kill at any moment leaves whole pages.
+"""
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.cache import queries
+from reeld.cache.db import Database
+from reeld.config import SyncSettings
+from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.models.media import Library
+from reeld.services import events as ev
+from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+PREFETCH_PAGES = 4
+#: A full listing that would delete more than this share of a library is held back once.
+SWEEP_SUSPICIOUS_SHARE = 0.5
+SWEEP_MIN_ITEMS = 20
+
+
+@dataclass(slots=True)
+class _Progress:
+    """done/total over every library of one sync; totals come from the server as pages arrive."""
+
+    expected: dict[str, int]
+    done: dict[str, int] = field(default_factory=dict)
+
+    def fraction(self) -> float:
+        total = sum(max(self.expected.get(k, 0), self.done.get(k, 0)) for k in self.expected)
+        return min(1.0, sum(self.done.values()) / total) if total else 0.0
+
+
+class SyncManager:
+    def __init__(
+        self,
+        db: Database,
+        coordinator: SourceCoordinator,
+        events: ev.EventHub,
+        settings: SyncSettings,
+    ) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.events = events
+        self.settings = settings
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._live_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._held_sweeps: dict[tuple[str, str], int] = {}
+        self._library_backoff: dict[tuple[str, str], float] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        events.subscribe(self._on_event)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start_schedule(self) -> None:
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        tasks = [*self._tasks, *self._live_tasks.values()]
+        for task in tasks:
+            task.cancel()
+        # A cancelled sync stops between pages: the page being written finishes on the writer thread.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.SourceConnected):
+            self._schedule_source(event.source_id)
+            self._spawn(self._after_connect(event.source_id))
+        elif isinstance(event, ev.SourceDisconnected | ev.SourceRemoved):
+            task = self._live_tasks.pop(event.source_id, None)
+            if task is not None:
+                task.cancel()
+            if isinstance(event, ev.SourceRemoved):
+                self._unschedule_source(event.source_id)
+
+    def _schedule_source(self, source_id: str) -> None:
+        if self._scheduler is None or self._scheduler.get_job(f"{source_id}:incremental"):
+            return
+        jitter = int(self.settings.jitter_s)
+        for full, interval in (
+            (False, self.settings.incremental_minutes * 60),
+            (True, self.settings.full_hours * 3600),
+        ):
+            self._scheduler.add_job(
+                self.request_sync,
+                IntervalTrigger(seconds=interval, jitter=jitter),
+                args=[source_id, full],
+                kwargs={"scheduled": True},
+                id=f"{source_id}:{'full' if full else 'incremental'}",
+                max_instances=1,
+                coalesce=True,
+            )
+
+    def _unschedule_source(self, source_id: str) -> None:
+        if self._scheduler is None:
+            return
+        for name in ("incremental", "full"):
+            with contextlib.suppress(Exception):
+                self._scheduler.remove_job(f"{source_id}:{name}")
+
+    async def _after_connect(self, source_id: str) -> None:
+        await self.replay_pending(source_id)
+        runtime = self.coordinator.runtimes.get(source_id)
+        if runtime is None:
+            return
+        if self.settings.sync_on_start or runtime.last_full_sync == 0:
+            # Start-up after a crash or a long pause: catch up; a first sync is full.
+            await self.sync(source_id, full=runtime.last_full_sync == 0)
+        if source_id in self.coordinator.backends and source_id not in self._live_tasks:
+            self._live_tasks[source_id] = asyncio.get_running_loop().create_task(self._live_loop(source_id))
+
+    # -- syncing ------------------------------------------------------------------------------
+
+    def is_syncing(self, source_id: str) -> bool:
+        lock = self._locks.get(source_id)
+        return lock is not None and lock.locked()
+
+    def request_sync(
+        self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
+    ) -> asyncio.Task[Any] | None:
+        """Start a sync now unless one of this source is running (that one goes on)."""
+        if self.is_syncing(source_id) or source_id not in self.coordinator.backends:
+            return None
+        return self._spawn(self.sync(source_id, full, library_id=library_id, scheduled=scheduled))
+
+    def request_all(self, full: bool) -> None:
+        for source_id in list(self.coordinator.runtimes):
+            self.request_sync(source_id, full)
+
+    async def sync(
+        self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
+    ) -> bool:
+        lock = self._locks.setdefault(source_id, asyncio.Lock())
+        if lock.locked():
+            return False
+        async with lock:
+            runtime = self.coordinator.runtimes.get(source_id)
+            if runtime is None or source_id not in self.coordinator.backends:
+                return False
+            backend = self.coordinator.backends.get(source_id)
+            started = time.monotonic()
+            self._set_progress(runtime, True, 0.0)
+            try:
+                written = await self._sync_source(runtime, backend, full, library_id, scheduled)
+            except asyncio.CancelledError:
+                self._set_progress(runtime, False, 0.0)
+                raise
+            except (AuthRequired, BackendUnavailable) as exc:
+                return self._finish(runtime, False, str(exc), started, lost=exc)
+            except ReeldError as exc:
+                return self._finish(runtime, False, str(exc), started)
+            except Exception as exc:
+                log.exception("sync_crashed", source=source_id)
+                return self._finish(
+                    runtime, False, f"Sync failed unexpectedly ({exc.__class__.__name__})", started
+                )
+            kind = "full" if full else "incremental"
+            log.info(
+                "sync_done",
+                source=source_id,
+                kind=kind,
+                items=written,
+                seconds=round(time.monotonic() - started, 2),
+            )
+            return self._finish(runtime, True, f"{kind} sync: {written} items updated", started)
+
+    def _finish(
+        self,
+        runtime: SourceRuntime,
+        success: bool,
+        message: str,
+        started: float,
+        lost: ReeldError | None = None,
+    ) -> bool:
+        self._set_progress(runtime, False, 1.0 if success else 0.0)
+        if not success:
+            log.warning("sync_failed", source=runtime.id, reason=message)
+        if lost is not None:
+            self.coordinator.connection_lost(runtime.id, lost)
+        self.coordinator.counts_changed()
+        self.events.emit(ev.SyncFinished(runtime.id, success, message))
+        return success
+
+    def _set_progress(self, runtime: SourceRuntime, syncing: bool, progress: float) -> None:
+        runtime.syncing = syncing
+        runtime.progress = progress
+        self.events.emit(ev.SyncProgress(runtime.id, syncing, progress))
+
+    async def _sync_source(
+        self,
+        runtime: SourceRuntime,
+        backend: MediaBackend,
+        full: bool,
+        library_id: str | None,
+        scheduled: bool,
+    ) -> int:
+        libraries = await backend.get_libraries()
+        gone = await self.db.write(queries.replace_libraries, runtime.id, libraries)
+        if gone:
+            log.info("libraries_removed", source=runtime.id, libraries=gone)
+        chosen = [lib for lib in libraries if library_id is None or lib.remote_id == library_id]
+        if library_id is not None and not chosen:
+            raise NotFound(f"No library {library_id!r} on this source")
+        states = {
+            lib.remote_id: await self.db.read(queries.library_sync_state, runtime.id, lib.remote_id)
+            for lib in chosen
+        }
+        progress = _Progress({lib_id: state.total if state else 0 for lib_id, state in states.items()})
+        written = 0
+        now = time.time()
+        for library in chosen:
+            key = (runtime.id, library.remote_id)
+            if scheduled and self._library_backoff.get(key, 0) > now:
+                continue
+            try:
+                written += await self._sync_library(
+                    runtime, backend, library, full, states[library.remote_id], progress
+                )
+            except (AuthRequired, BackendUnavailable, asyncio.CancelledError):
+                raise
+            except ReeldError as exc:
+                count = await self.db.write(
+                    queries.record_library_error, runtime.id, library.remote_id, str(exc)
+                )
+                self._library_backoff[key] = now + min(3600, 30 * 2**count) * random.uniform(0.8, 1.2)
+                log.warning(
+                    "library_sync_failed", source=runtime.id, library=library.remote_id, reason=str(exc)
+                )
+                if len(chosen) == 1:
+                    raise
+            else:
+                self._library_backoff.pop(key, None)
+        await self.db.write(
+            queries.mark_source_synced, runtime.id, int(time.time()), full and library_id is None
+        )
+        times = (await self.db.read(queries.source_times))[runtime.id]
+        runtime.last_sync, runtime.last_full_sync = times.last_sync, times.last_full_sync
+        backend.last_sync_time = runtime.last_sync
+        return written
+
+    async def _sync_library(
+        self,
+        runtime: SourceRuntime,
+        backend: MediaBackend,
+        library: Library,
+        full: bool,
+        state: queries.LibrarySyncState | None,
+        progress: _Progress,
+    ) -> int:
+        full = full or state is None or state.last_full_sync == 0
+        known = (
+            await self.db.read(queries.known_items, runtime.id, library.remote_id)
+            if backend.uses_known_items
+            else {}
+        )
+        ctx = SyncContext(full=full, since=None if full else state.cursor if state else None, known=known)
+        exhaustive = backend.listing_is_exhaustive(ctx)
+        seen: set[str] = set()
+        cursor: str | None = None
+        listed_total: int | None = None
+        written = 0
+        last_emit = 0.0
+        async for page in prefetch(backend.list_items(library, ctx), PREFETCH_PAGES):
+            await self.db.write(_write_page, runtime.id, page)
+            written += len(page.items)
+            if exhaustive:
+                seen.update(item.remote_id for item in page.items)
+                seen.update(page.unchanged)
+            cursor = page.cursor or cursor
+            if page.total is not None:
+                listed_total = page.total
+                progress.expected[library.remote_id] = page.total
+            progress.done[library.remote_id] = (
+                progress.done.get(library.remote_id, 0) + len(page.items) + len(page.unchanged)
+            )
+            if time.monotonic() - last_emit > 0.2:
+                last_emit = time.monotonic()
+                self._set_progress(runtime, True, progress.fraction())
+        if exhaustive:
+            await self._sweep(runtime.id, library, seen, listed_total)
+        total = len(seen) if exhaustive else (state.total if state else 0)
+        await self.db.write(
+            queries.record_library_sync,
+            runtime.id,
+            library.remote_id,
+            cursor=cursor,
+            full=exhaustive,
+            total=total,
+        )
+        self.coordinator.counts_changed()
+        return written
+
+    async def _sweep(
+        self, source_id: str, library: Library, seen: set[str], listed_total: int | None
+    ) -> None:
+        """Delete what a complete listing no longer names, unless the listing looks wrong."""
+        cached = await self.db.read(queries.cached_remote_ids, source_id, library.remote_id)
+        missing = cached - seen
+        if not missing:
+            self._held_sweeps.pop((source_id, library.remote_id), None)
+            return
+        if listed_total is not None and len(seen) < listed_total:
+            log.warning(
+                "sweep_skipped_short_listing",
+                source=source_id,
+                library=library.remote_id,
+                seen=len(seen),
+                total=listed_total,
+            )
+            return
+        suspicious = len(cached) >= SWEEP_MIN_ITEMS and len(missing) > SWEEP_SUSPICIOUS_SHARE * len(cached)
+        key = (source_id, library.remote_id)
+        if suspicious and self._held_sweeps.get(key) != len(missing):
+            # An empty or short listing (a server mid-rescan, an unmounted disk) must not wipe a library:
+            # hold it until a second complete listing says the same.
+            self._held_sweeps[key] = len(missing)
+            log.warning(
+                "sweep_held",
+                source=source_id,
+                library=library.remote_id,
+                missing=len(missing),
+                cached=len(cached),
+            )
+            return
+        self._held_sweeps.pop(key, None)
+        removed = await self.db.write(queries.delete_items, source_id, missing)
+        log.info("swept", source=source_id, library=library.remote_id, removed=removed)
+
+    # -- live updates ----------------------------------------------------------------------------
+
+    async def _live_loop(self, source_id: str) -> None:
+        backoff_s = 1.0
+        while source_id in self.coordinator.backends:
+            backend = self.coordinator.backends.get(source_id)
+            if not backend.supports_live_updates:
+                return
+            try:
+                async for change in backend.watch_changes():
+                    await self.apply_changes(source_id, change)
+                    backoff_s = 1.0
+            except (AuthRequired, BackendUnavailable) as exc:
+                self.coordinator.connection_lost(source_id, exc)
+                return
+            except ReeldError as exc:
+                log.warning("live_updates_failed", source=source_id, reason=str(exc))
+            # Ended or failed: reconnect after a jittered pause; the periodic incremental sync is the safety net.
+            await asyncio.sleep(backoff_s * random.uniform(0.5, 1.5))
+            backoff_s = min(backoff_s * 2, 300.0)
+
+    async def apply_changes(self, source_id: str, change: ChangeSet) -> None:
+        if change.upserts or change.watch_states:
+            page = ItemPage(items=change.upserts, watch_states=change.watch_states)
+            await self.db.write(_write_page, source_id, page)
+        if change.deleted:
+            await self.db.write(queries.delete_items, source_id, change.deleted)
+        for library_id in change.libraries_to_sync:
+            self.request_sync(source_id, False, library_id=library_id)
+        if change.upserts or change.deleted or change.watch_states:
+            self.coordinator.counts_changed()
+            self.events.emit(ev.SourceChanged(source_id))
+
+    # -- watch state ------------------------------------------------------------------------------
+
+    async def set_watched(self, source_id: str, remote_id: str, watched: bool) -> None:
+        action = "watched" if watched else "unwatched"
+        await self._record_and_send(source_id, remote_id, action=action, watched=watched)
+
+    async def report_progress(
+        self, source_id: str, remote_id: str, position_ms: int, state: PlaybackState
+    ) -> None:
+        await self._record_and_send(
+            source_id, remote_id, action="progress", position_ms=position_ms, state=str(state)
+        )
+
+    async def _record_and_send(
+        self,
+        source_id: str,
+        remote_id: str,
+        action: str,
+        watched: bool | None = None,
+        position_ms: int | None = None,
+        state: str = "",
+    ) -> None:
+        """Apply to the cache and queue in one transaction, then try to send: never lost, never twice."""
+        runtime = self.coordinator.get(source_id)
+        queued = runtime.source.kind != "local"
+        pending = (
+            queries.PendingAction(0, source_id, remote_id, action, position_ms or 0, state)
+            if queued
+            else None
+        )
+        await self.db.write(
+            queries.apply_watch_change,
+            source_id,
+            remote_id,
+            watched=watched,
+            position_ms=position_ms,
+            queue=pending,
+        )
+        self.events.emit(ev.SourceChanged(source_id))
+        if queued and source_id in self.coordinator.backends:
+            self._spawn(self.replay_pending(source_id))
+
+    async def replay_pending(self, source_id: str) -> int:
+        """Send queued watch-state changes in order; stop at the first the server cannot take now."""
+        sent = 0
+        lock = self._locks.setdefault(f"pending:{source_id}", asyncio.Lock())
+        async with lock:
+            for action in await self.db.read(queries.pending_for_source, source_id):
+                if source_id not in self.coordinator.backends:
+                    break
+                backend = self.coordinator.backends.get(source_id)
+                try:
+                    await _send(backend, action)
+                except NotFound:
+                    log.warning("pending_dropped_item_gone", source=source_id, item=action.remote_id)
+                except (AuthRequired, BackendUnavailable) as exc:
+                    await self.db.write(queries.fail_pending, action.id, str(exc))
+                    self.coordinator.connection_lost(source_id, exc)
+                    break
+                except ReeldError as exc:
+                    await self.db.write(queries.fail_pending, action.id, str(exc))
+                    log.warning("pending_failed", source=source_id, item=action.remote_id, reason=str(exc))
+                    break
+                await self.db.write(queries.finish_pending, action.id)
+                sent += 1
+        if sent:
+            log.info("pending_replayed", source=source_id, actions=sent)
+        return sent
+
+
+async def _send(backend: MediaBackend, action: queries.PendingAction) -> None:
+    if action.action == "watched":
+        await backend.mark_watched(action.remote_id)
+    elif action.action == "unwatched":
+        await backend.mark_unwatched(action.remote_id)
+    else:
+        await backend.update_progress(action.remote_id, action.position_ms, PlaybackState(action.state))
+
+
+def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:
+    if page.items:
+        queries.upsert_items(conn, source_id, page.items)
+    if page.watch_states:
+        queries.upsert_watch_states(conn, source_id, page.watch_states)
+    if page.deleted:
+        queries.delete_items(conn, source_id, page.deleted)
+
+
+async def prefetch(pages: AsyncIterator[T], depth: int) -> AsyncIterator[T]:
+    """Run ``pages`` ahead in its own task, up to ``depth`` items, so fetching overlaps writing."""
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=depth)
+
+    async def produce() -> None:
+        try:
+            async for page in pages:
+                await queue.put(("page", page))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            await queue.put(("error", exc))
+        else:
+            await queue.put(("done", None))
+
+    producer = asyncio.get_running_loop().create_task(produce())
+    try:
+        while True:
+            tag, value = await queue.get()
+            if tag == "done":
+                return
+            if tag == "error":
+                raise value
+            yield value
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()

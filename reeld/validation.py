@@ -1,0 +1,58 @@
+"""Checks of what clients send, raising ``InvalidArgument`` with a message a person understands."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reeld.errors import InvalidArgument
+
+MAX_TEXT = 4096
+MAX_LIMIT = 10_000
+
+
+def check_text(value: str, what: str, max_length: int = MAX_TEXT) -> str:
+    if not value or not value.strip():
+        raise InvalidArgument(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise InvalidArgument(f"{what} is too long (at most {max_length} characters)")
+    if "\x00" in value:
+        raise InvalidArgument(f"{what} must not contain NUL characters")
+    return value
+
+
+def check_url(value: str, what: str = "server URL") -> str:
+    """An http(s) URL with a host, without a trailing slash."""
+    check_text(value, what)
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgument(f"{what} must be an http:// or https:// URL, not {value[:100]!r}")
+    if parts.username or parts.password:
+        raise InvalidArgument(f"{what} must not carry a user name or password")
+    return value.rstrip("/")
+
+
+def check_folder(value: str) -> Path:
+    """An existing, readable directory, as an absolute resolved path."""
+    check_text(value, "folder path")
+    path = Path(os.path.expanduser(value))
+    if not path.is_absolute():
+        raise InvalidArgument(f"folder path must be absolute: {value[:200]!r}")
+    path = path.resolve()
+    if not path.is_dir():
+        raise InvalidArgument(f"{path} is not an existing folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InvalidArgument(f"{path} cannot be read")
+    return path
+
+
+def check_limit(value: int) -> int:
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if value not in choices:
+        raise InvalidArgument(f"unknown {what} {value[:50]!r}; expected one of: {', '.join(choices)}")
+    return value
