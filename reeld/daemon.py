@@ -21,7 +21,7 @@ from reeld.backends.manager import BackendKind, BackendManager, BackendServices
 from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
-from reeld.errors import NotFound, NotSupported, ReeldError
+from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, NotSupported, ReeldError
 from reeld.models.auth import AuthProvider
 from reeld.models.media import ItemKind, MediaItem
 from reeld.services import events as ev
@@ -30,7 +30,7 @@ from reeld.services.network import NetworkMonitor
 from reeld.services.secrets import SecretStore
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.services.sync_manager import SyncManager
-from reeld.validation import check_choice, check_folder, check_limit, check_text
+from reeld.validation import check_choice, check_folder, check_limit, check_text, check_url
 
 log = structlog.get_logger(__name__)
 
@@ -185,15 +185,21 @@ class Daemon:
         task.cancel()
 
     async def add_jellyfin_account(self, server_url: str, username: str, password: str) -> str:
+        check_url(server_url)
+        check_text(username, "user name", 256)
+        if len(password) > 1024:  # an empty password is valid: Jellyfin users may have none
+            raise InvalidArgument("password is too long")
         raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
 
     async def begin_jellyfin_quick_connect(self, server_url: str) -> tuple[str, str]:
+        check_url(server_url)
         raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
 
     async def begin_plex_login(self) -> tuple[str, str, str]:
         raise NotSupported("Plex accounts are not supported by this version of reeld yet")
 
     async def add_plex_account(self, token: str) -> str:
+        check_text(token, "token", 1024)
         raise NotSupported("Plex accounts are not supported by this version of reeld yet")
 
     # -- sync -------------------------------------------------------------------------------------
@@ -256,8 +262,6 @@ class Daemon:
         runtime = self.coordinator.get(row.source_id)
         backend = runtime.backend
         if backend is None:
-            from reeld.errors import BackendUnavailable
-
             raise BackendUnavailable(f"{runtime.source.name} is not connected: {runtime.state.message}")
         return await backend.get_stream_url(media_item_from_row(row))
 

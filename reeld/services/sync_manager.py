@@ -62,6 +62,7 @@ class SyncManager:
         self.events = events
         self.settings = settings
         self._locks: dict[str, asyncio.Lock] = {}
+        self._requested: dict[str, asyncio.Task[Any]] = {}
         self._live_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held_sweeps: dict[tuple[str, str], int] = {}
@@ -141,15 +142,18 @@ class SyncManager:
 
     def is_syncing(self, source_id: str) -> bool:
         lock = self._locks.get(source_id)
-        return lock is not None and lock.locked()
+        requested = self._requested.get(source_id)
+        return (lock is not None and lock.locked()) or (requested is not None and not requested.done())
 
     def request_sync(
         self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
     ) -> asyncio.Task[Any] | None:
-        """Start a sync now unless one of this source is running (that one goes on)."""
+        """Start a sync now unless one of this source is running or about to (that one goes on)."""
         if self.is_syncing(source_id) or source_id not in self.coordinator.backends:
             return None
-        return self._spawn(self.sync(source_id, full, library_id=library_id, scheduled=scheduled))
+        task = self._spawn(self.sync(source_id, full, library_id=library_id, scheduled=scheduled))
+        self._requested[source_id] = task
+        return task
 
     def request_all(self, full: bool) -> None:
         for source_id in list(self.coordinator.runtimes):

@@ -1,0 +1,56 @@
+"""The schema comes only from the migrations; they must build exactly what the models describe."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from reeld.cache.db import alembic_config, create_cache_engine, migrate
+from reeld.cache.schema import HEAD_REVISION, metadata
+
+FTS_TABLES = {"items_fts", "items_fts_data", "items_fts_idx", "items_fts_docsize", "items_fts_config"}
+
+
+def _ignore_fts(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and name in FTS_TABLES)
+
+
+def test_upgrade_from_empty_matches_models(tmp_path: Path) -> None:
+    engine = create_cache_engine(tmp_path / "cache.db")
+    migrate(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_object": _ignore_fts, "compare_type": True})
+        diff = compare_metadata(context, metadata)
+    assert diff == []
+
+
+def test_head_revision_constant_is_alembic_head() -> None:
+    # Startup skips importing alembic when the database is at HEAD_REVISION: it must be the real head.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+def test_database_file_is_private_and_pragmas_apply(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "cache.db"
+    engine = create_cache_engine(path)
+    migrate(engine)
+    assert path.stat().st_mode & 0o777 == 0o600
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+
+
+def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert "items_fts" in inspect(engine).get_table_names()

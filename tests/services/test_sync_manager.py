@@ -1,0 +1,243 @@
+"""SyncManager rules that a person would notice: nothing lost, nothing doubled, the truth shown."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from reeld.cache import browse, queries
+from reeld.config import Paths
+from reeld.daemon import Daemon
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.models.media import WatchState
+from reeld.models.source import SourceStatus
+from reeld.services import events as ev
+
+from .memory_backend import Catalog, MemoryKind, memory_account, movie
+
+SOURCE = "local_mem"
+
+
+class Recorder:
+    """Collects events and lets a test await one."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.events: list[ev.Event] = []
+        self._waiters: list[tuple[Callable[[ev.Event], bool], asyncio.Future[ev.Event]]] = []
+        daemon.events.subscribe(self._on_event)
+
+    def _on_event(self, event: ev.Event) -> None:
+        self.events.append(event)
+        for predicate, future in list(self._waiters):
+            if not future.done() and predicate(event):
+                future.set_result(event)
+
+    async def wait(self, predicate: Callable[[ev.Event], bool], timeout: float = 10) -> ev.Event:
+        for event in self.events:
+            if predicate(event):
+                self.events.remove(event)
+                return event
+        future: asyncio.Future[ev.Event] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        try:
+            event = await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiters = [w for w in self._waiters if w[1] is not future]
+        self.events.remove(event)
+        return event
+
+    async def sync_finished(self) -> ev.SyncFinished:
+        event = await self.wait(lambda e: isinstance(e, ev.SyncFinished))
+        assert isinstance(event, ev.SyncFinished)
+        return event
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog(libraries={"movies": [movie(n) for n in range(250)]})
+
+
+@pytest.fixture
+async def running(tmp_path: Path, catalog: Catalog) -> AsyncIterator[tuple[Daemon, Recorder]]:
+    paths = Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state")
+    daemon = Daemon(paths, kinds=[MemoryKind(catalog)], watch_network=False)
+    recorder = Recorder(daemon)
+    await daemon.start()
+    await daemon.run()
+    await daemon.add_account(memory_account(), {})
+    yield daemon, recorder
+    await daemon.stop()
+
+
+async def cached_ids(daemon: Daemon) -> set[str]:
+    return await daemon.db.read(queries.cached_remote_ids, SOURCE, "movies")
+
+
+async def test_first_sync_is_full_and_complete(running: tuple[Daemon, Recorder], catalog: Catalog) -> None:
+    daemon, recorder = running
+    finished = await recorder.sync_finished()
+    assert finished.success
+    assert await cached_ids(daemon) == {f"m{n}" for n in range(250)}
+    assert catalog.listings[0].full and catalog.listings[0].since is None
+    runtime = daemon.coordinator.get(SOURCE)
+    assert runtime.state.status is SourceStatus.CONNECTED
+    assert runtime.last_full_sync > 0
+    await recorder.wait(lambda e: isinstance(e, ev.LibrariesChanged))
+    assert runtime.item_count == 250 and runtime.library_counts == {"movies": 250}
+
+
+async def test_progress_is_reported_and_ends_at_one(running: tuple[Daemon, Recorder]) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    progress = [e for e in recorder.events if isinstance(e, ev.SyncProgress)]
+    assert progress[0].syncing and progress[-1] == ev.SyncProgress(SOURCE, False, 1.0)
+    values = [e.progress for e in progress if e.syncing]
+    assert values == sorted(values)
+
+
+async def test_incremental_sync_sends_the_stored_cursor(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    assert await daemon.sync.sync(SOURCE, full=False)
+    assert not catalog.listings[-1].full
+    assert catalog.listings[-1].since == "1"
+
+
+async def test_full_sync_sweeps_deleted_items(running: tuple[Daemon, Recorder], catalog: Catalog) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    del catalog.libraries["movies"][:10]
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert await cached_ids(daemon) == {f"m{n}" for n in range(10, 250)}
+
+
+async def test_empty_listing_does_not_wipe_the_library_until_confirmed(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.libraries["movies"] = []
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert len(await cached_ids(daemon)) == 250  # held: could be a server mid-rescan
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert await cached_ids(daemon) == set()  # the second complete listing confirms it
+
+
+async def test_truncated_listing_sweeps_nothing(running: tuple[Daemon, Recorder], catalog: Catalog) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    del catalog.libraries["movies"][:5]
+    catalog.overstate_total = 5
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert len(await cached_ids(daemon)) == 250
+
+
+async def test_server_error_mid_sync_keeps_the_cache_and_the_next_sync_completes(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.libraries["movies"] = [movie(n, title=f"Renamed {n}") for n in range(300)]
+    catalog.libraries["movies"] = [m for m in catalog.libraries["movies"]]
+    for n, item in enumerate(catalog.libraries["movies"]):
+        catalog.libraries["movies"][n] = type(item)(**{**_fields(item), "etag": "v2"})
+    catalog.fail_page = (1, BackendProtocolError("The server sent a truncated page"))
+    assert not await daemon.sync.sync(SOURCE, full=True)
+    state = await daemon.db.read(queries.library_sync_state, SOURCE, "movies")
+    assert state is not None and state.last_error == "The server sent a truncated page"
+    assert len(await cached_ids(daemon)) == 250  # first page updated, nothing lost
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert len(await cached_ids(daemon)) == 300
+    state = await daemon.db.read(queries.library_sync_state, SOURCE, "movies")
+    assert state is not None and state.last_error is None
+
+
+def _fields(item: object) -> dict[str, object]:
+    return {name: getattr(item, name) for name in item.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+async def test_unreachable_mid_sync_shows_offline_with_the_reason(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.fail_page = (0, BackendUnavailable("Connection refused by 127.0.0.1:9"))
+    catalog.fail_connect = BackendUnavailable("Connection refused by 127.0.0.1:9")
+    assert not await daemon.sync.sync(SOURCE, full=True)
+    runtime = daemon.coordinator.get(SOURCE)
+    assert runtime.state.status is SourceStatus.OFFLINE
+    assert "Connection refused" in runtime.state.message
+    assert len(await cached_ids(daemon)) == 250
+
+
+async def test_token_revoked_mid_sync_needs_auth_and_keeps_the_cache(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.fail_page = (1, AuthRequired("The server rejected the saved token: log in again"))
+    assert not await daemon.sync.sync(SOURCE, full=True)
+    runtime = daemon.coordinator.get(SOURCE)
+    assert runtime.state.status is SourceStatus.NEEDS_AUTH
+    assert daemon.auth.status["local_mem"].attention_needed
+    assert len(await cached_ids(daemon)) == 250
+
+
+async def test_never_two_syncs_of_one_source(running: tuple[Daemon, Recorder], catalog: Catalog) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.gate = asyncio.Event()
+    recorder.events.clear()
+    listings_before = len(catalog.listings)
+    first = daemon.sync.request_sync(SOURCE, full=True)
+    assert first is not None
+    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    assert daemon.sync.request_sync(SOURCE, full=False) is None
+    assert await daemon.sync.sync(SOURCE, full=False) is False
+    catalog.gate.set()
+    assert await first
+    assert len(catalog.listings) == listings_before + 1
+
+
+async def test_watch_state_set_offline_is_queued_kept_and_replayed(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.fail_watch = BackendUnavailable("Server unreachable")
+    catalog.fail_connect = BackendUnavailable("Server unreachable")
+    await daemon.set_watched(f"{SOURCE}:m1", True)
+    await daemon.report_progress(f"{SOURCE}:m2", 61_000, "stopped")
+    row = await daemon.get_item(f"{SOURCE}:m1")
+    assert row.watched  # applied to the cache at once
+    await recorder.wait(
+        lambda e: (
+            isinstance(e, ev.SourceChanged)
+            and daemon.coordinator.get(SOURCE).state.status is SourceStatus.OFFLINE
+        )
+    )
+    assert await daemon.db.read(queries.pending_count) == 2
+    # The server's view (unwatched) arrives in a sync: the person's pending change wins.
+    await daemon.db.write(queries.upsert_watch_states, SOURCE, [WatchState("m1", watched=False)])
+    assert (await daemon.get_item(f"{SOURCE}:m1")).watched
+    catalog.fail_watch = None
+    catalog.fail_connect = None
+    daemon.reconnect(SOURCE)
+    await recorder.wait(lambda e: isinstance(e, ev.SourceConnected))
+    await recorder.sync_finished()
+    assert catalog.sent == [("watched", "m1", 0), ("stopped", "m2", 61_000)]
+    assert await daemon.db.read(queries.pending_count) == 0
+
+
+async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemon, Recorder]) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    rows = await daemon.search("movie 0012", 50)  # the last word is a prefix
+    assert {r.remote_id for r in rows} == {f"m{n}" for n in range(120, 130)}
+    assert [r.remote_id for r in await daemon.search("MOVIE 00012", 50)] == ["m12"]
+    assert await daemon.search('"AND*', 5) == []
+    rows = await daemon.db.read(browse.list_library, SOURCE, "movies", 0, 3, "added")
+    assert [r.remote_id for r in rows] == ["m249", "m248", "m247"]
