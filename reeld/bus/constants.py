@@ -1,5 +1,7 @@
 """D-Bus names of API v1 (../shared/design/dbus-api-v1.md) and how ids become object paths."""
 
+import functools
+
 BUS_NAME = "io.github.reeld.Reeld1"
 ROOT_PATH = "/io/github/reeld/Reeld1"
 IFACE_PREFIX = "io.github.reeld.Reeld1"
@@ -13,6 +15,7 @@ ERROR_PREFIX = f"{IFACE_PREFIX}.Error"
 PROGRESS_INTERVAL_S = 0.25
 
 
+@functools.lru_cache(maxsize=4096)
 def escape_id(value: str) -> str:
     """A path element from an id: ``[A-Za-z0-9_]`` pass through, every other byte becomes ``_xx``.
 

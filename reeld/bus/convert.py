@@ -24,33 +24,32 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("last_viewed_at", "last_viewed_at", "t"),
     ("position_ms", "position_ms", "t"),
 )
-_UNSIGNED = frozenset({"u", "t"})
-
-
-def _variant(signature: str, value: Any) -> Variant:
-    if signature in _UNSIGNED:
-        value = max(0, int(value))
-    elif signature == "d":
-        value = float(value)
-    # Values come from our own schema and are already the right Python type.
-    return Variant(signature, value, verify=False)
+# How each D-Bus type is made from a column value: the schema already gives the right Python
+# types; unsigned values are clamped so a bad server value cannot break the reply.
+_CONVERT: dict[str, Any] = {
+    "s": str,
+    "u": lambda v: max(0, int(v)),
+    "t": lambda v: max(0, int(v)),
+    "d": float,
+}
 
 
 def item_to_dbus(row: Any) -> dict[str, Variant]:
     """One ``a{sv}`` item from a ``browse`` row (an item joined with its watch state)."""
-    source_id = row.source_id
+    values = row._mapping
+    source_id = values["source_id"]
     out = {
-        "id": Variant("s", f"{source_id}:{row.remote_id}", verify=False),
-        "source": Variant("o", source_path(source_id), verify=False),
-        "library": Variant("o", library_path(source_id, row.library_id), verify=False),
-        "watched": Variant("b", bool(row.watched), verify=False),
+        "id": Variant("s", f"{source_id}:{values['remote_id']}", False),
+        "source": Variant("o", source_path(source_id), False),
+        "library": Variant("o", library_path(source_id, values["library_id"]), False),
+        "watched": Variant("b", bool(values["watched"]), False),
     }
-    if row.parent_id is not None:
-        out["parent_id"] = Variant("s", f"{source_id}:{row.parent_id}", verify=False)
+    if values["parent_id"] is not None:
+        out["parent_id"] = Variant("s", f"{source_id}:{values['parent_id']}", False)
     for key, column, signature in _COLUMNS:
-        value = getattr(row, column)
+        value = values[column]
         if value is not None and value != "":
-            out[key] = _variant(signature, value)
+            out[key] = Variant(signature, value if signature == "s" else _CONVERT[signature](value), False)
     return out
 
 

@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, desc, func, select, text
 
-from reeld.cache.queries import TOP_LEVEL
 from reeld.cache.schema import items, watch_state
 from reeld.models.media import ItemKind
 
 BrowseRow = Row[Any]
 
+# Each sort follows one index (ix_items_by_*) exactly, ties broken by rowid, so any page is cheap.
 SORTS: dict[str, tuple[Any, ...]] = {
     "title": (items.c.sort_title, items.c.id),
-    "added": (desc(items.c.added_at), items.c.id),
-    "year": (desc(items.c.year), items.c.sort_title, items.c.id),
-    "rating": (desc(items.c.rating), items.c.sort_title, items.c.id),
+    "added": (desc(items.c.added_at), desc(items.c.id)),
+    "year": (desc(items.c.year), desc(items.c.id)),
+    "rating": (desc(items.c.rating), desc(items.c.id)),
 }
 
 PLAYABLE = [str(ItemKind.MOVIE), str(ItemKind.EPISODE), str(ItemKind.VIDEO), str(ItemKind.TRACK)]
@@ -44,13 +44,16 @@ def _with_watch_state() -> Select[Any]:
 def list_library(
     conn: Connection, source_id: str, library_id: str, offset: int, limit: int, sort: str
 ) -> Sequence[BrowseRow]:
-    stmt = (
-        _with_watch_state()
-        .where(items.c.source_id == source_id, items.c.library_id == library_id, items.c.kind.in_(TOP_LEVEL))
+    # Page through the index alone first, then join watch state for just those rows: an OFFSET
+    # deep into a large library would otherwise do the join for every skipped row.
+    page = (
+        select(items.c.id)
+        .where(items.c.source_id == source_id, items.c.library_id == library_id, items.c.top_level == 1)
         .order_by(*SORTS[sort])
         .offset(offset)
         .limit(limit)
     )
+    stmt = _with_watch_state().where(items.c.id.in_(page)).order_by(*SORTS[sort])
     return conn.execute(stmt).all()
 
 

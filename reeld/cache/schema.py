@@ -75,12 +75,17 @@ items = Table(
     Column("thumb", String),
     Column("etag", String),
     Column("extra", Text),
+    # 1 for what a library lists at its top level (movies, shows, albums), 0 for seasons and episodes.
+    Column("top_level", Integer, nullable=False, server_default="0"),
     UniqueConstraint("source_id", "remote_id", name="uq_items_source_remote"),
     ForeignKeyConstraint(
         ["source_id", "library_id"], ["libraries.source_id", "libraries.id"], ondelete="CASCADE"
     ),
-    Index("ix_items_library_title", "source_id", "library_id", "sort_title"),
-    Index("ix_items_library_added", "source_id", "library_id", "added_at"),
+    # One index per ListItems sort, so a page is read in index order whatever its offset.
+    Index("ix_items_by_title", "source_id", "library_id", "top_level", "sort_title"),
+    Index("ix_items_by_added", "source_id", "library_id", "top_level", "added_at"),
+    Index("ix_items_by_year", "source_id", "library_id", "top_level", "year"),
+    Index("ix_items_by_rating", "source_id", "library_id", "top_level", "rating"),
     Index("ix_items_parent", "source_id", "parent_id"),
     Index("ix_items_added", "added_at"),
 )

@@ -1,0 +1,210 @@
+"""Daemon core figures with a 100k-item cache (issue 2 targets).
+
+Prints, for one run on this machine:
+- cold start: process start → bus name owned and ``ListItems(0, 100)`` answered (target ≤ 0.6 s),
+  next to the bare-interpreter baseline of importing the stack (same run);
+- ``ListItems`` pages of 200 over D-Bus: p50 / p99 (targets ≤ 5 ms / ≤ 20 ms), and a
+  ``Version`` property read as the bus round-trip baseline;
+- idle daemon RSS (target ≤ 80 MB).
+
+Run: ``.venv/bin/python bench/bench_core.py [--items 100000]``. Nothing outside a temp dir is touched.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from reeld.cache import queries
+from reeld.cache.db import Database
+from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
+from reeld.models.source import ConnectionKind, Source
+
+BUS_NAME = "io.github.reeld.Reeld1"
+SOURCE = "local_bench000000000000"
+
+
+def seed_cache(state_dir: Path, config_dir: Path, items: int) -> str:
+    """A cache with one local source holding ``items`` movies, and a config naming its account."""
+    media = state_dir.parent.parent / "media"
+    media.mkdir(parents=True)
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text(
+        f'[sync]\nsync_on_start = false\n\n[[accounts]]\nid = "{SOURCE}"\nkind = "local"\n'
+        f'display_name = "Bench"\nidentity = "{media}"\npath = "{media}"\n'
+    )
+
+    async def fill() -> None:
+        db = Database(state_dir / "cache.db")
+        await db.open()
+        source = Source(
+            SOURCE, SOURCE, "local", "Bench", media.as_uri(), ConnectionKind.FILE, {"path": str(media)}
+        )
+        await db.write(queries.save_source, source)
+        await db.write(queries.replace_libraries, SOURCE, [Library("movies", "Movies", LibraryKind.MOVIES)])
+        for start in range(0, items, 5000):
+            page = [
+                MediaItem(
+                    remote_id=f"Movies/Film {n}.mkv",
+                    library_id="movies",
+                    kind=ItemKind.MOVIE,
+                    title=f"Film number {n}",
+                    year=1950 + n % 70,
+                    added_at=1_600_000_000 + n,
+                    duration_ms=5_400_000,
+                    rating=n % 10 / 1.0,
+                    etag=str(n),
+                    watch=WatchState(f"Movies/Film {n}.mkv", watched=n % 3 == 0),
+                )
+                for n in range(start, min(items, start + 5000))
+            ]
+            await db.write(queries.upsert_items, SOURCE, page)
+        await db.close()
+
+    asyncio.run(fill())
+    return SOURCE
+
+
+def start_bus(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE, cwd=tmp
+    )
+    assert bus.stdout is not None
+    return bus, bus.stdout.readline().decode().strip()
+
+
+async def call(
+    bus: MessageBus, path: str, iface: str, member: str, sig: str = "", body: list[object] | None = None
+) -> Message:
+    destination = "org.freedesktop.DBus" if iface == "org.freedesktop.DBus" else BUS_NAME
+    reply = await bus.call(
+        Message(
+            destination=destination, path=path, interface=iface, member=member, signature=sig, body=body or []
+        )
+    )
+    assert reply is not None
+    return reply
+
+
+async def measure(address: str, env: dict[str, str], items: int) -> dict[str, float]:
+    client = await MessageBus(bus_address=address).connect()
+    lib = f"/io/github/reeld/Reeld1/sources/{SOURCE}/libraries/movies"
+    iface = "io.github.reeld.Reeld1.Library"
+    started = time.perf_counter()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "reeld.cli.daemon"], env=env, stderr=open(env["HOME"] + "/daemon.log", "w")
+    )
+    while True:  # poll the name at 2 ms: the cost of the poll is far below what is measured
+        reply = await call(
+            client, "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", [BUS_NAME]
+        )
+        if reply.body[0]:
+            break
+        await asyncio.sleep(0.002)
+    owned = time.perf_counter() - started
+    reply = await call(client, lib, iface, "ListItems", "uus", [0, 100, ""])
+    assert reply.message_type == MessageType.METHOD_RETURN, reply.body
+    first_page = time.perf_counter() - started
+
+    timings = []
+    for _ in range(300):
+        offset = random.randrange(0, max(1, items - 200))
+        sort = random.choice(["title", "added", "year", "rating"])
+        t0 = time.perf_counter()
+        reply = await call(client, lib, iface, "ListItems", "uus", [offset, 200, sort])
+        timings.append(time.perf_counter() - t0)
+        assert len(reply.body[0]) == 200
+    baseline = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        await call(
+            client,
+            "/io/github/reeld/Reeld1",
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            "ss",
+            ["io.github.reeld.Reeld1.Manager", "Version"],
+        )
+        baseline.append(time.perf_counter() - t0)
+    await asyncio.sleep(1.0)  # let it settle: "idle" RSS
+    rss_kb = int(
+        next(
+            line
+            for line in Path(f"/proc/{daemon.pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS")
+        ).split()[1]
+    )
+    daemon.terminate()
+    daemon.wait(10)
+    client.disconnect()
+    timings.sort()
+    baseline.sort()
+    return {
+        "owned_s": owned,
+        "first_page_s": first_page,
+        "p50_ms": statistics.median(timings) * 1000,
+        "p99_ms": timings[int(len(timings) * 0.99) - 1] * 1000,
+        "rtt_p50_ms": statistics.median(baseline) * 1000,
+        "rss_mb": rss_kb / 1024,
+    }
+
+
+def import_baseline() -> float:
+    code = "import sqlalchemy, httpx, dbus_fast, structlog, apscheduler, keyring"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            "XDG_STATE_HOME": str(tmp / "state"),
+            "HOME": str(tmp),
+        }
+        t0 = time.perf_counter()
+        seed_cache(tmp / "state" / "reeld", tmp / "config" / "reeld", args.items)
+        seeded = time.perf_counter() - t0
+        bus, address = start_bus(tmp)
+        env["DBUS_SESSION_BUS_ADDRESS"] = address
+        env.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+        try:
+            baseline = import_baseline()
+            try:
+                figures = asyncio.run(measure(address, env, args.items))
+            except Exception:
+                print((tmp / "daemon.log").read_text()[-3000:])
+                raise
+        finally:
+            bus.terminate()
+    print(f"cache seeded with {args.items} items in {seeded:.2f} s ({args.items / seeded:,.0f} rows/s)")
+    print(f"baseline: python + stack imports          {baseline:.3f} s")
+    print(f"cold start: bus name owned                 {figures['owned_s']:.3f} s")
+    print(
+        f"cold start: ListItems(0, 100) answered      {figures['first_page_s']:.3f} s   (target <= 0.6 s; "
+        f"{figures['first_page_s'] / baseline:.2f}x the import baseline)"
+    )
+    print(
+        f"ListItems(200) over D-Bus: p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms "
+        f"(targets 5 / 20 ms); bus round trip p50 {figures['rtt_p50_ms']:.2f} ms"
+    )
+    print(f"idle daemon RSS                             {figures['rss_mb']:.1f} MB (target <= 80 MB)")
+
+
+if __name__ == "__main__":
+    main()
