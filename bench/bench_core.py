@@ -68,6 +68,8 @@ def seed_cache(state_dir: Path, config_dir: Path, items: int) -> str:
                 for n in range(start, min(items, start + 5000))
             ]
             await db.write(queries.upsert_items, SOURCE, page)
+        # Synced before: the daemon does not rescan the (empty) folder while we measure.
+        await db.write(queries.mark_source_synced, SOURCE, int(time.time()), True)
         await db.close()
 
     asyncio.run(fill())
@@ -100,9 +102,8 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, fl
     lib = f"/io/github/reeld/Reeld1/sources/{SOURCE}/libraries/movies"
     iface = "io.github.reeld.Reeld1.Library"
     started = time.perf_counter()
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "reeld.cli.daemon"], env=env, stderr=open(env["HOME"] + "/daemon.log", "w")
-    )
+    log = Path(env["HOME"], "daemon.log").open("w")  # noqa: SIM115 - lives as long as the daemon
+    daemon = subprocess.Popen([sys.executable, "-m", "reeld.cli.daemon"], env=env, stderr=log)
     while True:  # poll the name at 2 ms: the cost of the poll is far below what is measured
         reply = await call(
             client, "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", [BUS_NAME]
@@ -145,6 +146,7 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, fl
     )
     daemon.terminate()
     daemon.wait(10)
+    log.close()
     client.disconnect()
     timings.sort()
     baseline.sort()
