@@ -16,13 +16,14 @@ from typing import Any
 import structlog
 
 from reeld.backends.base import PlaybackState
+from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind, local_account
 from reeld.backends.manager import BackendKind, BackendManager, BackendServices
 from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, NotSupported, ReeldError
-from reeld.models.auth import AuthProvider
+from reeld.models.auth import AccountKind, AuthProvider
 from reeld.models.media import ItemKind, MediaItem
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
@@ -185,15 +186,23 @@ class Daemon:
         task.cancel()
 
     async def add_jellyfin_account(self, server_url: str, username: str, password: str) -> str:
-        check_url(server_url)
+        url = check_url(server_url)
         check_text(username, "user name", 256)
         if len(password) > 1024:  # an empty password is valid: Jellyfin users may have none
             raise InvalidArgument("password is too long")
-        raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
+        account, secrets = await self._jellyfin().login_with_password(url, username, password, self.services)
+        return await self.add_account(account, secrets)
 
     async def begin_jellyfin_quick_connect(self, server_url: str) -> tuple[str, str]:
-        check_url(server_url)
-        raise NotSupported("Jellyfin accounts are not supported by this version of reeld yet")
+        url = check_url(server_url)
+        code, finish = await self._jellyfin().begin_quick_connect(url, self.services)
+        return self.begin_login(finish), code
+
+    def _jellyfin(self) -> JellyfinKind:
+        kind = self.backends.kinds.get(AccountKind.JELLYFIN)
+        if not isinstance(kind, JellyfinKind):
+            raise NotSupported("Jellyfin accounts are not enabled in this daemon")
+        return kind
 
     async def begin_plex_login(self) -> tuple[str, str, str]:
         raise NotSupported("Plex accounts are not supported by this version of reeld yet")
@@ -291,4 +300,4 @@ def media_item_from_row(row: Any) -> MediaItem:
 
 
 def default_kinds() -> list[BackendKind]:
-    return [LocalKind()]
+    return [LocalKind(), JellyfinKind()]

@@ -56,6 +56,8 @@ class ItemPage:
     ``total`` is how many items the whole listing will yield, when known (for progress).
     ``unchanged`` names items still present that the backend did not send again.
     ``cursor`` (on any page) is what to store as ``since`` once the listing has completed.
+    ``watched_ids``, when set, is the complete set of watched items of the library (for servers
+    whose watch state has no delta): everything else in it is unwatched.
     """
 
     items: Sequence[MediaItem] = ()
@@ -64,6 +66,7 @@ class ItemPage:
     deleted: Sequence[str] = ()
     total: int | None = None
     cursor: str | None = None
+    watched_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reeld.backends.base import KnownItem
@@ -254,6 +254,56 @@ def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) ->
 
 def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> None:
     _execute_rows(conn, _upsert_watch_sql, [_watch_values(source_id, state) for state in states])
+
+
+def reconcile_watched(conn: Connection, source_id: str, library_id: str, watched_ids: frozenset[str]) -> None:
+    """Make the library's watched flags match the server's complete list, sparing pending changes."""
+    not_pending = ~exists().where(
+        pending_actions.c.source_id == watch_state.c.source_id,
+        pending_actions.c.remote_id == watch_state.c.remote_id,
+    )
+    in_library = select(items.c.remote_id).where(
+        items.c.source_id == source_id, items.c.library_id == library_id
+    )
+    stale = conn.execute(
+        select(watch_state.c.remote_id).where(
+            watch_state.c.source_id == source_id,
+            watch_state.c.watched.is_(True),
+            watch_state.c.remote_id.in_(in_library),
+            not_pending,
+        )
+    ).scalars()
+    unwatched = [rid for rid in stale if rid not in watched_ids]
+    for start in range(0, len(unwatched), ROWS_PER_STATEMENT):
+        conn.execute(
+            update(watch_state)
+            .where(
+                watch_state.c.source_id == source_id,
+                watch_state.c.remote_id.in_(unwatched[start : start + ROWS_PER_STATEMENT]),
+            )
+            .values(watched=False)
+        )
+    ids = sorted(watched_ids)
+    for start in range(0, len(ids), ROWS_PER_STATEMENT):
+        chunk = ids[start : start + ROWS_PER_STATEMENT]
+        known = set(
+            conn.execute(
+                select(watch_state.c.remote_id).where(
+                    watch_state.c.source_id == source_id, watch_state.c.remote_id.in_(chunk), not_pending
+                )
+            ).scalars()
+        )
+        conn.execute(
+            update(watch_state)
+            .where(
+                watch_state.c.source_id == source_id,
+                watch_state.c.remote_id.in_(known),
+                watch_state.c.watched.is_(False),
+            )
+            .values(watched=True, position_ms=0)
+        )
+        missing = [rid for rid in chunk if rid not in known]
+        upsert_watch_states(conn, source_id, [WatchState(rid, watched=True, view_count=1) for rid in missing])
 
 
 def delete_items(conn: Connection, source_id: str, remote_ids: Iterable[str]) -> int:

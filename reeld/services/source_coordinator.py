@@ -134,9 +134,25 @@ class SourceCoordinator:
     # -- accounts ------------------------------------------------------------------------------
 
     async def add_account(self, account: AuthProvider, secrets: dict[str, str] | None = None) -> None:
+        """Add an account, or renew one (a person logging in again): its sources reconnect with it."""
+        renewed = account.id in self.auth.accounts
         await self.auth.add(account, secrets)
-        self.events.emit(ev.AccountAdded(account.id))
-        self.spawn(self._discover_loop(account))
+        if not renewed:
+            self.events.emit(ev.AccountAdded(account.id))
+            self.spawn(self._discover_loop(account))
+            return
+        self.auth.set_status(account.id, False, "")
+        self.events.emit(ev.AccountChanged(account.id))
+        for runtime in self.sources_of(account.id):
+            if self.backends.unregister(runtime.id) is not None:
+                self.events.emit(ev.SourceDisconnected(runtime.id))
+            if runtime.backend is not None:
+                await runtime.backend.aclose()
+                runtime.backend = None  # made again, with the new credentials
+            self._set_state(runtime, SourceState(SourceStatus.CONNECTING, "Connecting"))
+            runtime.backoff.reset()
+            self._ensure_connecting(runtime)
+        self.refresh_account(account.id)
 
     async def remove_account(self, account_id: str) -> None:
         account = self.auth.get(account_id)

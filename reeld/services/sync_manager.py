@@ -294,6 +294,10 @@ class SyncManager:
         last_emit = 0.0
         async for page in prefetch(backend.list_items(library, ctx), PREFETCH_PAGES):
             await self.db.write(_write_page, runtime.id, page)
+            if page.watched_ids is not None:
+                await self.db.write(
+                    queries.reconcile_watched, runtime.id, library.remote_id, page.watched_ids
+                )
             written += len(page.items)
             if exhaustive:
                 seen.update(item.remote_id for item in page.items)

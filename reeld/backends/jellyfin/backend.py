@@ -1,0 +1,294 @@
+"""JellyfinBackend: one user on one Jellyfin server."""
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import structlog
+
+from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.jellyfin.client import JellyfinClient
+from reeld.backends.jellyfin.mapping import (
+    FIELDS,
+    INCLUDE_TYPES,
+    TICKS_PER_MS,
+    format_date,
+    item_from_dto,
+    library_from_view,
+    parse_date,
+)
+from reeld.backends.jellyfin.socket import watch_socket
+from reeld.errors import BackendProtocolError, BackendUnavailable
+from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.source import ConnectionKind
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 1000
+#: Pages in flight at once while earlier ones are written.
+CONCURRENT_PAGES = 3
+#: Items changed this long before the server's clock at the start of a sync are caught again.
+CURSOR_MARGIN_S = 120
+FETCH_BATCH = 200
+
+
+class JellyfinBackend(MediaBackend):
+    kind = "jellyfin"
+    supports_live_updates = True
+
+    def __init__(
+        self,
+        source_id: str,
+        open_client: Callable[[], Awaitable[JellyfinClient]],
+        user_id: str,
+        server_id: str,
+    ) -> None:
+        super().__init__(source_id)
+        # The client needs the token, and the token comes from the keyring (off the loop): opened on connect.
+        self._open_client = open_client
+        self._client: JellyfinClient | None = None
+        self.user_id = user_id
+        self.server_id = server_id
+        self._libraries: list[Library] = []
+        self._playing: set[str] = set()
+
+    @property
+    def client(self) -> JellyfinClient:
+        if self._client is None:
+            raise BackendUnavailable("Not connected to the Jellyfin server yet")
+        return self._client
+
+    async def initialize(self) -> None:
+        if self._client is None:
+            self._client = await self._open_client()
+        info = await self.client.public_info()
+        if self.server_id and info.id != self.server_id:
+            raise BackendProtocolError(
+                f"{self.client.host} is now a different Jellyfin server ({info.name}); remove the account and add it again"
+            )
+        await self.client.get("/Users/Me")  # the token still works
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    @property
+    def address(self) -> str:
+        return self._client.base_url if self._client else ""
+
+    @property
+    def connection_kind(self) -> ConnectionKind:
+        if self._client is None:
+            return ConnectionKind.NONE
+        return ConnectionKind.LOCAL if is_local_host(self._client.base_url) else ConnectionKind.REMOTE
+
+    # -- listing -------------------------------------------------------------------------------------
+
+    async def get_libraries(self) -> list[Library]:
+        result = await self.client.get("/UserViews", userId=self.user_id)
+        views = _items_of(result, self.client.host)
+        self._libraries = [library_from_view(view) for view in views if view.get("Id")]
+        return self._libraries
+
+    async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
+        types = INCLUDE_TYPES.get(library.kind)
+        if types is None:
+            yield ItemPage(total=0, cursor=self._next_cursor())
+            return
+        cursor = self._next_cursor()
+        query: dict[str, Any] = {
+            "userId": self.user_id,
+            "ParentId": library.remote_id,
+            "Recursive": "true",
+            "IncludeItemTypes": types,
+            "Fields": FIELDS,
+            "EnableImageTypes": "Primary",
+            "ImageTypeLimit": 1,
+            "SortBy": "SortName",
+            "SortOrder": "Ascending",
+        }
+        if ctx.since and not ctx.full:
+            query["MinDateLastSaved"] = ctx.since
+        async for page in self._pages(query, library.remote_id):
+            yield ItemPage(items=page.items, total=page.total, cursor=cursor)
+        if not ctx.full:
+            # Watch state has no server-side delta: sweep it cheaply (ids of played items, resume points).
+            played = await self._played_ids(library, types)
+            resume = await self._resume_points(library, types)
+            yield ItemPage(watch_states=resume, watched_ids=played, cursor=cursor)
+
+    def _next_cursor(self) -> str:
+        now = time.time()
+        if self.client.server_date:
+            parsed = parse_http_date(self.client.server_date)
+            now = parsed if parsed is not None else now
+        return format_date(now - CURSOR_MARGIN_S)
+
+    async def _pages(self, query: dict[str, Any], library_id: str) -> AsyncIterator[ItemPage]:
+        """Every page of an /Items listing, in order, with a few fetched ahead concurrently."""
+        first = await self._fetch_page(query, 0, library_id)
+        yield first
+        total = first.total or 0
+        starts = list(range(PAGE_SIZE, total, PAGE_SIZE))
+        pending: list[asyncio.Task[ItemPage]] = []
+        try:
+            for start in starts:
+                pending.append(asyncio.create_task(self._fetch_page(query, start, library_id)))
+                if len(pending) >= CONCURRENT_PAGES:
+                    yield await pending.pop(0)
+            while pending:
+                yield await pending.pop(0)
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _fetch_page(self, query: dict[str, Any], start: int, library_id: str) -> ItemPage:
+        result = await self.client.get(
+            "/Items", **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
+        )
+        dtos = _items_of(result, self.client.host)
+        items = [item for dto in dtos if (item := item_from_dto(dto, library_id, self.client.base_url))]
+        return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
+
+    async def _played_ids(self, library: Library, types: str) -> frozenset[str]:
+        played: set[str] = set()
+        start = 0
+        while True:
+            result = await self.client.get(
+                "/Items",
+                userId=self.user_id,
+                ParentId=library.remote_id,
+                Recursive="true",
+                IncludeItemTypes=_playable(types),
+                IsPlayed="true",
+                EnableImages="false",
+                EnableUserData="false",
+                StartIndex=start,
+                Limit=5000,
+                EnableTotalRecordCount="true",
+            )
+            dtos = _items_of(result, self.client.host)
+            played.update(str(dto["Id"]) for dto in dtos if dto.get("Id"))
+            start += len(dtos)
+            if not dtos or start >= int(result.get("TotalRecordCount") or 0):
+                return frozenset(played)
+
+    async def _resume_points(self, library: Library, types: str) -> list[WatchState]:
+        result = await self.client.get(
+            "/Items/Resume",
+            userId=self.user_id,
+            ParentId=library.remote_id,
+            IncludeItemTypes=_playable(types),
+            EnableImages="false",
+            Limit=1000,
+        )
+        states = []
+        for dto in _items_of(result, self.client.host):
+            data = dto.get("UserData") or {}
+            states.append(
+                WatchState(
+                    remote_id=str(dto["Id"]),
+                    watched=bool(data.get("Played")),
+                    position_ms=int(data.get("PlaybackPositionTicks") or 0) // TICKS_PER_MS,
+                    view_count=int(data.get("PlayCount") or 0),
+                    last_viewed_at=parse_date(data.get("LastPlayedDate")),
+                )
+            )
+        return states
+
+    async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
+        """Items by id, each with its library (asked per library: a view's listing filters by both)."""
+        found: list[MediaItem] = []
+        libraries = self._libraries or await self.get_libraries()
+        for library in libraries:
+            types = INCLUDE_TYPES.get(library.kind)
+            if types is None:
+                continue
+            for start in range(0, len(item_ids), FETCH_BATCH):
+                result = await self.client.get(
+                    "/Items",
+                    userId=self.user_id,
+                    ParentId=library.remote_id,
+                    Recursive="true",
+                    IncludeItemTypes=types,
+                    Ids=",".join(item_ids[start : start + FETCH_BATCH]),
+                    Fields=FIELDS,
+                )
+                for dto in _items_of(result, self.client.host):
+                    item = item_from_dto(dto, library.remote_id, self.client.base_url)
+                    if item is not None:
+                        found.append(item)
+        return found
+
+    def watch_changes(self) -> AsyncIterator[ChangeSet]:
+        return watch_socket(self)
+
+    # -- playback and watch state ------------------------------------------------------------------------
+
+    async def get_stream_url(self, item: MediaItem) -> str:
+        if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO, ItemKind.TRACK):
+            raise BackendProtocolError(f"{item.title} is not playable")
+        media_source = str(item.extra.get("media_source_id") or item.remote_id)
+        query = urlencode(
+            {"static": "true", "MediaSourceId": media_source, "ApiKey": self.client.token or ""}
+        )
+        path = "Audio" if item.kind is ItemKind.TRACK else "Videos"
+        return f"{self.client.base_url}/{path}/{item.remote_id}/stream?{query}"
+
+    async def mark_watched(self, remote_id: str) -> None:
+        await self.client.request("POST", f"/UserPlayedItems/{remote_id}", params={"userId": self.user_id})
+
+    async def mark_unwatched(self, remote_id: str) -> None:
+        await self.client.request("DELETE", f"/UserPlayedItems/{remote_id}", params={"userId": self.user_id})
+
+    async def update_progress(self, remote_id: str, position_ms: int, state: PlaybackState) -> None:
+        body = {
+            "ItemId": remote_id,
+            "MediaSourceId": remote_id,
+            "PositionTicks": position_ms * TICKS_PER_MS,
+            "IsPaused": state is PlaybackState.PAUSED,
+            "PlayMethod": "DirectPlay",
+            "CanSeek": True,
+        }
+        if state is PlaybackState.STOPPED:
+            await self.client.request("POST", "/Sessions/Playing/Stopped", body=body, expect_json=False)
+            self._playing.discard(remote_id)
+            return
+        if remote_id not in self._playing:
+            await self.client.request("POST", "/Sessions/Playing", body=body, expect_json=False)
+            self._playing.add(remote_id)
+        await self.client.request("POST", "/Sessions/Playing/Progress", body=body, expect_json=False)
+
+
+def _items_of(result: Any, host: str) -> list[dict[str, Any]]:
+    if not isinstance(result, dict) or not isinstance(result.get("Items"), list):
+        raise BackendProtocolError(f"{host} sent a listing reeld does not understand")
+    return [dto for dto in result["Items"] if isinstance(dto, dict)]
+
+
+def _playable(types: str) -> str:
+    playable = [t for t in types.split(",") if t in ("Movie", "Episode", "Video", "Audio")]
+    return ",".join(playable) or types
+
+
+def parse_http_date(value: str) -> float | None:
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def is_local_host(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host in ("localhost",) or host.endswith((".local", ".lan", ".home.arpa")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local

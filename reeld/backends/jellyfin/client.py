@@ -1,0 +1,187 @@
+"""All talk with a Jellyfin server: headers, requests, and the translation of every failure into
+reeld's error tree (once, here)."""
+
+import json
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+import structlog
+
+from reeld import __version__
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+
+log = structlog.get_logger(__name__)
+
+CLIENT_NAME = "reeld"
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def authorization(device_id: str, token: str | None = None) -> str:
+    """The ``MediaBrowser`` Authorization header Jellyfin wants on every request."""
+    fields = {
+        "Client": CLIENT_NAME,
+        "Device": socket.gethostname() or "reeld",
+        "DeviceId": device_id,
+        "Version": __version__,
+    }
+    if token:
+        fields["Token"] = token
+    return "MediaBrowser " + ", ".join(f'{key}="{quote(value, safe=" ")}"' for key, value in fields.items())
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    id: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    token: str
+    user_id: str
+    user_name: str
+    server_id: str
+
+
+class JellyfinClient:
+    """One server, one device id, optionally one user's token. Raises only reeld errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        device_id: str,
+        token: str | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.device_id = device_id
+        self.token = token
+        self._http = http or httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True)
+        self._owns_http = http is None
+        self.host = urlsplit(self.base_url).netloc
+        #: The server's clock at the last response (its Date header), for sync cursors.
+        self.server_date: str | None = None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        expect_json: bool = True,
+    ) -> Any:
+        headers = {"Authorization": authorization(self.device_id, self.token), "Accept": "application/json"}
+        try:
+            response = await self._http.request(
+                method, self.base_url + path, params=params, json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise unreachable(self.host, exc) from exc
+        self.server_date = response.headers.get("date", self.server_date)
+        if response.status_code == 401:
+            raise AuthRequired(f"The Jellyfin server at {self.host} rejected the saved login: log in again")
+        if response.status_code == 403:
+            raise AuthRequired(f"The Jellyfin server at {self.host} refused access to {path.split('?')[0]}")
+        if response.status_code == 404:
+            raise BackendProtocolError(f"{self.host} has no {path.split('?')[0]} (is it a Jellyfin server?)")
+        if response.status_code >= 500:
+            raise BackendUnavailable(
+                f"The Jellyfin server at {self.host} failed (HTTP {response.status_code})"
+            )
+        if response.status_code >= 400:
+            raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
+        if not expect_json or response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BackendProtocolError(f"{self.host} sent a malformed or truncated answer") from exc
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    # -- the calls that need no user -----------------------------------------------------------------
+
+    async def public_info(self) -> ServerInfo:
+        try:
+            info = await self.get("/System/Info/Public")
+        except BackendProtocolError as exc:
+            raise BackendProtocolError(f"{self.host} does not look like a Jellyfin server") from exc
+        if not isinstance(info, dict) or not info.get("Id") or "Version" not in info:
+            raise BackendProtocolError(f"{self.host} does not look like a Jellyfin server")
+        return ServerInfo(str(info["Id"]), str(info.get("ServerName") or self.host), str(info["Version"]))
+
+    async def authenticate_by_name(self, username: str, password: str) -> Login:
+        try:
+            result = await self.request(
+                "POST", "/Users/AuthenticateByName", body={"Username": username, "Pw": password}
+            )
+        except AuthRequired:
+            raise AuthRequired(
+                f"Jellyfin at {self.host} did not accept that user name and password"
+            ) from None
+        return _login(result, self.host)
+
+    async def quick_connect_enabled(self) -> bool:
+        return bool(await self.get("/QuickConnect/Enabled"))
+
+    async def quick_connect_initiate(self) -> tuple[str, str]:
+        """Start Quick Connect: ``(secret, code)``; the person enters the code in another Jellyfin app."""
+        try:
+            result = await self.request("POST", "/QuickConnect/Initiate")
+        except AuthRequired:
+            raise AuthRequired(f"Quick Connect is turned off on the Jellyfin server at {self.host}") from None
+        return str(result["Secret"]), str(result["Code"])
+
+    async def quick_connect_approved(self, secret: str) -> bool:
+        result = await self.get("/QuickConnect/Connect", secret=secret)
+        return bool(result and result.get("Authenticated"))
+
+    async def authenticate_with_quick_connect(self, secret: str) -> Login:
+        result = await self.request("POST", "/Users/AuthenticateWithQuickConnect", body={"Secret": secret})
+        return _login(result, self.host)
+
+
+def _login(result: Any, host: str) -> Login:
+    try:
+        return Login(
+            token=str(result["AccessToken"]),
+            user_id=str(result["User"]["Id"]),
+            user_name=str(result["User"]["Name"]),
+            server_id=str(result["ServerId"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise BackendProtocolError(f"{host} answered the login in a way reeld does not understand") from exc
+
+
+def unreachable(host: str, exc: Exception) -> BackendUnavailable:
+    """Say which way a server could not be reached, without the URL (it may carry a token)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return BackendUnavailable(f"{host}: the TLS certificate is not trusted ({cause.verify_message})")
+        if isinstance(cause, ssl.SSLError):
+            return BackendUnavailable(f"{host}: TLS handshake failed")
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return BackendUnavailable(f"{host} did not answer (connection timed out)")
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendUnavailable(f"{host} stopped answering (timed out)")
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "name or service not known" in text or "nodename" in text or "temporary failure in name" in text:
+            return BackendUnavailable(f"{host}: the name cannot be resolved")
+        return BackendUnavailable(f"{host} refused the connection")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return BackendUnavailable(f"{host} dropped the connection")
+    return BackendUnavailable(f"{host} cannot be reached ({exc.__class__.__name__})")

@@ -1,0 +1,127 @@
+"""Live updates from Jellyfin's websocket (``/socket``).
+
+The server asks for keep-alives (``ForceKeepAlive``, with a timeout in seconds); we send them at
+half that period and treat a socket that stays silent for twice the period as dead, because a
+half-open TCP connection would otherwise wait forever (the failure Kodi add-ons are known for).
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlencode
+
+import structlog
+import websockets
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from reeld.backends.base import ChangeSet
+from reeld.backends.jellyfin.mapping import UserData, watch_state
+from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
+
+if TYPE_CHECKING:
+    from reeld.backends.jellyfin.backend import JellyfinBackend
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_KEEPALIVE_S = 30.0
+
+
+class LiveUpdatesInterrupted(ReeldError):
+    """The socket died after it was open; the server may well be fine. Reconnect later."""
+
+
+def socket_url(base_url: str, token: str, device_id: str) -> str:
+    scheme = "wss" if base_url.startswith("https") else "ws"
+    return f"{scheme}{base_url[base_url.index(':') :]}/socket?" + urlencode(
+        {"api_key": token, "deviceId": device_id}
+    )
+
+
+async def watch_socket(backend: "JellyfinBackend") -> AsyncIterator[ChangeSet]:
+    client = backend.client
+    url = socket_url(client.base_url, client.token or "", client.device_id)
+    try:
+        connection = await websockets.connect(url, open_timeout=10, ping_interval=None, max_size=16 * 2**20)
+    except InvalidStatus as exc:
+        if exc.response.status_code in (401, 403):
+            raise AuthRequired(
+                f"The Jellyfin server at {client.host} rejected the saved login: log in again"
+            ) from None
+        raise BackendUnavailable(
+            f"{client.host} refused live updates (HTTP {exc.response.status_code})"
+        ) from None
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise BackendUnavailable(
+            f"{client.host}: live updates cannot connect ({exc.__class__.__name__})"
+        ) from None
+    log.info("live_updates_connected", source=backend.source_id)
+    keepalive = _KeepAlive(connection)
+    try:
+        while True:
+            try:
+                raw = await asyncio.wait_for(connection.recv(), keepalive.period * 2)
+            except TimeoutError:
+                raise LiveUpdatesInterrupted(f"{client.host}: live updates went silent") from None
+            except WebSocketException:
+                raise LiveUpdatesInterrupted(f"{client.host}: the live-updates connection dropped") from None
+            change = await _handle(backend, keepalive, raw)
+            if change is not None:
+                yield change
+    finally:
+        keepalive.stop()
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+
+class _KeepAlive:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.period = DEFAULT_KEEPALIVE_S
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, period: float) -> None:
+        self.period = max(1.0, period)
+        self.stop()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        with contextlib.suppress(WebSocketException):
+            while True:
+                await self.connection.send(json.dumps({"MessageType": "KeepAlive"}))
+                await asyncio.sleep(self.period / 2)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def _handle(backend: "JellyfinBackend", keepalive: _KeepAlive, raw: str | bytes) -> ChangeSet | None:
+    try:
+        message = json.loads(raw)
+        kind = message.get("MessageType")
+        data = message.get("Data")
+    except (json.JSONDecodeError, AttributeError):
+        log.warning("live_update_unreadable", source=backend.source_id)
+        return None
+    if kind == "ForceKeepAlive":
+        keepalive.start(float(data or DEFAULT_KEEPALIVE_S))
+        return None
+    if kind == "LibraryChanged" and isinstance(data, dict):
+        removed = [str(i) for i in data.get("ItemsRemoved") or []]
+        changed = list(
+            dict.fromkeys(str(i) for i in (data.get("ItemsAdded") or []) + (data.get("ItemsUpdated") or []))
+        )
+        upserts = await backend.fetch_items(changed) if changed else []
+        return ChangeSet(upserts=upserts, deleted=removed)
+    if kind == "UserDataChanged" and isinstance(data, dict):
+        if str(data.get("UserId", "")).replace("-", "") != backend.user_id.replace("-", ""):
+            return None
+        states = [
+            watch_state(str(d["ItemId"]), cast(UserData, d))
+            for d in data.get("UserDataList") or []
+            if d.get("ItemId")
+        ]
+        return ChangeSet(watch_states=states)
+    return None
