@@ -67,7 +67,9 @@ def _redact_rendered(
 def configure_logging(verbose: bool = False, json: bool | None = None) -> None:
     """Console output on a terminal, JSON lines otherwise (the journal); always to stderr.
 
-    A daemon started by bus activation has no stdout, hence stderr.
+    A daemon started by bus activation has no stdout, hence stderr. Records of libraries that log
+    through the standard library (httpx, alembic, apscheduler, websockets) go through the same
+    processors, so they are redacted and rendered alike.
     """
     level = logging.DEBUG if verbose else logging.INFO
     as_json = not sys.stderr.isatty() if json is None else json
@@ -77,32 +79,31 @@ def configure_logging(verbose: bool = False, json: bool | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
     ]
-    renderer: list[Any]
-    if as_json:
-        renderer = [
-            structlog.processors.format_exc_info,
-            _redact_rendered,
-            structlog.processors.JSONRenderer(),
-        ]
-    else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=False)]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    finish: list[Any] = [structlog.processors.format_exc_info, _redact_rendered] if as_json else []
     structlog.configure(
-        processors=shared + renderer,
+        processors=[*shared, *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Libraries that log through the standard library (httpx, apscheduler, plexapi) stay quiet unless verbose,
-    # and their records are redacted too.
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared[1:], structlog.stdlib.add_logger_name, _redact_message],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish, renderer],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # Libraries stay quiet unless something is wrong, or we were asked for details.
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-class _RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage())
-        record.args = None
-        return True
+def _redact_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event_dict["event"] = redact_text(str(event_dict.get("event", "")))
+    return event_dict
