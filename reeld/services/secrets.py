@@ -24,7 +24,14 @@ def _translate(exc: Exception) -> SecretStoreUnavailable:
 
     if isinstance(exc, errors.NoKeyringError):
         return SecretStoreUnavailable(NO_SECRET_SERVICE)
-    if isinstance(exc, errors.KeyringLocked | errors.InitError):
+    if isinstance(exc, errors.KeyringLocked):
+        return SecretStoreUnavailable(LOCKED)
+    if isinstance(exc, errors.InitError):
+        # keyring says InitError both when no Secret Service answers and when one cannot open its
+        # collection (locked, no prompt possible): the cause tells which.
+        cause = repr(exc.__cause__) + str(exc)
+        if "NotAvailable" in cause or "ServiceUnknown" in cause or "not provided by any" in cause:
+            return SecretStoreUnavailable(NO_SECRET_SERVICE)
         return SecretStoreUnavailable(LOCKED)
     return SecretStoreUnavailable(f"The keyring failed ({exc.__class__.__name__}). {NO_SECRET_SERVICE}")
 
