@@ -7,13 +7,13 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from dbus_fast import Variant
 
-Row = Mapping[str, Any]
+Row = dict[str, Any]
 
 
 def unwrap(value: Any) -> Any:
@@ -65,6 +65,8 @@ class Column:
     value: Callable[[Row], str]
     flex: bool = False
     align_right: bool = False
+    #: A flexible column is never cut below this (a title must stay recognisable).
+    min_width: int = 12
 
 
 def truncate(text: str, width: int) -> str:
@@ -78,7 +80,9 @@ def truncate(text: str, width: int) -> str:
 def render_table(columns: Sequence[Column], rows: Iterable[Row], width: int | None = None) -> list[str]:
     """Lines of an aligned table with a header; flexible columns are cut to fit ``width``."""
     cells = [[column.value(row) for column in columns] for row in rows]
-    widths = [max([len(column.header)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
+    widths = [
+        max([len(column.header)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)
+    ]
     if width is not None:
         _shrink(widths, columns, width)
     gap = "  "
@@ -99,8 +103,7 @@ def _shrink(widths: list[int], columns: Sequence[Column], width: int) -> None:
     for i in flexible:
         if excess <= 0:
             break
-        # Keep at least a recognisable stem of a title.
-        floor = max(len(columns[i].header), 12)
+        floor = max(len(columns[i].header), columns[i].min_width)
         cut = min(excess, max(0, widths[i] - floor))
         widths[i] -= cut
         excess -= cut
@@ -166,20 +169,22 @@ def item_title(item: Row, with_show: bool = True) -> str:
         if title and title not in parts:
             parts.append(title)
         return " ".join(parts) or title
-    if kind == "season" and with_show and item.get("show_title") and item.get("show_title") not in title:
-        return f"{item['show_title']} {title}"
+    show = str(item.get("show_title") or "")
+    if kind == "season" and with_show and show and show not in title:
+        return f"{show} {title}"
     return title
 
 
 def item_columns(out: Output, with_show: bool = True) -> list[Column]:
     check = out.check
+    # The id comes last and is never cut: it is what ``reelctl show`` needs, and may wrap.
     return [
-        Column("ID", lambda item: str(item.get("id", ""))),
         Column("KIND", lambda item: str(item.get("kind", ""))),
-        Column("TITLE", lambda item: item_title(item, with_show), flex=True),
+        Column("TITLE", lambda item: item_title(item, with_show), flex=True, min_width=24),
         Column("YEAR", lambda item: str(item.get("year", "")), align_right=True),
         Column("WATCHED", lambda item: check if item.get("watched") else ""),
         Column("PROGRESS", progress, align_right=True),
+        Column("ID", lambda item: str(item.get("id", ""))),
     ]
 
 

@@ -381,9 +381,10 @@ class SourceCoordinator:
         if self._counts_pending:
             return
         self._counts_pending = True
-        asyncio.get_running_loop().call_later(COUNTS_DEBOUNCE_S, lambda: self.spawn(self._refresh_counts()))
+        asyncio.get_running_loop().call_later(COUNTS_DEBOUNCE_S, lambda: self.spawn(self.refresh_counts()))
 
-    async def _refresh_counts(self) -> None:
+    async def refresh_counts(self) -> None:
+        """Re-read item counts now and publish what changed."""
         self._counts_pending = False
         per_source, per_library = await self.db.read(queries.item_counts)
         libraries = await self.db.read(queries.load_libraries)

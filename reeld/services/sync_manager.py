@@ -178,12 +178,12 @@ class SyncManager:
                 self._set_progress(runtime, False, 0.0)
                 raise
             except (AuthRequired, BackendUnavailable) as exc:
-                return self._finish(runtime, False, str(exc), started, lost=exc)
+                return await self._finish(runtime, False, str(exc), started, lost=exc)
             except ReeldError as exc:
-                return self._finish(runtime, False, str(exc), started)
+                return await self._finish(runtime, False, str(exc), started)
             except Exception as exc:
                 log.exception("sync_crashed", source=source_id)
-                return self._finish(
+                return await self._finish(
                     runtime, False, f"Sync failed unexpectedly ({exc.__class__.__name__})", started
                 )
             kind = "full" if full else "incremental"
@@ -194,9 +194,9 @@ class SyncManager:
                 items=written,
                 seconds=round(time.monotonic() - started, 2),
             )
-            return self._finish(runtime, True, f"{kind} sync: {written} items updated", started)
+            return await self._finish(runtime, True, f"{kind} sync: {written} items updated", started)
 
-    def _finish(
+    async def _finish(
         self,
         runtime: SourceRuntime,
         success: bool,
@@ -209,7 +209,8 @@ class SyncManager:
             log.warning("sync_failed", source=runtime.id, reason=message)
         if lost is not None:
             self.coordinator.connection_lost(runtime.id, lost)
-        self.coordinator.counts_changed()
+        # Counts first: a client that reads ItemCount on SyncFinished must see the new figure.
+        await self.coordinator.refresh_counts()
         self.events.emit(ev.SyncFinished(runtime.id, success, message))
         return success
 

@@ -117,7 +117,9 @@ class ReeldClient:
         return dict(tree)
 
     async def daemon_running(self) -> bool:
-        (owned,) = await self.call(DBUS_PATH, DBUS_NAME, "NameHasOwner", "s", (BUS_NAME,), destination=DBUS_NAME)
+        (owned,) = await self.call(
+            DBUS_PATH, DBUS_NAME, "NameHasOwner", "s", (BUS_NAME,), destination=DBUS_NAME
+        )
         return bool(owned)
 
     # -- signals -------------------------------------------------------------------------------------
@@ -145,7 +147,9 @@ class ReeldClient:
             return
         path = message.path or ""
         from_reeld = path == ROOT_PATH or path.startswith(ROOT_PATH + "/")
-        name_change = message.member == "NameOwnerChanged" and bool(message.body) and message.body[0] == BUS_NAME
+        name_change = (
+            message.member == "NameOwnerChanged" and bool(message.body) and message.body[0] == BUS_NAME
+        )
         if not (from_reeld or name_change):
             return
         signal = Signal(path, message.interface or "", message.member or "", list(unwrap(message.body)))

@@ -1,0 +1,5 @@
+import sys
+
+from reeld.cli.reelctl import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""reelctl's command line. Imports nothing heavy: ``reelctl --help`` stays instant."""
+
+import argparse
+from collections.abc import Callable
+from typing import NoReturn
+
+from reeld import __version__
+from reeld.cli.reelctl.errors import EXIT_CODES_HELP, EXIT_USAGE
+
+DESCRIPTION = """\
+reelctl talks to the reeld daemon over D-Bus: see what it has cached from your Plex and
+Jellyfin servers and local folders, browse and search it, add accounts, and sync.
+Reads answer from the daemon's cache, so they work offline too."""
+
+EXAMPLES = """\
+examples:
+  reelctl add-folder ~/Videos --wait
+  reelctl libraries
+  reelctl ls Movies --sort added --limit 20
+  reelctl search "blade runner"
+  reelctl --json ls "TV Shows" | jq '.[].title'
+  reelctl sync --full"""
+
+MAX_UINT32 = 2**32 - 1
+
+#: ``command(name, handler, help)``: adds a subcommand whose handler is ``"module:function"``.
+CommandFactory = Callable[[str, str, str], argparse.ArgumentParser]
+
+
+class ReelctlParser(argparse.ArgumentParser):
+    """Usage errors exit with EX_USAGE, keeping exit status 2 for "the daemon is not running"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage()
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not minimum <= value <= MAX_UINT32:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Global options are accepted before or after the command: the copies on each command
+    # default to SUPPRESS so they do not overwrite a value given before it.
+    common = ReelctlParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--address", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    parser = ReelctlParser(
+        prog="reelctl",
+        description=DESCRIPTION,
+        epilog=f"{EXAMPLES}\n\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print raw data as JSON, for scripts")
+    parser.add_argument(
+        "--address", metavar="ADDR", help="D-Bus address of the bus to use (default: the session bus)"
+    )
+    parser.add_argument("--version", action="version", version=f"reelctl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    _overview_commands(command)
+    _browse_commands(command)
+    _sync_commands(command)
+    _account_commands(command)
+    _server_login_commands(command)
+    return parser
+
+
+def _overview_commands(command: CommandFactory) -> None:
+    command("status", "browse:status", "the daemon's state and every source's status")
+    command("accounts", "browse:accounts", "list accounts")
+    command("sources", "browse:sources", "list sources (servers and folders)")
+    command("libraries", "browse:libraries", "list libraries")
+
+
+def _browse_commands(command: CommandFactory) -> None:
+    ls = command("ls", "browse:ls", "list the items of a library")
+    ls.add_argument("library", metavar="LIBRARY", help="a library path, title, or 'source/title'")
+    ls.add_argument("--offset", type=_count(0), default=0, help="skip this many items (default 0)")
+    ls.add_argument("--limit", type=_count(1), default=50, help="show at most this many (default 50)")
+    ls.add_argument("--sort", choices=("title", "added", "year", "rating"), default="title")
+
+    show = command("show", "browse:show", "one item's details, with the seasons or episodes of a show")
+    show.add_argument("item", metavar="ITEM", help="an item id, as listed by ls or search")
+
+    search = command("search", "browse:search", "search every cached library")
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--limit", type=_count(1), default=25, help="at most this many results (default 25)")
+
+    for name, handler, help_text in (
+        ("continue", "browse:continue_watching", "items started but not finished"),
+        ("recent", "browse:recently_added", "recently added items"),
+    ):
+        shelf = command(name, handler, help_text)
+        shelf.add_argument("--limit", type=_count(1), default=20, help="at most this many (default 20)")
+
+    url = command("url", "browse:url", "the URL to stream an item")
+    url.add_argument("item", metavar="ITEM")
+    for name, watched in (("watched", True), ("unwatched", False)):
+        mark = command(name, "browse:set_watched", f"mark an item as {name}")
+        mark.add_argument("item", metavar="ITEM")
+        mark.set_defaults(watched=watched)
+
+
+def _sync_commands(command: CommandFactory) -> None:
+    sync = command("sync", "sync:sync", "sync now and show progress until it finishes")
+    sync.add_argument("source", metavar="SOURCE", nargs="?", help="a source path, id or name (default: all)")
+    sync.add_argument("--full", action="store_true", help="list everything again, not only what changed")
+    command("watch", "watch:watch", "print the daemon's signals as they happen, until Ctrl-C")
+
+
+def _account_commands(command: CommandFactory) -> None:
+    folder = command("add-folder", "accounts:add_folder", "add a local folder of videos")
+    folder.add_argument("path", metavar="PATH")
+    folder.add_argument("--wait", action="store_true", help="wait for its first sync, showing progress")
+    remove = command("remove", "accounts:remove", "remove an account and everything cached from it")
+    remove.add_argument("account", metavar="ACCOUNT", help="an account path, id, name or folder")
+    refresh = command("refresh", "accounts:refresh", "look for an account's servers again")
+    refresh.add_argument("account", metavar="ACCOUNT")
+    reconnect = command("reconnect", "accounts:reconnect", "try to connect to a source again now")
+    reconnect.add_argument("source", metavar="SOURCE")
+
+
+def _server_login_commands(command: CommandFactory) -> None:
+    """Accounts on Jellyfin and Plex servers: secrets come from a prompt or stdin, never argv."""
+    jellyfin = command("add-jellyfin", "accounts:add_jellyfin", "add a Jellyfin account")
+    jellyfin.add_argument("url", metavar="URL", help="the server, e.g. http://jellyfin.local:8096")
+    how = jellyfin.add_mutually_exclusive_group(required=True)
+    how.add_argument("--user", metavar="NAME", help="log in as NAME (the password is prompted for)")
+    how.add_argument(
+        "--quick-connect", action="store_true", help="log in by entering a code in a signed-in Jellyfin app"
+    )
+    jellyfin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    command("login-plex", "accounts:login_plex", "add a Plex account by entering a code at plex.tv/link")
+    command(
+        "add-plex-token",
+        "accounts:add_plex_token",
+        "add a Plex account from a token read from standard input",
+    )
