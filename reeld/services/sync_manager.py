@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.config import SyncSettings
@@ -79,6 +79,7 @@ class SyncManager:
     async def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+            self._scheduler = None
         tasks = [*self._tasks, *self._live_tasks.values()]
         for task in tasks:
             task.cancel()
@@ -239,6 +240,7 @@ class SyncManager:
             for lib in chosen
         }
         progress = _Progress({lib_id: state.total if state else 0 for lib_id, state in states.items()})
+        known = await self.db.read(queries.known_items, runtime.id) if backend.uses_known_items else {}
         written = 0
         now = time.time()
         for library in chosen:
@@ -247,7 +249,7 @@ class SyncManager:
                 continue
             try:
                 written += await self._sync_library(
-                    runtime, backend, library, full, states[library.remote_id], progress
+                    runtime, backend, library, full, states[library.remote_id], progress, known
                 )
             except (AuthRequired, BackendUnavailable, asyncio.CancelledError):
                 raise
@@ -279,13 +281,9 @@ class SyncManager:
         full: bool,
         state: queries.LibrarySyncState | None,
         progress: _Progress,
+        known: Mapping[str, KnownItem],
     ) -> int:
         full = full or state is None or state.last_full_sync == 0
-        known = (
-            await self.db.read(queries.known_items, runtime.id, library.remote_id)
-            if backend.uses_known_items
-            else {}
-        )
         ctx = SyncContext(full=full, since=None if full else state.cursor if state else None, known=known)
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()

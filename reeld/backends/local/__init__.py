@@ -1,1 +1,1 @@
-"""backends/local"""
+"""Local folders: a folder of video files as a source (``backend.LocalBackend``)."""

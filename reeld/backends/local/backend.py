@@ -1,0 +1,303 @@
+"""A folder of video files as a source: Movies, TV Shows and (when there are extras) Other.
+
+Every listing rescans the folder (a stat per file: cheap) and compares each file's size and
+mtime with what the cache knows, so only new or changed files are parsed and probed; the rest
+are reported unchanged. Within one process a file is classified at most once per version, so
+the Movies, TV Shows and Other listings of one sync share the work. A file watcher pushes
+changes between syncs. Watch state lives in the cache only: there is no server to tell.
+"""
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from watchfiles import Change
+
+from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.local.classify import Classification, FileKind, classify, extra_or_sample, split_path
+from reeld.backends.local.scan import (
+    MOVIES,
+    OTHER,
+    SHOWS,
+    FileStat,
+    FolderIndex,
+    IndexEntry,
+    WalkResult,
+    check_root,
+    choose_show_titles,
+    file_item,
+    index_entry,
+    read_duration_ms,
+    show_and_season_items,
+    show_id,
+    walk_folder,
+)
+from reeld.backends.local.watch import apply_batch, folder_events
+from reeld.errors import InvalidArgument, NotFound
+from reeld.models.media import ItemKind, Library, MediaItem
+from reeld.models.source import ConnectionKind
+
+log = structlog.get_logger(__name__)
+
+#: How long the walk taken by ``get_libraries`` may serve the listings that follow it.
+SNAPSHOT_REUSE_S = 30.0
+#: Items a page carries at most (each may cost a mediainfo probe)...
+PAGE_ITEMS = 500
+#: ...and ids in all, unchanged ones included.
+PAGE_IDS = 1000
+
+
+@dataclass(slots=True)
+class _Listing:
+    """One library's listing, planned in a worker thread before the first page goes out."""
+
+    ready: list[MediaItem] = field(default_factory=list)
+    #: Files to turn into items; the flag says whether to read a duration.
+    files: list[tuple[FileStat, Classification, bool]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: Show titles by key, for the episodes' ``show_title``.
+    titles: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    parsed: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.ready) + len(self.files) + len(self.unchanged)
+
+
+class LocalBackend(MediaBackend):
+    """One local folder. ``path`` need not exist yet: it may be a disk that is not mounted."""
+
+    kind = "local"
+    uses_known_items = True
+    supports_live_updates = True
+
+    def __init__(self, source_id: str, path: str) -> None:
+        super().__init__(source_id)
+        self.root = os.path.abspath(os.path.expanduser(path))
+        # The index and the classification memo are shared by listing threads and the watcher.
+        self._lock = threading.Lock()
+        self._index = FolderIndex()
+        self._memo: dict[str, tuple[str, Classification]] = {}
+        self._listed_libraries: set[str] = {MOVIES.remote_id, SHOWS.remote_id}
+        # One walk serves a whole sync: get_libraries takes it, each library's listing uses it once.
+        self._snapshot: WalkResult | None = None
+        self._snapshot_at = 0.0
+        self._snapshot_used: set[str] = set()
+        self._watch_stops: set[asyncio.Event] = set()
+        self._closed = False
+
+    # -- lifecycle and identity ---------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Check the folder is there and readable; raises ``BackendUnavailable`` if not."""
+        await asyncio.to_thread(check_root, self.root)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for stop in self._watch_stops:
+            stop.set()
+
+    def supports_offline(self) -> bool:
+        return True
+
+    @property
+    def address(self) -> str:
+        return Path(self.root).as_uri()
+
+    @property
+    def connection_kind(self) -> ConnectionKind:
+        return ConnectionKind.FILE
+
+    # -- listing ------------------------------------------------------------------------------
+
+    async def get_libraries(self) -> list[Library]:
+        """Movies and TV Shows always; Other only while the folder holds extras."""
+        walk = await asyncio.to_thread(self._walk, None)
+        libraries = [MOVIES, SHOWS]
+        if any(_is_extra(file) for file in walk.files):
+            libraries.append(OTHER)
+        self._listed_libraries = {library.remote_id for library in libraries}
+        return libraries
+
+    def listing_is_exhaustive(self, ctx: SyncContext) -> bool:
+        return True
+
+    async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
+        """Every item of ``library``; unchanged files (by size and mtime) only by id unless ``ctx.full``."""
+        if library.remote_id not in (MOVIES.remote_id, SHOWS.remote_id, OTHER.remote_id):
+            raise NotFound(f"No library {library.remote_id!r} in a local folder")
+        started = time.monotonic()
+        listing = await asyncio.to_thread(self._plan, library.remote_id, ctx)
+        log.info(
+            "local_listing",
+            source=self.source_id,
+            library=library.remote_id,
+            total=listing.total,
+            parsed=listing.parsed,
+            unchanged=len(listing.unchanged),
+            skipped=listing.skipped,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        ready, files, unchanged = listing.ready, listing.files, listing.unchanged
+        # Shows and seasons lead, so parents are written before their episodes. An empty library
+        # still yields one page, with its total of 0.
+        while True:
+            items, ready = ready[:PAGE_ITEMS], ready[PAGE_ITEMS:]
+            chunk, files = files[: PAGE_ITEMS - len(items)], files[PAGE_ITEMS - len(items) :]
+            if chunk:
+                items = [*items, *await asyncio.to_thread(_file_items, chunk, listing.titles)]
+            same, unchanged = unchanged[: PAGE_IDS - len(items)], unchanged[PAGE_IDS - len(items) :]
+            yield ItemPage(items=items, unchanged=same, total=listing.total)
+            if not (ready or files or unchanged):
+                return
+
+    def _walk(self, library_id: str | None) -> WalkResult:
+        """A fresh walk, or the one ``get_libraries`` just took if this library has not used it yet."""
+        with self._lock:
+            snapshot = self._snapshot
+            if (
+                library_id is not None
+                and snapshot is not None
+                and library_id not in self._snapshot_used
+                and time.monotonic() - self._snapshot_at < SNAPSHOT_REUSE_S
+            ):
+                self._snapshot_used.add(library_id)
+                return snapshot
+        walk = walk_folder(self.root)
+        with self._lock:
+            self._snapshot, self._snapshot_at = walk, time.monotonic()
+            self._snapshot_used = {library_id} if library_id else set()
+        return walk
+
+    def _plan(self, library_id: str, ctx: SyncContext) -> _Listing:
+        walk = self._walk(library_id)
+        listing = _Listing(skipped=walk.skipped)
+        known = {} if ctx.full else ctx.known
+        entries: dict[str, IndexEntry] = {}
+        parents: dict[str, None] = {}  # an ordered set of unchanged seasons and shows
+        for file in walk.files:
+            seen = known.get(file.relpath)
+            if seen is not None and seen.etag == file.etag:
+                if _library_of_known(file, seen) != library_id:
+                    continue
+                season = seen.parent_id
+                above = ctx.known.get(season) if season is not None else None
+                show = above.parent_id if above is not None else None
+                listing.unchanged.append(file.relpath)
+                parents.update((group, None) for group in (season, show) if group)
+                entries[file.relpath] = IndexEntry(file.etag, library_id, season, show)
+                continue
+            found = self._classified(file)
+            entry = index_entry(file, found)
+            if entry is None or entry.library_id != library_id:
+                continue
+            entries[file.relpath] = entry
+            was = ctx.known.get(file.relpath)
+            # A full sync re-sends unchanged files, but the cache keeps their row: no need to probe.
+            listing.files.append((file, found, was is None or was.etag != file.etag))
+        listing.parsed = len(listing.files)
+        if library_id == SHOWS.remote_id:
+            self._plan_shows(listing, known, parents)
+        ready_ids = {item.remote_id for item in listing.ready}
+        listing.unchanged.extend(group for group in parents if group not in ready_ids)
+        with self._lock:
+            self._index.replace_library(library_id, entries)
+            self._index.show_titles.update(listing.titles)
+            present = {file.relpath for file in walk.files}
+            self._memo = {path: memo for path, memo in self._memo.items() if path in present}
+        return listing
+
+    def _plan_shows(
+        self, listing: _Listing, known: Mapping[str, KnownItem], parents: dict[str, None]
+    ) -> None:
+        """Show and season items above the episodes to send; those the cache has stay unchanged."""
+        episodes = [(file, found) for file, found, _ in listing.files]
+        listing.titles = choose_show_titles(episodes)
+        with self._lock:
+            remembered = dict(self._index.show_titles)
+        for key in listing.titles:
+            if show_id(key) in known and key in remembered:
+                listing.titles[key] = remembered[key]  # the spelling the cache already shows
+        for item in show_and_season_items(episodes, listing.titles):
+            if item.remote_id in known:
+                parents[item.remote_id] = None
+            else:
+                listing.ready.append(item)
+
+    def _classified(self, file: FileStat) -> Classification:
+        memo = self._memo.get(file.relpath)
+        if memo is not None and memo[0] == file.etag:
+            return memo[1]
+        found = classify(file.relpath, file.size)
+        self._memo[file.relpath] = (file.etag, found)
+        return found
+
+    # -- live changes -------------------------------------------------------------------------
+
+    async def watch_changes(self) -> AsyncIterator[ChangeSet]:
+        """Changes in the folder as they happen (inotify), until ``aclose()``."""
+        await asyncio.to_thread(check_root, self.root)
+        if self._closed:
+            return
+        stop = asyncio.Event()
+        # One event per watch: watchfiles sets it when the watch is cancelled, which must not end later ones.
+        self._watch_stops.add(stop)
+        try:
+            async for batch in folder_events(self.root, stop):
+                change = await asyncio.to_thread(self._apply, batch)
+                if change is not None:
+                    yield change
+        finally:
+            self._watch_stops.discard(stop)
+
+    def _apply(self, batch: set[tuple[Change, str]]) -> ChangeSet | None:
+        with self._lock:
+            return apply_batch(self.root, self._index, self._classified, self._listed_libraries, batch)
+
+    # -- playback and watch state -------------------------------------------------------------
+
+    async def get_stream_url(self, item: MediaItem) -> str:
+        """The file's ``file://`` URI."""
+        if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO):
+            raise InvalidArgument(f"{item.title} is not a playable file")
+        return (Path(self.root) / item.remote_id).as_uri()
+
+    async def mark_watched(self, remote_id: str) -> None:
+        """Nothing to do: a local source's watch state lives in the cache alone."""
+
+    async def mark_unwatched(self, remote_id: str) -> None:
+        """Nothing to do: a local source's watch state lives in the cache alone."""
+
+    async def update_progress(self, remote_id: str, position_ms: int, state: PlaybackState) -> None:
+        """Nothing to do: a local source's progress lives in the cache alone."""
+
+
+def _library_of_known(file: FileStat, known: KnownItem) -> str:
+    """The library of an unchanged file, without parsing its name: episodes have a season above them,
+    extras are told by their folder or suffix, the rest are movies. (So ``known`` may span libraries.)"""
+    if known.parent_id is not None and known.parent_id.startswith("season:"):
+        return SHOWS.remote_id
+    return OTHER.remote_id if _is_extra(file) else MOVIES.remote_id
+
+
+def _is_extra(file: FileStat) -> bool:
+    dirs, stem = split_path(file.relpath)
+    found = extra_or_sample(dirs, stem, file.size)
+    return found is not None and found.kind is FileKind.EXTRA
+
+
+def _file_items(
+    chunk: Sequence[tuple[FileStat, Classification, bool]], titles: Mapping[str, tuple[str, int | None]]
+) -> list[MediaItem]:
+    return [
+        file_item(
+            file, found, read_duration_ms(file) if probe else None, titles.get(found.show_key, ("", None))[0]
+        )
+        for file, found, probe in chunk
+    ]

@@ -1,0 +1,204 @@
+"""How file names become movies, episodes and extras, as a person browsing the libraries sees them."""
+
+import pytest
+
+from reeld.backends.local.classify import (
+    Classification,
+    FileKind,
+    classify,
+    classify_fast,
+    classify_guessit,
+    title_key,
+)
+
+MB = 1024 * 1024
+
+# (relative path, kind, show or movie title, year, season, episode, episode title)
+EPISODES = [
+    ("Show.Name.S01E02.mkv", "Show Name", None, 1, 2, ""),
+    ("Show/Season 1/02 - Title.mkv", "Show", None, 1, 2, "Title"),
+    ("Dark/Dark.S01E02.mkv", "Dark", None, 1, 2, ""),
+    ("Doctor.Who.2005.S01E01.Rose.mkv", "Doctor Who", 2005, 1, 1, "Rose"),
+    ("Doctor Who (2005)/Season 1/Doctor.Who.2005.S01E01.Rose.mkv", "Doctor Who", 2005, 1, 1, "Rose"),
+    ("show.1x02.mkv", "show", None, 1, 2, ""),
+    ("The.Office.US.S02E01E02.720p.HDTV.mkv", "The Office US", None, 2, 1, ""),
+    ("Show.Name.S01E01-03.mkv", "Show Name", None, 1, 1, ""),
+    ("Show.S00E03.Special.mkv", "Show", None, 0, 3, "Special"),
+    ("Show/Specials/01 - Pilot.mkv", "Show", None, 0, 1, "Pilot"),
+    ("Breaking Bad/Season 2/breaking.bad.s02e03.720p.mkv", "Breaking Bad", None, 2, 3, ""),
+    ("Dark/Season 1/Dark - S01E03 - Secrets.mkv", "Dark", None, 1, 3, "Secrets"),
+    ("Dark/Season 1/3.mkv", "Dark", None, 1, 3, ""),
+    ("Show/S01E02.mkv", "Show", None, 1, 2, ""),
+    ("Marvels.Agents.of.S.H.I.E.L.D.S01E01.mkv", "Marvels Agents of S.H.I.E.L.D.", None, 1, 1, ""),
+    ("Show.Name.S01E02.The.Proper.Way.720p.WEB.x264-GRP.mkv", "Show Name", None, 1, 2, "The Proper Way"),
+    ("[SubGroup] One Piece - 1071 [1080p].mkv", "One Piece", None, 1, 1071, ""),
+    ("The.Daily.Show.2024.03.15.Guest.Name.mkv", "The Daily Show", None, 2024, 315, "Guest Name"),
+    # The folder above a season folder names the show, whatever the files say.
+    ("Star Trek TNG/Season 1/Star.Trek.The.Next.Generation.S01E01.mkv", "Star Trek TNG", None, 1, 1, ""),
+]
+
+MOVIES = [
+    ("Blade.Runner.2049.2017.2160p.mkv", "Blade Runner 2049", 2017),
+    ("2001.A.Space.Odyssey.1968.mkv", "2001 A Space Odyssey", 1968),
+    ("1917.2019.1080p.mkv", "1917", 2019),
+    ("Spider-Man.2002.mkv", "Spider-Man", 2002),
+    ("Schindler's.List.1993.BluRay.mkv", "Schindler's List", 1993),
+    ("Movies/Inception (2010)/Inception (2010) - 1080p.mkv", "Inception", 2010),
+    ("Alien (1979) [Director's Cut].mkv", "Alien", 1979),
+    ("The.Matrix.1999.1080p.BluRay.x264-GROUP.mkv", "The Matrix", 1999),
+    ("Star Wars Episode IV (1977).mkv", "Star Wars Episode IV", 1977),
+    # No year and no episode marker: guessit decides, and the name gives the title.
+    ("Inception.mkv", "Inception", None),
+    ("1917.mkv", "1917", None),
+    ("Blade.Runner.2049.mkv", "Blade Runner 2049", None),
+    ("Charlottes.Web.mkv", "Charlottes Web", None),
+    ("birthday party.mp4", "birthday party", None),
+    ("Movie.Title.2019.Part.2.mkv", "Movie Title", 2019),
+]
+
+
+@pytest.mark.parametrize(("relpath", "show", "show_year", "season", "episode", "title"), EPISODES)
+def test_episodes(
+    relpath: str, show: str, show_year: int | None, season: int, episode: int, title: str
+) -> None:
+    found = classify(relpath, 300 * MB)
+    assert found.kind is FileKind.EPISODE
+    assert (found.show, found.show_year, found.season, found.episode, found.title) == (
+        show,
+        show_year,
+        season,
+        episode,
+        title,
+    )
+
+
+@pytest.mark.parametrize(("relpath", "title", "year"), MOVIES)
+def test_movies(relpath: str, title: str, year: int | None) -> None:
+    found = classify(relpath, 2000 * MB)
+    assert (found.kind, found.title, found.year) == (FileKind.MOVIE, title, year)
+
+
+def test_multi_episode_files_are_their_first_episode_and_remember_the_last() -> None:
+    found = classify("Show.Name.S01E01E02.mkv")
+    assert (found.episode, found.last_episode) == (1, 2)
+    assert classify("Show.Name.S01E01-E03.mkv").last_episode == 3
+
+
+def test_date_based_episodes_use_the_year_as_season() -> None:
+    found = classify("The.Daily.Show.2024.03.15.mkv")
+    assert (found.season, found.episode, found.aired) == (2024, 315, "2024-03-15")
+
+
+def test_show_identity_ignores_case_and_punctuation_and_prefers_the_folder_spelling() -> None:
+    loose_lower = classify("dark.s01e01.mkv")
+    loose = classify("Dark.S01E02.mkv")
+    in_folder = classify("TV/Dark/Dark.S01E03.mkv")
+    assert loose_lower.show_key == loose.show_key == in_folder.show_key == "dark"
+    assert in_folder.show_from_folder and not loose.show_from_folder
+    assert classify("Doctor Who (2005)/Doctor.Who.S01E01.mkv").show_key == "doctor who 2005"
+    assert title_key("Law & Order") == title_key("law.and.order")
+
+
+def test_shows_in_a_category_folder_are_named_by_their_files() -> None:
+    found = classify("TV Shows/Show.Name.S01E02.mkv")
+    assert (found.show, found.show_from_folder) == ("Show Name", False)
+
+
+@pytest.mark.parametrize(
+    ("relpath", "title"),
+    [
+        ("Inception (2010)/Extras/Making Of.mkv", "Inception (2010) \u2013 Making Of"),
+        ("Inception (2010)/Featurettes/Dreams.mkv", "Inception (2010) \u2013 Dreams"),
+        ("Inception (2010)/Inception (2010)-trailer.mp4", "Inception (2010) \u2013 Trailer"),
+        ("Dark/Extras/Behind the scenes.mkv", "Dark \u2013 Behind the scenes"),
+        ("Trailers/Coming Soon.mkv", "Coming Soon"),
+    ],
+)
+def test_extras_go_to_other_never_to_movies(relpath: str, title: str) -> None:
+    found = classify(relpath, 50 * MB)
+    assert (found.kind, found.title) == (FileKind.EXTRA, title)
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    ["Movie.2019.1080p-sample.mkv", "Movie (2019)/Sample/movie.mkv", "Show.S01E01.sample.mkv", "sample.mkv"],
+)
+def test_small_release_samples_are_not_listed(relpath: str) -> None:
+    assert classify(relpath, 40 * MB).kind is FileKind.IGNORED
+
+
+def test_sample_in_a_title_or_a_big_file_is_not_a_release_sample() -> None:
+    found = classify("The.Sample.2019.1080p.mkv", 40 * MB)
+    assert (found.kind, found.title, found.year) == (FileKind.MOVIE, "The Sample", 2019)
+    assert classify("The.Sample.Show.S01E01.mkv", 40 * MB).kind is FileKind.EPISODE
+    assert classify("Movie.2019.1080p-sample.mkv", 4000 * MB).kind is FileKind.MOVIE
+
+
+# Names the fast path decides; guessit must read every one the same way.
+AGREEMENT = [
+    "Show.Name.S01E02.mkv",
+    "Show/Season 1/02 - Title.mkv",
+    "Dark/Dark.S01E02.mkv",
+    "dark.s01e01.mkv",
+    "Doctor.Who.2005.S01E01.Rose.mkv",
+    "Doctor Who (2005)/Season 1/Doctor.Who.2005.S01E01.Rose.mkv",
+    "Blade.Runner.2049.2017.2160p.mkv",
+    "show.1x02.mkv",
+    "The.Office.US.S02E01E02.720p.HDTV.mkv",
+    "Show.Name.S01E01-E03.mkv",
+    "Show.S00E03.Special.mkv",
+    "Show/Specials/01 - Pilot.mkv",
+    "The.Daily.Show.2024.03.15.Guest.Name.mkv",
+    "[SubGroup] One Piece - 1071 [1080p].mkv",
+    "One Piece/[SubGroup] One Piece - 1071 [1080p].mkv",
+    "Movies/Inception (2010)/Inception (2010) - 1080p.mkv",
+    "2001.A.Space.Odyssey.1968.mkv",
+    "1917.2019.1080p.mkv",
+    "Schindler's.List.1993.BluRay.mkv",
+    "Marvels.Agents.of.S.H.I.E.L.D.S01E01.mkv",
+    "Breaking Bad/Season 2/breaking.bad.s02e03.720p.mkv",
+    "Show/S01E02.mkv",
+    "The.Matrix.1999.1080p.BluRay.x264-GROUP.mkv",
+    "Alien (1979) [Director's Cut].mkv",
+    "Dark/Season 1/Dark - S01E03 - Secrets.mkv",
+    "Some Movie 2019.mkv",
+    "Star Wars Episode IV (1977).mkv",
+    "Show.Name.S01E02.The.Proper.Way.720p.WEB.x264-GRP.mkv",
+    "Inception (2010)/Extras/Making Of.mkv",
+]
+
+
+def _meaning(found: Classification) -> tuple[object, ...]:
+    """What a person sees, with spelling differences guessit and we may have ("The Office (US)")."""
+    return (
+        found.kind,
+        found.show_key,
+        found.season,
+        found.episode,
+        found.last_episode,
+        title_key(found.title),
+        found.year,
+    )
+
+
+@pytest.mark.parametrize("relpath", AGREEMENT)
+def test_fast_path_and_guessit_agree(relpath: str) -> None:
+    fast = classify_fast(relpath, 900 * MB)
+    assert fast is not None, "the fast path should decide this shape"
+    assert fast.parser == "fast"
+    guessed = classify_guessit(relpath, 900 * MB)
+    assert _meaning(fast) == _meaning(guessed)
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        "Inception.mkv",
+        "Movie.Title.2019.Part.2.mkv",
+        "Show/Season 1/Show - 02 - Title.mkv",
+        "Blade.Runner.2049.mkv",
+    ],
+)
+def test_names_the_fast_path_cannot_decide_go_to_guessit(relpath: str) -> None:
+    assert classify_fast(relpath) is None
+    assert classify(relpath).parser == "guessit"
