@@ -91,7 +91,9 @@ def upgrade() -> None:
     )
     for column in ("title", "added", "year", "rating"):
         sort_column = "sort_title" if column == "title" else "added_at" if column == "added" else column
-        op.create_index(f"ix_items_by_{column}", "items", ["source_id", "library_id", "top_level", sort_column])
+        op.create_index(
+            f"ix_items_by_{column}", "items", ["source_id", "library_id", "top_level", sort_column]
+        )
     op.create_index("ix_items_parent", "items", ["source_id", "parent_id"])
     op.create_index("ix_items_added", "items", ["added_at"])
     op.create_table(
@@ -146,5 +148,13 @@ def downgrade() -> None:
     for name in ("items_fts_update", "items_fts_delete", "items_fts_insert"):
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.execute("DROP TABLE IF EXISTS items_fts")
-    for table in ("install_facts", "pending_actions", "library_sync", "watch_state", "items", "libraries", "sources"):
+    for table in (
+        "install_facts",
+        "pending_actions",
+        "library_sync",
+        "watch_state",
+        "items",
+        "libraries",
+        "sources",
+    ):
         op.drop_table(table)

@@ -88,7 +88,7 @@ async def test_first_sync_is_full_and_complete(running: tuple[Daemon, Recorder],
 
 
 async def test_progress_is_reported_and_ends_at_one(running: tuple[Daemon, Recorder]) -> None:
-    daemon, recorder = running
+    _, recorder = running
     await recorder.sync_finished()
     progress = [e for e in recorder.events if isinstance(e, ev.SyncProgress)]
     assert progress[0].syncing and progress[-1] == ev.SyncProgress(SOURCE, False, 1.0)
