@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -34,6 +34,8 @@ from reeld.services.sync_manager import SyncManager
 from reeld.validation import check_choice, check_folder, check_limit, check_text, check_url
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 SORTS = ("title", "added", "year", "rating")
 PLAYBACK_STATES = tuple(str(state) for state in PlaybackState)
@@ -229,22 +231,40 @@ class Daemon:
 
     # -- reads (cache only, never the network) ----------------------------------------------------------
 
+    # Reads take ``present``: how to turn the rows into what the caller sends (D-Bus dictionaries),
+    # done on the reader thread with the query, so the event loop never does per-row work.
+
     async def list_items(
-        self, source_id: str, library_id: str, offset: int, limit: int, sort: str
-    ) -> Sequence[Any]:
+        self,
+        source_id: str,
+        library_id: str,
+        offset: int,
+        limit: int,
+        sort: str,
+        present: Callable[[Sequence[Any]], T],
+    ) -> T:
         sort = check_choice(sort or "title", SORTS, "sort")
         check_limit(limit)
-        return await self.db.read(browse.list_library, source_id, library_id, offset, limit, sort)
+        return await self._read(present, browse.list_library, source_id, library_id, offset, limit, sort)
 
-    async def search(self, query: str, limit: int) -> Sequence[Any]:
+    async def search(self, query: str, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         check_text(query, "search text", 500)
-        return await self.db.read(browse.search, query, check_limit(limit))
+        return await self._read(present, browse.search, query, check_limit(limit))
 
-    async def continue_watching(self, limit: int) -> Sequence[Any]:
-        return await self.db.read(browse.continue_watching, check_limit(limit))
+    async def continue_watching(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
+        return await self._read(present, browse.continue_watching, check_limit(limit))
 
-    async def recently_added(self, limit: int) -> Sequence[Any]:
-        return await self.db.read(browse.recently_added, check_limit(limit))
+    async def recently_added(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
+        return await self._read(present, browse.recently_added, check_limit(limit))
+
+    async def _read(
+        self, present: Callable[[Sequence[Any]], T], query: Callable[..., Sequence[Any]], *args: Any
+    ) -> T:
+        def read_and_present(conn: Any) -> T:
+            return present(query(conn, *args))
+
+        read_and_present.__name__ = query.__name__
+        return await self.db.read(read_and_present)
 
     async def get_item(self, item_id: str) -> Any:
         ref = self._known_item(item_id)
@@ -253,10 +273,10 @@ class Daemon:
             raise NotFound(f"No item {item_id[:100]!r}")
         return row
 
-    async def get_children(self, item_id: str) -> Sequence[Any]:
+    async def get_children(self, item_id: str, present: Callable[[Sequence[Any]], T]) -> T:
         await self.get_item(item_id)
         ref = ItemRef.parse(item_id)
-        return await self.db.read(browse.get_children, ref.source_id, ref.remote_id)
+        return await self._read(present, browse.get_children, ref.source_id, ref.remote_id)
 
     def _known_item(self, item_id: str) -> ItemRef:
         ref = ItemRef.parse(item_id)

@@ -124,17 +124,17 @@ class ManagerInterface(_Published):
     @method()
     @bus_errors
     async def Search(self, query: DBusStr, limit: DBusUInt32) -> ItemList:
-        return items_to_dbus(await self.daemon.search(query, limit))
+        return await self.daemon.search(query, limit, items_to_dbus)
 
     @method()
     @bus_errors
     async def ContinueWatching(self, limit: DBusUInt32) -> ItemList:
-        return items_to_dbus(await self.daemon.continue_watching(limit))
+        return await self.daemon.continue_watching(limit, items_to_dbus)
 
     @method()
     @bus_errors
     async def RecentlyAdded(self, limit: DBusUInt32) -> ItemList:
-        return items_to_dbus(await self.daemon.recently_added(limit))
+        return await self.daemon.recently_added(limit, items_to_dbus)
 
     @method()
     @bus_errors
@@ -144,7 +144,7 @@ class ManagerInterface(_Published):
     @method()
     @bus_errors
     async def GetChildren(self, item_id: DBusStr) -> ItemList:
-        return items_to_dbus(await self.daemon.get_children(item_id))
+        return await self.daemon.get_children(item_id, items_to_dbus)
 
     @method()
     @bus_errors
@@ -356,8 +356,9 @@ class LibraryInterface(_Published):
     @method()
     @bus_errors
     async def ListItems(self, offset: DBusUInt32, limit: DBusUInt32, sort: DBusStr) -> ItemList:
-        rows = await self.daemon.list_items(self.source_id, self.library_id, offset, limit, sort)
-        return items_to_dbus(rows)
+        return await self.daemon.list_items(
+            self.source_id, self.library_id, offset, limit, sort, items_to_dbus
+        )
 
     @method()
     @bus_errors

@@ -235,9 +235,9 @@ async def test_watch_state_set_offline_is_queued_kept_and_replayed(
 async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemon, Recorder]) -> None:
     daemon, recorder = running
     await recorder.sync_finished()
-    rows = await daemon.search("movie 0012", 50)  # the last word is a prefix
+    rows = await daemon.search("movie 0012", 50, list)  # the last word is a prefix
     assert {r.remote_id for r in rows} == {f"m{n}" for n in range(120, 130)}
-    assert [r.remote_id for r in await daemon.search("MOVIE 00012", 50)] == ["m12"]
-    assert await daemon.search('"AND*', 5) == []
+    assert [r.remote_id for r in await daemon.search("MOVIE 00012", 50, list)] == ["m12"]
+    assert await daemon.search('"AND*', 5, list) == []
     rows = await daemon.db.read(browse.list_library, SOURCE, "movies", 0, 3, "added")
     assert [r.remote_id for r in rows] == ["m249", "m248", "m247"]
