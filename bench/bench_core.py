@@ -116,6 +116,8 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, fl
     assert reply.message_type == MessageType.METHOD_RETURN, reply.body
     first_page = time.perf_counter() - started
 
+    # Steady state: a daemon that has been up a few seconds (paging orders built in the background).
+    await asyncio.sleep(3.0)
     timings = []
     for _ in range(300):
         offset = random.randrange(0, max(1, items - 200))
@@ -136,7 +138,7 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, fl
             ["io.github.reeld.Reeld1.Manager", "Version"],
         )
         baseline.append(time.perf_counter() - t0)
-    await asyncio.sleep(1.0)  # let it settle: "idle" RSS
+    await asyncio.sleep(0.5)  # let it settle: "idle" RSS
     rss_kb = int(
         next(
             line

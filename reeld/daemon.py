@@ -7,6 +7,7 @@ without D-Bus.
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SORTS = ("title", "added", "year", "rating")
+#: Library orders for paging are only (re)built once the cache has not been written for this long.
+QUIET_BEFORE_INDEXING_S = 2.0
 PLAYBACK_STATES = tuple(str(state) for state in PlaybackState)
 
 
@@ -93,6 +96,8 @@ class Daemon:
         self.sync = SyncManager(self.db, self.coordinator, self.events, self.auth.config.sync)
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
+        self.page_index = browse.PageIndex()
+        self._warming: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -108,6 +113,7 @@ class Daemon:
         """Start discovery, connections, schedules and network watching in the background."""
         self.sync.start_schedule()
         await self.coordinator.start()
+        self._schedule_warm()
         if self.network is not None:
             self.coordinator.spawn(self.network.start())
         self.lifecycle = Lifecycle.RUNNING
@@ -245,7 +251,15 @@ class Daemon:
     ) -> T:
         sort = check_choice(sort or "title", SORTS, "sort")
         check_limit(limit)
-        return await self._read(present, browse.list_library, source_id, library_id, offset, limit, sort)
+
+        def page(conn: Any) -> Sequence[Any]:
+            order = self.page_index.order(conn, self.db.generation, False, source_id, library_id, sort)
+            return browse.list_library(conn, source_id, library_id, offset, limit, sort, order)
+
+        result = await self._read(present, page)
+        if not self.page_index.current(self.db.generation, source_id, library_id, sort):
+            self._schedule_warm()
+        return result
 
     async def search(self, query: str, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         check_text(query, "search text", 500)
@@ -256,6 +270,26 @@ class Daemon:
 
     async def recently_added(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         return await self._read(present, browse.recently_added, check_limit(limit))
+
+    def _schedule_warm(self) -> None:
+        if self._warming is None or self._warming.done():
+            self._warming = self.coordinator.spawn(self._warm_page_index())
+
+    async def _warm_page_index(self) -> None:
+        """(Re)build the libraries' paging orders in the background once the cache is quiet.
+
+        Pages never wait for an order: without a current one they page by OFFSET.
+        """
+        # Polls the write clock: writes come from a thread, and an event per write would cost more.
+        while (quiet_for := time.monotonic() - self.db.last_write) < QUIET_BEFORE_INDEXING_S:  # noqa: ASYNC110
+            await asyncio.sleep(QUIET_BEFORE_INDEXING_S - quiet_for)
+        for runtime in list(self.coordinator.runtimes.values()):
+            for cached in runtime.libraries:
+                for sort in SORTS:
+                    library_id = cached.library.remote_id
+                    await self.db.read(
+                        self.page_index.order, self.db.generation, True, runtime.id, library_id, sort
+                    )
 
     async def _read(
         self, present: Callable[[Sequence[Any]], T], query: Callable[..., Sequence[Any]], *args: Any

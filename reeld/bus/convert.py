@@ -5,6 +5,7 @@ from typing import Any
 from dbus_fast import Variant
 
 from reeld.bus.constants import library_path, source_path
+from reeld.cache.browse import BROWSE_COLUMNS
 
 # (key, column, D-Bus type) for plain columns; unknown (NULL) values are omitted.
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -24,32 +25,33 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("last_viewed_at", "last_viewed_at", "t"),
     ("position_ms", "position_ms", "t"),
 )
-# How each D-Bus type is made from a column value: the schema already gives the right Python
-# types; unsigned values are clamped so a bad server value cannot break the reply.
-_CONVERT: dict[str, Any] = {
-    "s": str,
-    "u": lambda v: max(0, int(v)),
-    "t": lambda v: max(0, int(v)),
-    "d": float,
-}
+_POSITION = {name: index for index, name in enumerate(BROWSE_COLUMNS)}
+_PLAIN = tuple((key, _POSITION[column], signature) for key, column, signature in _COLUMNS)
+SOURCE, REMOTE, LIBRARY, PARENT, WATCHED = (
+    _POSITION[name] for name in ("source_id", "remote_id", "library_id", "parent_id", "watched")
+)
 
 
 def item_to_dbus(row: Any) -> dict[str, Variant]:
     """One ``a{sv}`` item from a ``browse`` row (an item joined with its watch state)."""
-    values = row._mapping
-    source_id = values["source_id"]
+    source_id = row[SOURCE]
     out = {
-        "id": Variant("s", f"{source_id}:{values['remote_id']}", False),
+        "id": Variant("s", f"{source_id}:{row[REMOTE]}", False),
         "source": Variant("o", source_path(source_id), False),
-        "library": Variant("o", library_path(source_id, values["library_id"]), False),
-        "watched": Variant("b", bool(values["watched"]), False),
+        "library": Variant("o", library_path(source_id, row[LIBRARY]), False),
+        "watched": Variant("b", bool(row[WATCHED]), False),
     }
-    if values["parent_id"] is not None:
-        out["parent_id"] = Variant("s", f"{source_id}:{values['parent_id']}", False)
-    for key, column, signature in _COLUMNS:
-        value = values[column]
-        if value is not None and value != "":
-            out[key] = Variant(signature, value if signature == "s" else _CONVERT[signature](value), False)
+    if row[PARENT] is not None:
+        out["parent_id"] = Variant("s", f"{source_id}:{row[PARENT]}", False)
+    for key, position, signature in _PLAIN:
+        value = row[position]
+        if value is None or value == "":
+            continue
+        if signature == "u" or signature == "t":
+            value = value if value > 0 else 0  # a bad server value must not break the reply
+        elif signature == "d":
+            value = float(value)
+        out[key] = Variant(signature, value, False)
     return out
 
 

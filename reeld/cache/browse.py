@@ -4,7 +4,11 @@ Every function returns ``BrowseRow`` s: an item joined with its watch state, rea
 bus layer to convert. They never touch the network.
 """
 
+from __future__ import annotations  # array[int] in annotations (subscriptable only from 3.12)
+
 import re
+import threading
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,13 +30,40 @@ SORTS: dict[str, tuple[Any, ...]] = {
 PLAYABLE = [str(ItemKind.MOVIE), str(ItemKind.EPISODE), str(ItemKind.VIDEO), str(ItemKind.TRACK)]
 
 
+#: The columns of every ``BrowseRow``, in order: converters read rows by position (much cheaper
+#: than by name, and ListItems converts thousands of values per call).
+BROWSE_COLUMNS: tuple[str, ...] = (
+    "source_id",
+    "remote_id",
+    "library_id",
+    "parent_id",
+    "kind",
+    "title",
+    "year",
+    "summary",
+    "duration_ms",
+    "idx",
+    "parent_idx",
+    "show_title",
+    "added_at",
+    "updated_at",
+    "rating",
+    "thumb",
+    "etag",
+    "extra",
+    "watched",
+    "position_ms",
+    "view_count",
+    "last_viewed_at",
+    "id",
+)
+_ID = BROWSE_COLUMNS.index("id")
+_WATCH_COLUMNS = frozenset({"watched", "position_ms", "view_count", "last_viewed_at"})
+
+
 def _with_watch_state() -> Select[Any]:
     return select(
-        items,
-        watch_state.c.watched,
-        watch_state.c.position_ms,
-        watch_state.c.view_count,
-        watch_state.c.last_viewed_at,
+        *(watch_state.c[name] if name in _WATCH_COLUMNS else items.c[name] for name in BROWSE_COLUMNS)
     ).select_from(
         items.outerjoin(
             watch_state,
@@ -41,18 +72,62 @@ def _with_watch_state() -> Select[Any]:
     )
 
 
+class PageIndex:
+    """Per library and sort, the ordered ids of its top-level items, so a page at any offset is a
+    slice rather than an index walk (a deep OFFSET into 100k items costs milliseconds).
+
+    An order is valid for one cache generation. While a sync is writing, orders are not rebuilt:
+    paging by OFFSET is cheaper than rebuilding an order that the next page would invalidate.
+    Used from reader threads, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self._orders: dict[tuple[str, str, str], tuple[int, array[int]]] = {}
+        self._lock = threading.Lock()
+
+    def current(self, generation: int, source_id: str, library_id: str, sort: str) -> bool:
+        cached = self._orders.get((source_id, library_id, sort))
+        return cached is not None and cached[0] == generation
+
+    def order(
+        self, conn: Connection, generation: int, rebuild: bool, source_id: str, library_id: str, sort: str
+    ) -> array[int] | None:
+        key = (source_id, library_id, sort)
+        with self._lock:
+            cached = self._orders.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        if not rebuild:
+            return None
+        ids = array("q", conn.execute(_top_level(source_id, library_id).order_by(*SORTS[sort])).scalars())
+        with self._lock:
+            self._orders[key] = (generation, ids)
+        return ids
+
+
+def _top_level(source_id: str, library_id: str) -> Select[Any]:
+    return select(items.c.id).where(
+        items.c.source_id == source_id, items.c.library_id == library_id, items.c.top_level == 1
+    )
+
+
 def list_library(
-    conn: Connection, source_id: str, library_id: str, offset: int, limit: int, sort: str
+    conn: Connection,
+    source_id: str,
+    library_id: str,
+    offset: int,
+    limit: int,
+    sort: str,
+    order: array[int] | None = None,
 ) -> Sequence[BrowseRow]:
+    """A page of a library's top-level items; ``order`` (from a ``PageIndex``) makes it a slice."""
+    if order is not None:
+        page_ids = list(order[offset : offset + limit])
+        by_id = {row[_ID]: row for row in conn.execute(_with_watch_state().where(items.c.id.in_(page_ids)))}
+        return [by_id[item_id] for item_id in page_ids if item_id in by_id]
     # Page through the index alone first, then join watch state for just those rows: an OFFSET
     # deep into a large library would otherwise do the join for every skipped row.
-    page = (
-        select(items.c.id)
-        .where(items.c.source_id == source_id, items.c.library_id == library_id, items.c.top_level == 1)
-        .order_by(*SORTS[sort])
-        .offset(offset)
-        .limit(limit)
-    )
+    page = _top_level(source_id, library_id).order_by(*SORTS[sort]).offset(offset).limit(limit)
     stmt = _with_watch_state().where(items.c.id.in_(page)).order_by(*SORTS[sort])
     return conn.execute(stmt).all()
 

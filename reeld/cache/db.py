@@ -7,6 +7,7 @@ Readers use other threads, and WAL lets them read while a sync writes.
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -98,6 +99,9 @@ class Database:
         self.path = path
         self.engine = create_cache_engine(path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-db-write")
+        #: Bumped by every committed write; readers use it to tell whether what they derived is stale.
+        self.generation = 0
+        self.last_write = 0.0
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reeld-db-read")
 
     async def open(self) -> None:
@@ -125,7 +129,10 @@ class Database:
     def _in_transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             with self.engine.begin() as conn:
-                return fn(conn, *args, **kwargs)
+                result = fn(conn, *args, **kwargs)
+            self.generation += 1
+            self.last_write = time.monotonic()
+            return result
         except SQLAlchemyError as exc:
             log.error("cache_write_failed", operation=fn.__name__, error=str(exc.__class__.__name__))
             raise CacheError(f"The cache could not be written ({exc.__class__.__name__})") from exc
