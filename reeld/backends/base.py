@@ -33,6 +33,7 @@ class KnownItem:
 
     etag: str | None
     parent_id: str | None
+    library_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -342,9 +342,11 @@ def delete_items(conn: Connection, source_id: str, remote_ids: Iterable[str]) ->
 def known_items(conn: Connection, source_id: str) -> dict[str, KnownItem]:
     """What the cache holds of a source, every library: a file may move between libraries."""
     rows = conn.execute(
-        select(items.c.remote_id, items.c.etag, items.c.parent_id).where(items.c.source_id == source_id)
+        select(items.c.remote_id, items.c.etag, items.c.parent_id, items.c.library_id).where(
+            items.c.source_id == source_id
+        )
     )
-    return {row.remote_id: KnownItem(row.etag, row.parent_id) for row in rows}
+    return {row.remote_id: KnownItem(row.etag, row.parent_id, row.library_id) for row in rows}
 
 
 def cached_remote_ids(conn: Connection, source_id: str, library_id: str) -> set[str]:

@@ -39,6 +39,8 @@ FETCH_BATCH = 200
 class JellyfinBackend(MediaBackend):
     kind = "jellyfin"
     supports_live_updates = True
+    # Incremental syncs compare the server's count with the cache's to notice deletions.
+    uses_known_items = True
 
     def __init__(
         self,
@@ -116,10 +118,11 @@ class JellyfinBackend(MediaBackend):
         async for page in self._pages(query, library.remote_id):
             yield ItemPage(items=page.items, total=page.total, cursor=cursor)
         if not ctx.full:
+            deleted = await self._deleted_since(library, types, ctx)
             # Watch state has no server-side delta: sweep it cheaply (ids of played items, resume points).
             played = await self._played_ids(library, types)
             resume = await self._resume_points(library, types)
-            yield ItemPage(watch_states=resume, watched_ids=played, cursor=cursor)
+            yield ItemPage(watch_states=resume, watched_ids=played, deleted=deleted, cursor=cursor)
 
     def _next_cursor(self) -> str:
         now = time.time()
@@ -155,8 +158,31 @@ class JellyfinBackend(MediaBackend):
         items = [item for dto in dtos if (item := item_from_dto(dto, library_id, self.client.base_url))]
         return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
 
+    async def _deleted_since(self, library: Library, types: str, ctx: SyncContext) -> list[str]:
+        """Items the cache has that the server no longer lists. Jellyfin has no delta for deletions
+        (the websocket tells, when it is up): compare counts (one small request) and only when they
+        differ list the ids."""
+        cached = {rid for rid, known in ctx.known.items() if known.library_id == library.remote_id}
+        counted = await self.client.get(
+            "/Items",
+            userId=self.user_id,
+            ParentId=library.remote_id,
+            Recursive="true",
+            IncludeItemTypes=types,
+            Limit=0,
+            EnableTotalRecordCount="true",
+        )
+        if int(counted.get("TotalRecordCount") or 0) >= len(cached):
+            return []
+        present = await self._ids(library, IncludeItemTypes=types)
+        return sorted(cached - present)
+
     async def _played_ids(self, library: Library, types: str) -> frozenset[str]:
-        played: set[str] = set()
+        return frozenset(await self._ids(library, IncludeItemTypes=_playable(types), IsPlayed="true"))
+
+    async def _ids(self, library: Library, **filters: str) -> set[str]:
+        """The ids of a library's items matching ``filters``, in large pages of minimal items."""
+        found: set[str] = set()
         start = 0
         while True:
             result = await self.client.get(
@@ -164,19 +190,18 @@ class JellyfinBackend(MediaBackend):
                 userId=self.user_id,
                 ParentId=library.remote_id,
                 Recursive="true",
-                IncludeItemTypes=_playable(types),
-                IsPlayed="true",
                 EnableImages="false",
                 EnableUserData="false",
                 StartIndex=start,
                 Limit=5000,
                 EnableTotalRecordCount="true",
+                **filters,
             )
             dtos = _items_of(result, self.client.host)
-            played.update(str(dto["Id"]) for dto in dtos if dto.get("Id"))
+            found.update(str(dto["Id"]) for dto in dtos if dto.get("Id"))
             start += len(dtos)
             if not dtos or start >= int(result.get("TotalRecordCount") or 0):
-                return frozenset(played)
+                return found
 
     async def _resume_points(self, library: Library, types: str) -> list[WatchState]:
         result = await self.client.get(
