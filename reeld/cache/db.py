@@ -101,7 +101,8 @@ class Database:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-db-write")
         #: Bumped by every committed write; readers use it to tell whether what they derived is stale.
         self.generation = 0
-        self.last_write = 0.0
+        # Counted from startup: background work that waits for a quiet cache leaves the first reads alone.
+        self.last_write = time.monotonic()
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reeld-db-read")
 
     async def open(self) -> None:

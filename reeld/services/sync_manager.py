@@ -12,11 +12,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
 from reeld.cache import queries
@@ -26,6 +24,9 @@ from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
 from reeld.models.media import Library
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +74,8 @@ class SyncManager:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start_schedule(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # after the bus name: keeps start-up fast
+
         self._scheduler = AsyncIOScheduler()
         self._scheduler.start()
 
@@ -106,6 +109,8 @@ class SyncManager:
     def _schedule_source(self, source_id: str) -> None:
         if self._scheduler is None or self._scheduler.get_job(f"{source_id}:incremental"):
             return
+        from apscheduler.triggers.interval import IntervalTrigger
+
         jitter = int(self.settings.jitter_s)
         for full, interval in (
             (False, self.settings.incremental_minutes * 60),

@@ -4,13 +4,10 @@ import asyncio
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from reeld.backends.base import MediaBackend
-from reeld.backends.jellyfin.backend import JellyfinBackend
-from reeld.backends.jellyfin.client import JellyfinClient, Login
 from reeld.backends.manager import BackendKind, BackendServices, Discovery
 from reeld.errors import AuthRequired
 from reeld.models.auth import AccountKind, AuthProvider, JellyfinAuth
@@ -19,6 +16,11 @@ from reeld.models.source import Source
 DEVICE_ID_FACT = "jellyfin.device_id"
 QUICK_CONNECT_POLL_S = 2.0
 QUICK_CONNECT_EXPIRY_S = 600.0
+
+if TYPE_CHECKING:  # httpx and websockets load when a Jellyfin source first connects, not at startup
+    import httpx
+
+    from reeld.backends.jellyfin.client import JellyfinClient, Login
 
 LoginResult = tuple[AuthProvider, dict[str, str]]
 
@@ -31,11 +33,15 @@ def jellyfin_id(server_id: str, user_id: str) -> str:
 class JellyfinKind(BackendKind):
     account_kind = AccountKind.JELLYFIN
 
-    def __init__(self, http: Callable[[], httpx.AsyncClient] | None = None) -> None:
+    def __init__(self, http: "Callable[[], httpx.AsyncClient] | None" = None) -> None:
         # ``http`` makes the client for each server; tests hand in one bound to a fake.
         self._http = http
 
-    async def _client(self, url: str, services: BackendServices, token: str | None = None) -> JellyfinClient:
+    async def _client(
+        self, url: str, services: BackendServices, token: str | None = None
+    ) -> "JellyfinClient":
+        from reeld.backends.jellyfin.client import JellyfinClient
+
         device_id = await services.install_fact(DEVICE_ID_FACT, lambda: secrets.token_hex(16))
         return JellyfinClient(url, device_id, token, http=self._http() if self._http else None)
 
@@ -59,8 +65,9 @@ class JellyfinKind(BackendKind):
         self, source: Source, account: AuthProvider, services: BackendServices
     ) -> MediaBackend:
         assert isinstance(account, JellyfinAuth)
+        from reeld.backends.jellyfin.backend import JellyfinBackend
 
-        async def open_client() -> JellyfinClient:
+        async def open_client() -> "JellyfinClient":
             token = await services.secret(account, "token")
             return await self._client(account.server_url, services, token)
 
@@ -107,7 +114,7 @@ class JellyfinKind(BackendKind):
         return code, finish
 
 
-def _account(url: str, server_name: str, login: Login) -> JellyfinAuth:
+def _account(url: str, server_name: str, login: "Login") -> JellyfinAuth:
     host = urlsplit(url).netloc
     return JellyfinAuth(
         id=jellyfin_id(login.server_id, login.user_id),
