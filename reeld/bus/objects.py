@@ -7,6 +7,7 @@ Do not add ``from __future__ import annotations`` here: dbus-fast reads the anno
 from typing import Annotated, Any
 
 from dbus_fast import PropertyAccess, Variant
+from dbus_fast import introspection as intr
 from dbus_fast.annotations import (
     DBusBool,
     DBusDict,
@@ -31,6 +32,7 @@ from reeld.bus.constants import (
 )
 from reeld.bus.convert import item_to_dbus, items_to_dbus
 from reeld.bus.errors import bus_errors
+from reeld.bus.introspection import served_interfaces
 from reeld.daemon import Daemon
 
 ItemList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
@@ -50,6 +52,10 @@ class _Published(ServiceInterface):
 
     def snapshot(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def introspect(self) -> intr.Interface:
+        """The interface as the XML file describes it (with docs and annotations)."""
+        return served_interfaces()[self.name]
 
     def publish(self) -> None:
         current = self.snapshot()
