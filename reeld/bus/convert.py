@@ -1,5 +1,6 @@
 """Cached items as the ``a{sv}`` dictionaries of API v1. Unknown values are left out."""
 
+import functools
 from typing import Any
 
 from dbus_fast import Variant
@@ -32,20 +33,33 @@ SOURCE, REMOTE, LIBRARY, PARENT, WATCHED = (
 )
 
 
+# Variants of values many items share (object paths, kinds, flags) are made once: a page of 200
+# items would otherwise build a thousand identical ones.
+_TRUE, _FALSE = Variant("b", True), Variant("b", False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared(signature: str, value: str) -> Variant:
+    return Variant(signature, value, False)
+
+
 def item_to_dbus(row: Any) -> dict[str, Variant]:
     """One ``a{sv}`` item from a ``browse`` row (an item joined with its watch state)."""
     source_id = row[SOURCE]
     out = {
         "id": Variant("s", f"{source_id}:{row[REMOTE]}", False),
-        "source": Variant("o", source_path(source_id), False),
-        "library": Variant("o", library_path(source_id, row[LIBRARY]), False),
-        "watched": Variant("b", bool(row[WATCHED]), False),
+        "source": _shared("o", source_path(source_id)),
+        "library": _shared("o", library_path(source_id, row[LIBRARY])),
+        "watched": _TRUE if row[WATCHED] else _FALSE,
     }
     if row[PARENT] is not None:
         out["parent_id"] = Variant("s", f"{source_id}:{row[PARENT]}", False)
     for key, position, signature in _PLAIN:
         value = row[position]
         if value is None or value == "":
+            continue
+        if key == "kind":
+            out[key] = _shared("s", value)
             continue
         if signature == "u" or signature == "t":
             value = value if value > 0 else 0  # a bad server value must not break the reply
