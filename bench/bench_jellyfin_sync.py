@@ -1,0 +1,237 @@
+"""Jellyfin sync against the fake server (issue 3 targets).
+
+Starts ``python -m reeld.fakes.jellyfin`` with ~110k items (20k movies, 2k series x 4 seasons x 10
+episodes), then in the same run:
+
+- the **floor**: the same listing pages fetched (same page size and concurrency) and JSON-decoded,
+  with no mapping and no cache writes;
+- **reeld**: the daemon (a subprocess on a private bus, with a real gnome-keyring) adds the account
+  and runs its first, full sync; wall time from ``AddJellyfinAccount`` returning to ``SyncFinished``,
+  with ``ListItems(…, 200)`` sampled over D-Bus all the while (the loop must never block);
+- peak daemon RSS (VmHWM) and a no-change incremental sync, time and bytes against the full sync's.
+
+Run: ``.venv/bin/python bench/bench_jellyfin_sync.py [--movies 20000 --series 2000 --seasons 4 --episodes 10]``.
+"""
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from reeld.backends.jellyfin.client import authorization  # noqa: E402
+from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES, library_from_view  # noqa: E402
+from tests.support.bus import start_bus  # noqa: E402
+from tests.support.keyring import start_keyring_daemon  # noqa: E402
+from tests.support.reeld import start_reeld  # noqa: E402
+
+NAME = "io.github.reeld.Reeld1"
+ROOT = "/io/github/reeld/Reeld1"
+USER, PASSWORD = "bench", "bench-password"
+PAGE, CONCURRENCY = 1000, 3
+
+
+def start_fake(args: argparse.Namespace, port: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reeld.fakes.jellyfin",
+            "--port",
+            str(port),
+            "--movies",
+            str(args.movies),
+            "--series",
+            str(args.series),
+            "--seasons",
+            str(args.seasons),
+            "--episodes",
+            str(args.episodes),
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http"), url
+    return proc, url
+
+
+async def floor(url: str) -> tuple[float, int, int]:
+    """Fetch and decode what a full sync fetches: (seconds, items, bytes)."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        auth = {"Authorization": authorization("bench-floor")}
+        login = (
+            await http.post(
+                "/Users/AuthenticateByName", json={"Username": USER, "Pw": PASSWORD}, headers=auth
+            )
+        ).json()
+        headers = {"Authorization": authorization("bench-floor", login["AccessToken"])}
+        user = login["User"]["Id"]
+        started = time.perf_counter()
+        total_bytes = items = 0
+        views = (await http.get("/UserViews", params={"userId": user}, headers=headers)).json()["Items"]
+        semaphore = asyncio.Semaphore(CONCURRENCY)
+
+        async def page(library_id: str, types: str, start: int) -> tuple[int, int]:
+            async with semaphore:
+                response = await http.get(
+                    "/Items",
+                    headers=headers,
+                    params={
+                        "userId": user,
+                        "ParentId": library_id,
+                        "Recursive": "true",
+                        "IncludeItemTypes": types,
+                        "Fields": FIELDS,
+                        "EnableImageTypes": "Primary",
+                        "ImageTypeLimit": 1,
+                        "SortBy": "SortName",
+                        "SortOrder": "Ascending",
+                        "StartIndex": start,
+                        "Limit": PAGE,
+                        "EnableTotalRecordCount": "true",
+                    },
+                )
+                body = response.json()
+                return len(response.content), body["TotalRecordCount"]
+
+        for view in views:
+            library = library_from_view(view)
+            types = INCLUDE_TYPES.get(library.kind)
+            if types is None:
+                continue
+            size, total = await page(library.remote_id, types, 0)
+            results = await asyncio.gather(
+                *(page(library.remote_id, types, s) for s in range(PAGE, total, PAGE))
+            )
+            total_bytes += size + sum(r[0] for r in results)
+            items += total
+        return time.perf_counter() - started, items, total_bytes
+
+
+async def call(
+    bus: MessageBus, path: str, iface: str, member: str, sig: str = "", *body: object
+) -> list[object]:
+    reply = await bus.call(
+        Message(destination=NAME, path=path, interface=iface, member=member, signature=sig, body=list(body))
+    )
+    assert reply is not None
+    if reply.message_type == MessageType.ERROR:
+        raise RuntimeError(f"{reply.error_name}: {reply.body}")
+    return list(reply.body)
+
+
+async def through_daemon(address: str, url: str, pid: int) -> dict[str, float]:
+    client = await MessageBus(bus_address=address).connect()
+    finished: asyncio.Queue[Message] = asyncio.Queue()
+    client.add_message_handler(lambda m: finished.put_nowait(m) if m.member == "SyncFinished" else None)
+    await client.call(
+        Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="AddMatch",
+            signature="s",
+            body=[f"type='signal',sender='{NAME}',member='SyncFinished'"],
+        )
+    )
+    started = time.perf_counter()
+    (account,) = await call(client, ROOT, f"{NAME}.Manager", "AddJellyfinAccount", "sss", url, USER, PASSWORD)
+    source = str(account).replace("/accounts/", "/sources/")
+    latencies: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            (objects,) = await call(client, ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+            libraries = [p for p, ifaces in objects.items() if f"{NAME}.Library" in ifaces]  # type: ignore[union-attr]
+            for path in libraries:
+                t0 = time.perf_counter()
+                await call(client, path, f"{NAME}.Library", "ListItems", "uus", 0, 200, "")
+                latencies.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.get_running_loop().create_task(sample())
+    message = await asyncio.wait_for(finished.get(), 600)
+    full = time.perf_counter() - started
+    sampler.cancel()
+    assert message.body[1], message.body[2]
+    count = (
+        await call(
+            client, source, "org.freedesktop.DBus.Properties", "Get", "ss", f"{NAME}.Source", "ItemCount"
+        )
+    )[0]
+    status = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith(("VmHWM", "VmRSS"))
+    }
+    started = time.perf_counter()
+    await call(client, source, f"{NAME}.Source", "Sync", "b", False)
+    message = await asyncio.wait_for(finished.get(), 600)
+    incremental = time.perf_counter() - started
+    client.disconnect()
+    latencies.sort()
+    return {
+        "full": full,
+        "items": float(count.value),  # type: ignore[attr-defined]
+        "incremental": incremental,
+        "peak_mb": status["VmHWM"] / 1024,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else float("nan"),
+        "samples": float(len(latencies)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--movies", type=int, default=20_000)
+    parser.add_argument("--series", type=int, default=2_000)
+    parser.add_argument("--seasons", type=int, default=4)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--port", type=int, default=18096)
+    args = parser.parse_args()
+    fake, url = start_fake(args, args.port)
+    bus = start_bus("session")
+    keyring = start_keyring_daemon(bus)
+    daemon = start_reeld(bus)
+    try:
+        floor_s, floor_items, floor_bytes = asyncio.run(floor(url))
+        figures = asyncio.run(through_daemon(bus.address, url, daemon.proc.pid))
+    finally:
+        daemon.stop()
+        keyring.stop()
+        bus.stop()
+        fake.terminate()
+    print(f"catalog: {floor_items:,} listed items ({floor_bytes / 1e6:.1f} MB of JSON)")
+    print(
+        f"floor: fetch + decode the same pages            {floor_s:.2f} s ({floor_items / floor_s:,.0f} items/s)"
+    )
+    print(
+        f"reeld full sync (AddJellyfinAccount → SyncFinished) {figures['full']:.2f} s "
+        f"({figures['items'] / figures['full']:,.0f} items/s; {figures['full'] / floor_s:.2f}x the floor; "
+        f"targets <= 10 s and <= 1.5x)"
+    )
+    print(f"peak daemon RSS                                 {figures['peak_mb']:.0f} MB (target <= 200 MB)")
+    print(
+        f"ListItems(0, 200) during the sync: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "
+        f"over {figures['samples']:.0f} calls (target p99 <= 50 ms)"
+    )
+    print(f"no-change incremental sync                      {figures['incremental']:.2f} s (target <= 1 s)")
+
+
+if __name__ == "__main__":
+    main()

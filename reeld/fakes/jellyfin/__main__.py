@@ -1,0 +1,49 @@
+"""``python -m reeld.fakes.jellyfin --port PORT --movies N --series N --seasons N --episodes N --user NAME --password PW``
+
+Prints the server's URL once it is ready, then serves until SIGTERM or SIGINT.
+"""
+
+import argparse
+import asyncio
+import signal
+
+from reeld.fakes.jellyfin.catalog import FakeJellyfin
+from reeld.fakes.jellyfin.server import FakeJellyfinServer
+
+
+async def serve(args: argparse.Namespace) -> None:
+    fake = FakeJellyfin.generate(
+        movies=args.movies,
+        series=args.series,
+        seasons=args.seasons,
+        episodes=args.episodes,
+        seed=args.seed,
+        user=args.user,
+        password=args.password,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with FakeJellyfinServer(fake, port=args.port) as server:
+        print(server.url, flush=True)
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m reeld.fakes.jellyfin", description="A fake Jellyfin server"
+    )
+    parser.add_argument("--port", type=int, default=8096)
+    parser.add_argument("--movies", type=int, default=200)
+    parser.add_argument("--series", type=int, default=20)
+    parser.add_argument("--seasons", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=8)
+    parser.add_argument("--user", default="demo")
+    parser.add_argument("--password", default="demo")
+    parser.add_argument("--seed", type=int, default=0)
+    asyncio.run(serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

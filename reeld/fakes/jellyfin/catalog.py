@@ -1,0 +1,514 @@
+"""The fake server's state: a deterministic catalog, users, tokens, watch state, and the rules
+that turn it into Jellyfin's JSON (BaseItemDto, UserItemDataDto, QueryResult)."""
+
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TICKS_PER_SECOND = 10_000_000
+# Fields the real server returns only when a request's Fields asks for them (ItemFields).
+ON_REQUEST = {
+    "Overview",
+    "ProviderIds",
+    "DateCreated",
+    "Etag",
+    "SortName",
+    "ParentId",
+    "Path",
+    "MediaSources",
+}
+
+WORDS = [
+    "Silent",
+    "Crimson",
+    "Harbor",
+    "Winter",
+    "Garden",
+    "Broken",
+    "Arrow",
+    "Distant",
+    "Echo",
+    "Iron",
+    "Falcon",
+    "Hidden",
+    "Valley",
+    "Last",
+    "Letter",
+    "Midnight",
+    "Orchard",
+    "Northern",
+    "Light",
+    "Paper",
+    "Moon",
+    "Quiet",
+    "River",
+    "Scarlet",
+    "Sky",
+    "Stone",
+    "Tide",
+    "Velvet",
+    "Road",
+]
+
+
+def jf_id(*parts: object) -> str:
+    """Jellyfin ids: 32 lowercase hex digits, no dashes."""
+    return hashlib.md5("/".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
+
+
+def jf_date(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def parse_jf_date(text: str) -> float:
+    return datetime.fromisoformat(text.rstrip("Z").split(".")[0]).replace(tzinfo=UTC).timestamp()
+
+
+@dataclass
+class Item:
+    id: str
+    type: str  # Movie, Series, Season, Episode, MusicAlbum
+    name: str
+    view_id: str
+    parent_id: str
+    year: int | None = None
+    overview: str = ""
+    runtime_ticks: int | None = None
+    created: float = 0.0
+    rating: float | None = None
+    index: int | None = None
+    parent_index: int | None = None
+    series_id: str | None = None
+    series_name: str | None = None
+    season_id: str | None = None
+    season_name: str | None = None
+    provider_ids: dict[str, str] = field(default_factory=dict)
+    saved: float = 0.0  # DateLastSaved: never returned, filtered on by MinDateLastSaved
+    revision: int = 1
+
+    @property
+    def is_folder(self) -> bool:
+        return self.type in ("Series", "Season", "MusicAlbum")
+
+
+@dataclass
+class UserState:
+    played: bool = False
+    position_ticks: int = 0
+    play_count: int = 0
+    last_played: float | None = None
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    password: str
+
+
+@dataclass
+class QuickConnect:
+    secret: str
+    code: str
+    device_id: str
+    authenticated: bool = False
+    user_id: str | None = None
+
+
+class FakeJellyfin:
+    """Catalog and server state. Mutations notify ``listeners`` (the websocket) as the server would."""
+
+    def __init__(self, server_name: str = "Fake Jellyfin", seed: int = 0) -> None:
+        self.server_id = jf_id("server", seed)
+        self.server_name = server_name
+        self.users: dict[str, User] = {}
+        self.tokens: dict[str, str] = {}  # token -> user id
+        self.views: list[dict[str, Any]] = []
+        self.items: dict[str, Item] = {}
+        self.user_data: dict[tuple[str, str], UserState] = {}
+        self.quick_connect: dict[str, QuickConnect] = {}
+        self.session_reports: list[tuple[str, dict[str, Any]]] = []
+        self.listeners: list[Callable[[str, Any], None]] = []
+        self.keepalive_s = 60.0
+        self.socket_silent = False  # stop answering keep-alives (a half-open connection)
+        self._version = 0
+        self._sorted: dict[tuple[str, str, str], list[Item]] = {}
+        self._clock = 1_700_000_000.0
+
+    # -- building ---------------------------------------------------------------------------------
+
+    @classmethod
+    def generate(
+        cls,
+        movies: int = 50,
+        series: int = 5,
+        seasons: int = 2,
+        episodes: int = 6,
+        seed: int = 0,
+        user: str = "demo",
+        password: str = "demo",
+    ) -> "FakeJellyfin":
+        fake = cls(seed=seed)
+        fake.add_user(user, password)
+        rng = random.Random(seed)
+        movies_view = fake.add_view("Movies", "movies")
+        shows_view = fake.add_view("Shows", "tvshows")
+        music_view = fake.add_view("Music", "music")
+        for n in range(movies):
+            fake._add(
+                Item(
+                    jf_id(seed, "movie", n),
+                    "Movie",
+                    _title(rng),
+                    movies_view,
+                    movies_view,
+                    year=1950 + rng.randrange(75),
+                    overview=f"A film, number {n}.",
+                    runtime_ticks=rng.randrange(80, 180) * 60 * TICKS_PER_SECOND,
+                    rating=round(rng.uniform(4, 9), 1),
+                    provider_ids={"Tmdb": str(1000 + n)},
+                )
+            )
+        for s in range(series):
+            show = fake._add(
+                Item(
+                    jf_id(seed, "series", s),
+                    "Series",
+                    _title(rng),
+                    shows_view,
+                    shows_view,
+                    year=1990 + rng.randrange(35),
+                    overview=f"A show, number {s}.",
+                )
+            )
+            for season_number in range(1, seasons + 1):
+                season = fake._add(
+                    Item(
+                        jf_id(seed, "season", s, season_number),
+                        "Season",
+                        f"Season {season_number}",
+                        shows_view,
+                        show.id,
+                        index=season_number,
+                        series_id=show.id,
+                        series_name=show.name,
+                    )
+                )
+                for e in range(1, episodes + 1):
+                    fake._add(
+                        Item(
+                            jf_id(seed, "episode", s, season_number, e),
+                            "Episode",
+                            f"Episode {e}",
+                            shows_view,
+                            season.id,
+                            index=e,
+                            parent_index=season_number,
+                            series_id=show.id,
+                            series_name=show.name,
+                            season_id=season.id,
+                            season_name=season.name,
+                            runtime_ticks=45 * 60 * TICKS_PER_SECOND,
+                            year=show.year,
+                        )
+                    )
+        for a in range(max(1, movies // 50)):
+            fake._add(Item(jf_id(seed, "album", a), "MusicAlbum", f"Album {a}", music_view, music_view))
+        user_id = next(iter(fake.users.values())).id
+        for index, item in enumerate(i for i in fake.items.values() if i.type in ("Movie", "Episode")):
+            if index % 7 == 0:
+                fake.user_data[(user_id, item.id)] = UserState(True, 0, 1, fake._clock - index)
+            elif index % 11 == 0:
+                fake.user_data[(user_id, item.id)] = UserState(
+                    False, 600 * TICKS_PER_SECOND, 0, fake._clock - index
+                )
+        return fake
+
+    def add_user(self, name: str, password: str) -> User:
+        user = User(jf_id("user", name), name, password)
+        self.users[name] = user
+        return user
+
+    def add_view(self, name: str, collection_type: str) -> str:
+        view_id = jf_id("view", name)
+        self.views.append({"Name": name, "Id": view_id, "CollectionType": collection_type})
+        return view_id
+
+    def _add(self, item: Item) -> Item:
+        self._clock += 1
+        item.created = item.created or self._clock
+        item.saved = time.time()
+        self.items[item.id] = item
+        self._changed()
+        return item
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._sorted.clear()
+
+    # -- mutations "from another device" ----------------------------------------------------------
+
+    def add_movie(self, name: str, year: int | None = None) -> Item:
+        view = self.views[0]["Id"]
+        item = self._add(
+            Item(
+                jf_id("added", name, len(self.items)),
+                "Movie",
+                name,
+                view,
+                view,
+                year=year,
+                created=time.time(),
+            )
+        )
+        self._notify("LibraryChanged", _library_change(added=[item.id]))
+        return item
+
+    def update_item(self, item_id: str, **fields: Any) -> Item:
+        item = self.items[item_id]
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.saved = time.time()
+        item.revision += 1
+        self._changed()
+        self._notify("LibraryChanged", _library_change(updated=[item_id]))
+        return item
+
+    def delete_item(self, item_id: str) -> None:
+        doomed = {item_id} | {
+            i.id for i in self.items.values() if item_id in (i.parent_id, i.series_id, i.season_id)
+        }
+        for gone in doomed:
+            self.items.pop(gone, None)
+        self._changed()
+        self._notify("LibraryChanged", _library_change(removed=sorted(doomed)))
+
+    def set_played(self, user_name: str, item_id: str, played: bool, position_ticks: int = 0) -> UserState:
+        """Watch state changed on another device (does not touch the item's DateLastSaved)."""
+        user = self.users[user_name]
+        state = self.user_data.setdefault((user.id, item_id), UserState())
+        state.played = played
+        state.position_ticks = 0 if played else position_ticks
+        if played:
+            state.play_count += 1
+        state.last_played = time.time()
+        self._notify(
+            "UserDataChanged", {"UserId": user.id, "UserDataList": [self.user_data_dto(user.id, item_id)]}
+        )
+        return state
+
+    def approve_quick_connect(self, code: str, user_name: str) -> None:
+        request = next(q for q in self.quick_connect.values() if q.code == code)
+        request.authenticated = True
+        request.user_id = self.users[user_name].id
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+    def _notify(self, kind: str, data: Any) -> None:
+        for listener in list(self.listeners):
+            listener(kind, data)
+
+    # -- auth -------------------------------------------------------------------------------------------
+
+    def login(self, name: str, password: str) -> str | None:
+        user = self.users.get(name)
+        if user is None or user.password != password:
+            return None
+        return self.issue_token(user.id)
+
+    def issue_token(self, user_id: str) -> str:
+        token = uuid.uuid4().hex
+        self.tokens[token] = user_id
+        return token
+
+    def user_dto(self, user_id: str) -> dict[str, Any]:
+        user = next(u for u in self.users.values() if u.id == user_id)
+        return {
+            "Name": user.name,
+            "ServerId": self.server_id,
+            "Id": user.id,
+            "HasPassword": bool(user.password),
+            "HasConfiguredPassword": bool(user.password),
+            "EnableAutoLogin": False,
+        }
+
+    def auth_result(self, user_id: str, token: str, device_id: str) -> dict[str, Any]:
+        return {
+            "User": self.user_dto(user_id),
+            "SessionInfo": {
+                "Id": uuid.uuid4().hex,
+                "UserId": user_id,
+                "DeviceId": device_id,
+                "Client": "reeld",
+                "ServerId": self.server_id,
+            },
+            "AccessToken": token,
+            "ServerId": self.server_id,
+        }
+
+    # -- queries ----------------------------------------------------------------------------------------
+
+    def query(self, params: dict[str, str], user_id: str) -> tuple[list[Item], int]:
+        """/Items semantics: filters, sort, then paging. Returns (page, total)."""
+        items = self._candidates(params)
+        if ids := params.get("Ids"):
+            wanted = set(ids.split(","))
+            items = [i for i in items if i.id in wanted]
+        if since := params.get("MinDateLastSaved") or params.get("MinDateLastSavedForUser"):
+            cutoff = parse_jf_date(since)
+            items = [i for i in items if i.saved >= cutoff]
+        if term := params.get("SearchTerm"):
+            items = [i for i in items if term.casefold() in i.name.casefold()]
+        played_filter = params.get("IsPlayed")
+        filters = params.get("Filters", "")
+        if played_filter is not None or "IsPlayed" in filters or "IsResumable" in filters:
+            want = played_filter.lower() == "true" if played_filter is not None else True
+
+            def state(item: Item) -> UserState:
+                return self.user_data.get((user_id, item.id)) or UserState()
+
+            if played_filter is not None or "IsPlayed" in filters:
+                items = [i for i in items if state(i).played == want]
+            if "IsResumable" in filters:
+                items = [i for i in items if state(i).position_ticks > 0 and not state(i).played]
+        total = len(items)
+        start = int(params.get("StartIndex") or 0)
+        limit = params.get("Limit")
+        end = total if limit is None else start + int(limit)
+        return items[start:end], total
+
+    def _candidates(self, params: dict[str, str]) -> list[Item]:
+        parent = params.get("ParentId", "")
+        types = params.get("IncludeItemTypes", "")
+        sort = params.get("SortBy", "SortName").split(",")[0]
+        key = (parent, types, sort)
+        cached = self._sorted.get(key)
+        if cached is not None:
+            return cached
+        recursive = params.get("Recursive", "false").lower() == "true"
+        wanted = set(types.split(",")) if types else None
+        items: Iterable[Item] = self.items.values()
+        if parent:
+            view_ids = {v["Id"] for v in self.views}
+            if parent in view_ids:
+                items = (i for i in items if i.view_id == parent and (recursive or i.parent_id == parent))
+            else:
+                items = (
+                    i
+                    for i in items
+                    if i.parent_id == parent or (recursive and parent in (i.series_id, i.season_id))
+                )
+        found = [i for i in items if wanted is None or i.type in wanted]
+        if sort == "DateCreated":
+            found.sort(key=lambda i: (i.created, i.id))
+        else:
+            found.sort(key=lambda i: (i.name.casefold(), i.id))
+        self._sorted[key] = found
+        return found
+
+    def user_data_dto(self, user_id: str, item_id: str) -> dict[str, Any]:
+        state = self.user_data.get((user_id, item_id)) or UserState()
+        dto: dict[str, Any] = {
+            "PlaybackPositionTicks": state.position_ticks,
+            "PlayCount": state.play_count,
+            "IsFavorite": False,
+            "Played": state.played,
+            "Key": item_id,
+            "ItemId": item_id,
+        }
+        if state.last_played is not None:
+            dto["LastPlayedDate"] = jf_date(state.last_played)
+        return dto
+
+    def item_dto(
+        self, item: Item, user_id: str | None, fields: set[str], user_data: bool = True
+    ) -> dict[str, Any]:
+        dto: dict[str, Any] = {
+            "Name": item.name,
+            "ServerId": self.server_id,
+            "Id": item.id,
+            "Type": item.type,
+            "IsFolder": item.is_folder,
+            "LocationType": "FileSystem",
+            "ImageTags": {"Primary": jf_id("image", item.id, item.revision)},
+            "BackdropImageTags": [],
+        }
+        if not item.is_folder:
+            dto["MediaType"] = "Video" if item.type != "Audio" else "Audio"
+        optional = {
+            "ProductionYear": item.year,
+            "RunTimeTicks": item.runtime_ticks,
+            "CommunityRating": item.rating,
+            "IndexNumber": item.index,
+            "ParentIndexNumber": item.parent_index,
+            "SeriesId": item.series_id,
+            "SeriesName": item.series_name,
+            "SeasonId": item.season_id,
+            "SeasonName": item.season_name,
+        }
+        dto.update({k: v for k, v in optional.items() if v is not None})
+        if "Overview" in fields and item.overview:
+            dto["Overview"] = item.overview
+        if "ProviderIds" in fields:
+            dto["ProviderIds"] = item.provider_ids
+        if "DateCreated" in fields:
+            dto["DateCreated"] = jf_date(item.created)
+        if "Etag" in fields:
+            dto["Etag"] = jf_id("etag", item.id, item.revision)
+        if "SortName" in fields:
+            dto["SortName"] = item.name.casefold()
+        if "ParentId" in fields:
+            dto["ParentId"] = item.parent_id
+        if "MediaSources" in fields and not item.is_folder:
+            dto["MediaSources"] = [
+                {
+                    "Id": item.id,
+                    "Path": f"/media/{item.id}.mkv",
+                    "Container": "mkv",
+                    "Protocol": "File",
+                    "Type": "Default",
+                }
+            ]
+        if user_id is not None and user_data:
+            dto["UserData"] = self.user_data_dto(user_id, item.id)
+        return dto
+
+    def query_result(
+        self,
+        items: list[Item],
+        total: int,
+        start: int,
+        user_id: str | None,
+        fields: set[str],
+        user_data: bool = True,
+        with_total: bool = True,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "Items": [self.item_dto(i, user_id, fields, user_data) for i in items],
+            "StartIndex": start,
+        }
+        result["TotalRecordCount"] = total if with_total else len(items)
+        return result
+
+
+def _library_change(
+    added: list[str] | None = None, updated: list[str] | None = None, removed: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "FoldersAddedTo": [],
+        "FoldersRemovedFrom": [],
+        "ItemsAdded": added or [],
+        "ItemsRemoved": removed or [],
+        "ItemsUpdated": updated or [],
+        "CollectionFolders": [],
+    }
+
+
+def _title(rng: random.Random) -> str:
+    return " ".join(rng.sample(WORDS, 3))
