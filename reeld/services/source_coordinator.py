@@ -9,7 +9,7 @@ a person can act on. Status changes are logged once, on the transition.
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -365,6 +365,14 @@ class SourceCoordinator:
         status = SourceStatus.OFFLINE if isinstance(exc, BackendUnavailable) else SourceStatus.ERROR
         self._set_state(runtime, SourceState(status, str(exc)))
         self._ensure_connecting(runtime)
+
+    def sync_result(self, source_id: str, problem: str) -> None:
+        """A connected source's sync ended: its status message says what went wrong, or nothing."""
+        runtime = self.runtimes.get(source_id)
+        if runtime is None or runtime.state.status is not SourceStatus.CONNECTED:
+            return
+        message = f"The last sync failed: {problem}" if problem else ""
+        self._set_state(runtime, replace(runtime.state, message=message))
 
     def _set_state(self, runtime: SourceRuntime, state: SourceState) -> None:
         if runtime.state == state:

@@ -215,6 +215,8 @@ class SyncManager:
             log.warning("sync_failed", source=runtime.id, reason=message)
         if lost is not None:
             self.coordinator.connection_lost(runtime.id, lost)
+        else:
+            self.coordinator.sync_result(runtime.id, "" if success else message)
         # Counts first: a client that reads ItemCount on SyncFinished must see the new figure.
         await self.coordinator.refresh_counts()
         self.events.emit(ev.SyncFinished(runtime.id, success, message))
@@ -247,6 +249,7 @@ class SyncManager:
         progress = _Progress({lib_id: state.total if state else 0 for lib_id, state in states.items()})
         known = await self.db.read(queries.known_items, runtime.id) if backend.uses_known_items else {}
         written = 0
+        failed: list[str] = []
         now = time.time()
         for library in chosen:
             key = (runtime.id, library.remote_id)
@@ -266,10 +269,12 @@ class SyncManager:
                 log.warning(
                     "library_sync_failed", source=runtime.id, library=library.remote_id, reason=str(exc)
                 )
-                if len(chosen) == 1:
-                    raise
+                failed.append(f"{library.title}: {exc}")
             else:
                 self._library_backoff.pop(key, None)
+        if failed:
+            # The other libraries are synced and kept; the source's last sync stays the last complete one.
+            raise ReeldError("; ".join(failed))
         await self.db.write(
             queries.mark_source_synced, runtime.id, int(time.time()), full and library_id is None
         )

@@ -1,7 +1,7 @@
 """SyncManager rules that a person would notice: nothing lost, nothing doubled, the truth shown."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,44 +13,11 @@ from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import WatchState
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from tests.support.events import Recorder
 
 from .memory_backend import Catalog, MemoryKind, memory_account, movie
 
 SOURCE = "local_mem"
-
-
-class Recorder:
-    """Collects events and lets a test await one."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.events: list[ev.Event] = []
-        self._waiters: list[tuple[Callable[[ev.Event], bool], asyncio.Future[ev.Event]]] = []
-        daemon.events.subscribe(self._on_event)
-
-    def _on_event(self, event: ev.Event) -> None:
-        self.events.append(event)
-        for predicate, future in list(self._waiters):
-            if not future.done() and predicate(event):
-                future.set_result(event)
-
-    async def wait(self, predicate: Callable[[ev.Event], bool], timeout: float = 10) -> ev.Event:
-        for event in self.events:
-            if predicate(event):
-                self.events.remove(event)
-                return event
-        future: asyncio.Future[ev.Event] = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, future))
-        try:
-            event = await asyncio.wait_for(future, timeout)
-        finally:
-            self._waiters = [w for w in self._waiters if w[1] is not future]
-        self.events.remove(event)
-        return event
-
-    async def sync_finished(self) -> ev.SyncFinished:
-        event = await self.wait(lambda e: isinstance(e, ev.SyncFinished))
-        assert isinstance(event, ev.SyncFinished)
-        return event
 
 
 @pytest.fixture

@@ -198,6 +198,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
                 queue.put_nowait((kind, data))
 
         fake.listeners.append(listener)
+        fake.socket_connected.set()
         sender = asyncio.get_running_loop().create_task(_send_loop(websocket, queue))
         queue.put_nowait(("ForceKeepAlive", fake.keepalive_s))
         try:

@@ -1,6 +1,7 @@
 """The fake server's state: a deterministic catalog, users, tokens, watch state, and the rules
 that turn it into Jellyfin's JSON (BaseItemDto, UserItemDataDto, QueryResult)."""
 
+import asyncio
 import hashlib
 import random
 import time
@@ -136,6 +137,7 @@ class FakeJellyfin:
         self.listeners: list[Callable[[str, Any], None]] = []
         self.keepalive_s = 60.0
         self.socket_silent = False  # stop answering keep-alives (a half-open connection)
+        self.socket_connected = asyncio.Event()  # set when a client's websocket is listening
         self._version = 0
         self._sorted: dict[tuple[str, str, str], list[Item]] = {}
         self._clock = 1_700_000_000.0

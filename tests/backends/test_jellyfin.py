@@ -1,0 +1,319 @@
+"""Jellyfin end to end, in process: the daemon core with a real keyring, over real HTTP to the fake."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from keyring.backends.SecretService import Keyring
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from reeld.backends.jellyfin.kind import JellyfinKind
+from reeld.backends.local.kind import LocalKind
+from reeld.cache import queries
+from reeld.cache.schema import items, watch_state
+from reeld.config import Paths
+from reeld.daemon import Daemon
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+from reeld.fakes.plex.network import HOST, HttpService, listening_socket
+from reeld.fakes.plex.wire import Fault, FaultKind
+from reeld.models.source import SourceStatus
+from reeld.services import events as ev
+from reeld.services.secrets import SecretStore
+from tests.support.bus import PrivateBus
+from tests.support.events import Recorder
+from tests.support.keyring import KeyringDaemon
+
+USER, PASSWORD = "anna", "s3cret-pw"
+
+
+@pytest.fixture
+def fake() -> FakeJellyfin:
+    return FakeJellyfin.generate(movies=30, series=3, seasons=2, episodes=4, user=USER, password=PASSWORD)
+
+
+@pytest.fixture
+async def server(fake: FakeJellyfin) -> AsyncIterator[FakeJellyfinServer]:
+    async with FakeJellyfinServer(fake) as running:
+        yield running
+
+
+@pytest.fixture
+def paths(private_bus: PrivateBus, keyring_daemon: KeyringDaemon, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    for key, value in private_bus.vars().items():
+        monkeypatch.setenv(key, value)
+    return Paths.from_env()
+
+
+def make_daemon(paths: Paths) -> Daemon:
+    return Daemon(
+        paths, secrets=SecretStore(Keyring()), kinds=[LocalKind(), JellyfinKind()], watch_network=False
+    )
+
+
+@pytest.fixture
+async def daemon(paths: Paths) -> AsyncIterator[tuple[Daemon, Recorder]]:
+    running = make_daemon(paths)
+    recorder = Recorder(running)
+    await running.start()
+    await running.run()
+    yield running, recorder
+    await running.stop()
+
+
+async def added(daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer) -> str:
+    """Add the account and wait for its first sync; returns the source id."""
+    core, recorder = daemon
+    account_id = await core.add_jellyfin_account(server.url, USER, PASSWORD)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == account_id, 30)
+    assert isinstance(finished, ev.SyncFinished) and finished.success, finished
+    return account_id
+
+
+async def cached(core: Daemon, source_id: str) -> dict[str, tuple[str, str | None, bool, int]]:
+    def read(conn: object) -> dict[str, tuple[str, str | None, bool, int]]:
+        rows = conn.execute(  # type: ignore[attr-defined]
+            select(
+                items.c.remote_id,
+                items.c.kind,
+                items.c.parent_id,
+                watch_state.c.watched,
+                watch_state.c.position_ms,
+            )
+            .select_from(
+                items.outerjoin(
+                    watch_state,
+                    (watch_state.c.source_id == items.c.source_id)
+                    & (watch_state.c.remote_id == items.c.remote_id),
+                )
+            )
+            .where(items.c.source_id == source_id)
+        )
+        return {r.remote_id: (r.kind, r.parent_id, bool(r.watched), r.position_ms or 0) for r in rows}
+
+    return await core.db.read(read)
+
+
+def expected(fake: FakeJellyfin) -> dict[str, tuple[str, str | None, bool, int]]:
+    kinds = {
+        "Movie": "movie",
+        "Series": "show",
+        "Season": "season",
+        "Episode": "episode",
+        "MusicAlbum": "album",
+    }
+    user = fake.users[USER].id
+    out = {}
+    for item in fake.items.values():
+        state = fake.user_data.get((user, item.id))
+        parent = (
+            item.season_id if item.type == "Episode" else item.series_id if item.type == "Season" else None
+        )
+        watchable = item.type in ("Movie", "Episode")
+        out[item.id] = (
+            kinds[item.type],
+            parent,
+            bool(state and state.played) if watchable else False,
+            (state.position_ticks // 10_000 if state else 0) if watchable else 0,
+        )
+    return out
+
+
+async def test_password_login_and_full_sync_equal_the_catalog(
+    daemon: tuple[Daemon, Recorder],
+    server: FakeJellyfinServer,
+    fake: FakeJellyfin,
+    keyring_daemon: KeyringDaemon,
+    paths: Paths,
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    assert await cached(core, source_id) == expected(fake)
+    token = keyring_daemon.keyring_get("reeld", f"{source_id}/token")
+    assert token in fake.tokens
+    assert token not in paths.config_file.read_text() and PASSWORD not in paths.config_file.read_text()
+    runtime = core.coordinator.get(source_id)
+    assert runtime.state.status is SourceStatus.CONNECTED and runtime.source.address == server.url
+    kinds = {lib.library.title: str(lib.library.kind) for lib in runtime.libraries}
+    assert kinds == {"Movies": "movies", "Shows": "shows", "Music": "music"}
+    assert runtime.library_counts[fake.views[0]["Id"]] == 30
+    # The same server and user again is the same account and source.
+    assert await core.add_jellyfin_account(server.url + "/", USER, PASSWORD) == source_id
+    assert len(core.coordinator.runtimes) == 1
+
+
+async def test_login_failures_say_which(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    with pytest.raises(AuthRequired, match="did not accept"):
+        await core.add_jellyfin_account(server.url, USER, "wrong")
+    dead = listening_socket(HOST)
+    port = dead.getsockname()[1]
+    dead.close()
+    with pytest.raises(BackendUnavailable, match="refused"):
+        await core.add_jellyfin_account(f"http://{HOST}:{port}", USER, PASSWORD)
+    other = HttpService(
+        Starlette(routes=[Route("/", lambda r: PlainTextResponse("hello"))]), [listening_socket(HOST)]
+    )
+    await other.start()
+    try:
+        with pytest.raises(BackendProtocolError, match="does not look like a Jellyfin server"):
+            await core.add_jellyfin_account(
+                f"http://{HOST}:{other.sockets[0].getsockname()[1]}", USER, PASSWORD
+            )
+    finally:
+        await other.stop()
+    assert core.auth.accounts == {}
+
+
+async def test_quick_connect_login(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, recorder = daemon
+    login_id, code = await core.begin_jellyfin_quick_connect(server.url)
+    assert len(code) == 6 and code.isdigit()
+    fake.approve_quick_connect(code, USER)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.LoginFinished) and e.login_id == login_id, 15)
+    assert isinstance(finished, ev.LoginFinished) and finished.account_id and finished.error == ""
+    assert finished.account_id in core.auth.accounts
+
+
+async def test_incremental_sync_catches_changes_made_elsewhere(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    fake.listeners.clear()  # no websocket: this is the safety net's job
+    movie = next(i for i in fake.items.values() if i.type == "Movie")
+    episode = next(i for i in fake.items.values() if i.type == "Episode")
+    fresh = fake.add_movie("Brand New Film", 2026)
+    fake.update_item(movie.id, name="Renamed Film")
+    fake.delete_item(episode.id)
+    fake.set_played(USER, movie.id, True)
+    server.wire.reset_log()
+    assert await core.sync.sync(source_id, full=False)
+    assert await cached(core, source_id) == expected(fake)
+    assert fresh.id in await cached(core, source_id)
+    (row,) = await core.search("Renamed Film", 5, list)
+    assert row.remote_id == movie.id
+    # Incremental: changed items only, plus the cheap sweeps; no full listing.
+    listed = [r for r in server.wire.requests if r.path == "/Items" and "Fields" in r.query]
+    assert all("MinDateLastSaved" in r.query for r in listed)
+
+
+async def test_live_updates_reach_the_cache_within_2_s(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    await asyncio.wait_for(fake.socket_connected.wait(), 5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    recorder.events.clear()
+    fresh = fake.add_movie("Live Arrival")
+    await recorder.wait(lambda e: isinstance(e, ev.SourceChanged) and e.source_id == source_id, 2)
+    assert fresh.id in await cached(core, source_id)
+    movie = next(i for i in fake.items.values() if i.type == "Movie" and i.id != fresh.id)
+    recorder.events.clear()
+    fake.set_played(USER, movie.id, True)
+    await recorder.wait(lambda e: isinstance(e, ev.SourceChanged) and e.source_id == source_id, 2)
+    assert (await cached(core, source_id))[movie.id][2] is True
+    recorder.events.clear()
+    fake.delete_item(fresh.id)
+    await recorder.wait(lambda e: isinstance(e, ev.SourceChanged) and e.source_id == source_id, 2)
+    assert fresh.id not in await cached(core, source_id)
+    assert loop.time() - started < 6
+
+
+async def test_token_revoked_mid_sync_needs_auth_and_loses_nothing(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    before = await cached(core, source_id)
+    fake.revoke_tokens()
+    assert not await core.sync.sync(source_id, full=True)
+    runtime = core.coordinator.get(source_id)
+    assert runtime.state.status is SourceStatus.NEEDS_AUTH and "log in again" in runtime.state.message
+    assert core.auth.status[source_id].attention_needed
+    assert await cached(core, source_id) == before
+
+
+async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_sync_completes(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    before = await cached(core, source_id)
+    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.STATUS):
+        server.wire.add_fault(Fault(kind, path="/Items", times=1))
+        assert not await core.sync.sync(source_id, full=True)
+        assert await cached(core, source_id) == before
+        runtime = core.coordinator.get(source_id)
+        assert runtime.state.message  # the status says why
+        if runtime.state.status is not SourceStatus.CONNECTED:
+            # Reconnected at once (no waiting for backoff), it syncs again: and that sync completes.
+            recorder.events.clear()
+            core.reconnect(source_id)
+            finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
+            assert isinstance(finished, ev.SyncFinished) and finished.success
+    assert await core.sync.sync(source_id, full=True)
+    assert await cached(core, source_id) == expected(fake)
+
+
+async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_restart(
+    paths: Paths, fake: FakeJellyfin
+) -> None:
+    first_server = FakeJellyfinServer(fake)
+    await first_server.start()
+    core = make_daemon(paths)
+    recorder = Recorder(core)
+    await core.start()
+    await core.run()
+    source_id = await added((core, recorder), first_server)
+    movie = next(
+        i
+        for i in fake.items.values()
+        if i.type == "Movie" and not fake.user_data.get((fake.users[USER].id, i.id))
+    )
+    await first_server.stop()
+    await core.set_watched(f"{source_id}:{movie.id}", True)
+    await core.report_progress(f"{source_id}:{movie.id}", 90_000, "stopped")
+    assert (await core.get_item(f"{source_id}:{movie.id}")).watched
+    assert await core.db.read(queries.pending_count) == 2
+    await core.stop()
+
+    second_server = FakeJellyfinServer(fake, port=first_server.port)
+    await second_server.start()
+    again = make_daemon(paths)
+    recorder = Recorder(again)
+    await again.start()
+    await again.run()
+    try:
+        await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 30)
+        assert await again.db.read(queries.pending_count) == 0
+        state = fake.user_data[(fake.users[USER].id, movie.id)]
+        assert state.played or state.position_ticks == 90_000 * 10_000
+        assert [kind for kind, body in fake.session_reports if body.get("ItemId") == movie.id] == ["Stopped"]
+        assert (await again.get_item(f"{source_id}:{movie.id}")).watched
+    finally:
+        await again.stop()
+        await second_server.stop()
+
+
+async def test_stream_url_plays_from_the_fake(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    movie = next(i for i in fake.items.values() if i.type == "Movie")
+    url = await core.stream_url(f"{source_id}:{movie.id}")
+    assert url.startswith(f"{server.url}/Videos/{movie.id}/stream?") and "static=true" in url
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url, headers={"Range": "bytes=0-99"})
+    assert response.status_code == 206 and len(response.content) == 100
