@@ -244,7 +244,9 @@ class FakeJellyfin:
     def _add(self, item: Item) -> Item:
         self._clock += 1
         item.created = item.created or self._clock
-        item.saved = time.time()
+        # Generated items were saved long ago, as on a server that has been running for a while;
+        # what a test adds later is saved now.
+        item.saved = item.created
         self.items[item.id] = item
         self._changed()
         return item
