@@ -317,3 +317,20 @@ async def test_stream_url_plays_from_the_fake(
     async with httpx.AsyncClient() as http:
         response = await http.get(url, headers={"Range": "bytes=0-99"})
     assert response.status_code == 206 and len(response.content) == 100
+
+
+async def test_a_silent_socket_is_detected_and_replaced(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, recorder = daemon
+    fake.keepalive_s = 1  # the daemon keeps alive every 0.5 s and gives up after 2 s of silence
+    source_id = await added(daemon, server)
+    await asyncio.wait_for(fake.socket_connected.wait(), 5)
+    fake.socket_connected.clear()
+    fake.socket_silent = True  # a half-open connection: nothing comes back, nothing closes
+    await asyncio.wait_for(fake.socket_connected.wait(), 10)
+    fake.socket_silent = False
+    recorder.events.clear()
+    fresh = fake.add_movie("After The Silence")
+    await recorder.wait(lambda e: isinstance(e, ev.SourceChanged) and e.source_id == source_id, 3)
+    assert fresh.id in await cached(core, source_id)

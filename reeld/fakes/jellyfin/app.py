@@ -200,7 +200,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         fake.listeners.append(listener)
         fake.socket_connected.set()
         sender = asyncio.get_running_loop().create_task(_send_loop(websocket, queue))
-        queue.put_nowait(("ForceKeepAlive", fake.keepalive_s))
+        queue.put_nowait(("ForceKeepAlive", int(fake.keepalive_s)))
         try:
             while True:
                 message = json.loads(await websocket.receive_text())

@@ -135,7 +135,7 @@ class FakeJellyfin:
         self.quick_connect: dict[str, QuickConnect] = {}
         self.session_reports: list[tuple[str, dict[str, Any]]] = []
         self.listeners: list[Callable[[str, Any], None]] = []
-        self.keepalive_s = 60.0
+        self.keepalive_s = 60
         self.socket_silent = False  # stop answering keep-alives (a half-open connection)
         self.socket_connected = asyncio.Event()  # set when a client's websocket is listening
         self._version = 0
