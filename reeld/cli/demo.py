@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
+
 import reeld
 from reeld.bus.constants import BUS_NAME, LIBRARY_IFACE, MANAGER_IFACE, ROOT_PATH
 from reeld.cli.output import Output
@@ -144,8 +147,93 @@ class SampleFolderSource:
         return account
 
 
+@dataclass
+class FakeJellyfinSource:
+    """The project's fake Jellyfin server on loopback with a sample catalog of a few thousand items.
+
+    The token reeld gets must go to a keyring: the demo's bus gets its own gnome-keyring-daemon.
+    """
+
+    title: str = "A Jellyfin server (the project's fake, on loopback)"
+    user: str = "demo"
+    password: str = "demo-password"
+    url: str = ""
+
+    async def prepare(self, sandbox: Sandbox, stack: AsyncExitStack) -> str:
+        from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+
+        await start_keyring(sandbox, stack)
+        fake = await asyncio.to_thread(
+            FakeJellyfin.generate,
+            movies=800,
+            series=40,
+            seasons=3,
+            episodes=10,
+            user=self.user,
+            password=self.password,
+        )
+        server = await stack.enter_async_context(FakeJellyfinServer(fake))
+        self.url = server.url
+        return (
+            f"Started a fake Jellyfin server at {self.url} with {len(fake.items)} items\n"
+            f"  (user {self.user!r}), and a keyring for its token on the demo's bus."
+        )
+
+    async def add(self, client: ReeldClient) -> str:
+        account: str = await client.manager("AddJellyfinAccount", "sss", self.url, self.user, self.password)
+        return account
+
+
+async def start_keyring(sandbox: Sandbox, stack: AsyncExitStack) -> None:
+    """gnome-keyring-daemon on the demo's bus, its login keyring unlocked, as a desktop session has."""
+    process = await asyncio.create_subprocess_exec(
+        "gnome-keyring-daemon",
+        "--foreground",
+        "--unlock",
+        "--components=secrets",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=sandbox.daemon_env(),
+    )
+    stack.push_async_callback(_stop_process, process)
+    assert process.stdin is not None
+    process.stdin.write(b"demo-keyring-password")
+    process.stdin.close()
+    bus = await MessageBus(bus_address=sandbox.bus_address).connect()
+    try:
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            reply = await bus.call(
+                Message(
+                    destination="org.freedesktop.DBus",
+                    path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus",
+                    member="NameHasOwner",
+                    signature="s",
+                    body=["org.freedesktop.secrets"],
+                )
+            )
+            if reply is not None and reply.body and reply.body[0] is True:
+                return
+            if process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                raise DemoError("gnome-keyring-daemon did not start on the demo's bus")
+            await asyncio.sleep(0.05)  # no signal to wait on before the name exists: poll, bounded
+    finally:
+        bus.disconnect()
+
+
+async def _stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        await process.wait()
+
+
 def default_sources() -> list[DemoSource]:
-    return [SampleFolderSource()]
+    sources: list[DemoSource] = [SampleFolderSource()]
+    if shutil.which("gnome-keyring-daemon"):
+        sources.append(FakeJellyfinSource())
+    return sources
 
 
 # -- the demo ------------------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ LoginResult = tuple[AuthProvider, dict[str, str]]
 
 def jellyfin_id(server_id: str, user_id: str) -> str:
     """The same user on the same server is one account, whatever URL reached it."""
-    return "jellyfin_" + re.sub(r"[^A-Za-z0-9]", "", f"{server_id}_{user_id}".replace("_", "x"))
+    def clean(value: str) -> str:
+        return re.sub(r"[^A-Za-z0-9]", "", value)[:16]
+
+    return f"jellyfin_{clean(server_id)}_{clean(user_id)}"
 
 
 class JellyfinKind(BackendKind):
