@@ -1,0 +1,59 @@
+"""A person adds a Jellyfin server with reelctl, on a real bus, with a real keyring."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+from tests.conftest import StartReeld
+from tests.support.bus import PrivateBus
+from tests.support.keyring import KeyringDaemon
+
+
+@pytest.fixture
+def jellyfin() -> Iterator[tuple[FakeJellyfin, str]]:
+    fake = FakeJellyfin.generate(movies=25, series=2, seasons=2, episodes=3, user="anna", password="pw-123")
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        yield fake, url
+
+
+def reelctl(bus: PrivateBus, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reeld.cli.reelctl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=bus.env(),
+        timeout=60,
+    )
+
+
+def test_add_jellyfin_with_a_password_from_stdin(
+    private_bus: PrivateBus,
+    keyring_daemon: KeyringDaemon,
+    daemon: StartReeld,
+    jellyfin: tuple[FakeJellyfin, str],
+) -> None:
+    fake, url = jellyfin
+    reeld = daemon()
+    wrong = reelctl(private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="nope\n")
+    assert wrong.returncode != 0 and "NotAuthorized" in wrong.stderr and "Traceback" not in wrong.stderr
+    added = reelctl(private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n")
+    assert added.returncode == 0, added.stderr
+    assert reelctl(private_bus, "sync").returncode == 0
+    sources = json.loads(reelctl(private_bus, "--json", "sources").stdout)
+    (source,) = sources
+    assert source["Kind"] == "jellyfin" and source["Status"] == "connected" and source["ItemCount"] > 25
+    listing = json.loads(reelctl(private_bus, "--json", "ls", "Movies", "--limit", "100").stdout)
+    assert len(listing) == 25
+    # The password went to the server once; the token lives in the keyring, never in logs or config.
+    log = reeld.stderr_text()
+    config = (private_bus.config_home / "reeld" / "config.toml").read_text()
+    token = next(iter(fake.tokens))
+    for secret in ("pw-123", token):
+        assert secret not in log and secret not in config
+    source_id = source["path"].rsplit("/", 1)[1]
+    assert keyring_daemon.keyring_get("reeld", f"{source_id}/token") in fake.tokens
