@@ -33,6 +33,10 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 PREFETCH_PAGES = 4
+#: Fetched pages are written together, this many items a transaction: a commit rewrites every index
+#: page it touched, so larger transactions cut the writing of a 100k-item first sync by half or more.
+#: A kill still leaves whole transactions.
+WRITE_BATCH_ITEMS = 5000
 #: A full listing that would delete more than this share of a library is held back once.
 SWEEP_SUSPICIOUS_SHARE = 0.5
 SWEEP_MIN_ITEMS = 20
@@ -301,12 +305,12 @@ class SyncManager:
         listed_total: int | None = None
         written = 0
         last_emit = 0.0
+        batch: list[ItemPage] = []
         async for page in prefetch(backend.list_items(library, ctx), PREFETCH_PAGES):
-            await self.db.write(_write_page, runtime.id, page)
-            if page.watched_ids is not None:
-                await self.db.write(
-                    queries.reconcile_watched, runtime.id, library.remote_id, page.watched_ids
-                )
+            batch.append(page)
+            if sum(len(p.items) + len(p.watch_states) for p in batch) >= WRITE_BATCH_ITEMS:
+                await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
+                batch = []
             written += len(page.items)
             if exhaustive:
                 seen.update(item.remote_id for item in page.items)
@@ -321,6 +325,8 @@ class SyncManager:
             if time.monotonic() - last_emit > 0.2:
                 last_emit = time.monotonic()
                 self._set_progress(runtime, True, progress.fraction())
+        if batch:
+            await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
         if exhaustive:
             await self._sweep(runtime.id, library, seen, listed_total)
         total = len(seen) if exhaustive else (state.total if state else 0)
@@ -481,6 +487,13 @@ async def _send(backend: MediaBackend, action: queries.PendingAction) -> None:
         await backend.mark_unwatched(action.remote_id)
     else:
         await backend.update_progress(action.remote_id, action.position_ms, PlaybackState(action.state))
+
+
+def _write_batch(conn: Any, source_id: str, library_id: str, pages: list[ItemPage]) -> None:
+    for page in pages:
+        _write_page(conn, source_id, page)
+        if page.watched_ids is not None:
+            queries.reconcile_watched(conn, source_id, library_id, page.watched_ids)
 
 
 def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:

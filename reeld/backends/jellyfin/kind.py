@@ -27,6 +27,7 @@ LoginResult = tuple[AuthProvider, dict[str, str]]
 
 def jellyfin_id(server_id: str, user_id: str) -> str:
     """The same user on the same server is one account, whatever URL reached it."""
+
     def clean(value: str) -> str:
         return re.sub(r"[^A-Za-z0-9]", "", value)[:16]
 
