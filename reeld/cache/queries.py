@@ -253,7 +253,32 @@ def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) ->
 
 
 def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> None:
-    _execute_rows(conn, _upsert_watch_sql, [_watch_values(source_id, state) for state in states])
+    """Store watch states. Most items of a library were never played: their state is the default,
+    which needs no row (reads treat a missing row as unwatched); such states only reset rows that
+    exist, which saves inserting a row per item on a first sync."""
+    played = [_watch_values(source_id, state) for state in states if not _is_default(state)]
+    _execute_rows(conn, _upsert_watch_sql, played)
+    unplayed = [state.remote_id for state in states if _is_default(state)]
+    for start in range(0, len(unplayed), ROWS_PER_STATEMENT):
+        chunk = unplayed[start : start + ROWS_PER_STATEMENT]
+        conn.exec_driver_sql(_reset_watch_sql(len(chunk)), (source_id, *chunk))
+
+
+def _is_default(state: WatchState) -> bool:
+    return (
+        not state.watched and not state.position_ms and not state.view_count and state.last_viewed_at is None
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _reset_watch_sql(rows: int) -> str:
+    return (
+        "UPDATE watch_state SET watched = 0, position_ms = 0, view_count = 0, last_viewed_at = NULL "
+        f"WHERE source_id = ? AND remote_id IN ({','.join('?' * rows)}) "
+        "AND (watched OR position_ms OR view_count OR last_viewed_at IS NOT NULL) "
+        "AND NOT EXISTS (SELECT 1 FROM pending_actions p "
+        "WHERE p.source_id = watch_state.source_id AND p.remote_id = watch_state.remote_id)"
+    )
 
 
 def reconcile_watched(conn: Connection, source_id: str, library_id: str, watched_ids: frozenset[str]) -> None:
