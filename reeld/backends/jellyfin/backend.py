@@ -155,7 +155,7 @@ class JellyfinBackend(MediaBackend):
             "/Items", **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         dtos = _items_of(result, self.client.host)
-        items = [item for dto in dtos if (item := item_from_dto(dto, library_id, self.client.base_url))]
+        items = await asyncio.to_thread(_map_page, dtos, library_id, self.client.base_url)
         return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
 
     async def _deleted_since(self, library: Library, types: str, ctx: SyncContext) -> list[str]:
@@ -288,6 +288,10 @@ class JellyfinBackend(MediaBackend):
             await self.client.request("POST", "/Sessions/Playing", body=body, expect_json=False)
             self._playing.add(remote_id)
         await self.client.request("POST", "/Sessions/Playing/Progress", body=body, expect_json=False)
+
+
+def _map_page(dtos: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:
+    return [item for dto in dtos if (item := item_from_dto(dto, library_id, base_url))]
 
 
 def _items_of(result: Any, host: str) -> list[dict[str, Any]]:

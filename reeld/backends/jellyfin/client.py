@@ -1,6 +1,7 @@
 """All talk with a Jellyfin server: headers, requests, and the translation of every failure into
 reeld's error tree (once, here)."""
 
+import asyncio
 import json
 import socket
 import ssl
@@ -19,6 +20,7 @@ log = structlog.get_logger(__name__)
 
 CLIENT_NAME = "reeld"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+LARGE_BODY = 64 * 1024
 
 
 def authorization(device_id: str, token: str | None = None) -> str:
@@ -103,6 +105,9 @@ class JellyfinClient:
         if not expect_json or response.status_code == 204 or not response.content:
             return None
         try:
+            if len(response.content) > LARGE_BODY:
+                # A page of 1000 items takes tens of milliseconds to decode: not on the event loop.
+                return await asyncio.to_thread(response.json)
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BackendProtocolError(f"{self.host} sent a malformed or truncated answer") from exc
