@@ -48,6 +48,8 @@ class SyncContext:
     full: bool
     since: str | None = None
     known: Mapping[str, KnownItem] = field(default_factory=dict)
+    #: How many items of the library the cache holds (every kind).
+    cached_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ class ItemPage:
     ``unchanged`` names items still present that the backend did not send again.
     ``cursor`` (on any page) is what to store as ``since`` once the listing has completed.
     ``watched_ids``, when set, is the complete set of watched items of the library (for servers
-    whose watch state has no delta): everything else in it is unwatched.
+    whose watch state has no delta): everything else in it is unwatched. ``present_ids`` is the
+    same for existence.
     """
 
     items: Sequence[MediaItem] = ()
@@ -68,6 +71,9 @@ class ItemPage:
     total: int | None = None
     cursor: str | None = None
     watched_ids: frozenset[str] | None = None
+    #: When set, every id the library has now (an incremental listing's way to report deletions):
+    #: the cache sweeps the rest, with the same guard as a full listing's sweep.
+    present_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

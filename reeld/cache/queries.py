@@ -374,6 +374,11 @@ def known_items(conn: Connection, source_id: str) -> dict[str, KnownItem]:
     return {row.remote_id: KnownItem(row.etag, row.parent_id, row.library_id) for row in rows}
 
 
+def count_items(conn: Connection, source_id: str, library_id: str) -> int:
+    stmt = select(func.count()).where(items.c.source_id == source_id, items.c.library_id == library_id)
+    return int(conn.execute(stmt).scalar_one())
+
+
 def cached_remote_ids(conn: Connection, source_id: str, library_id: str) -> set[str]:
     rows = conn.execute(
         select(items.c.remote_id).where(items.c.source_id == source_id, items.c.library_id == library_id)

@@ -298,9 +298,16 @@ class SyncManager:
         known: Mapping[str, KnownItem],
     ) -> int:
         full = full or state is None or state.last_full_sync == 0
-        ctx = SyncContext(full=full, since=None if full else state.cursor if state else None, known=known)
+        cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
+        ctx = SyncContext(
+            full=full,
+            since=None if full else state.cursor if state else None,
+            known=known,
+            cached_count=cached_count,
+        )
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()
+        present: frozenset[str] | None = None
         cursor: str | None = None
         listed_total: int | None = None
         written = 0
@@ -316,6 +323,7 @@ class SyncManager:
                 seen.update(item.remote_id for item in page.items)
                 seen.update(page.unchanged)
             cursor = page.cursor or cursor
+            present = page.present_ids if page.present_ids is not None else present
             if page.total is not None:
                 listed_total = page.total
                 progress.expected[library.remote_id] = page.total
@@ -329,6 +337,8 @@ class SyncManager:
             await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
         if exhaustive:
             await self._sweep(runtime.id, library, seen, listed_total)
+        elif present is not None:
+            await self._sweep(runtime.id, library, set(present), None)
         total = len(seen) if exhaustive else (state.total if state else 0)
         await self.db.write(
             queries.record_library_sync,

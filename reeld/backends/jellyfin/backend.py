@@ -39,8 +39,6 @@ FETCH_BATCH = 200
 class JellyfinBackend(MediaBackend):
     kind = "jellyfin"
     supports_live_updates = True
-    # Incremental syncs compare the server's count with the cache's to notice deletions.
-    uses_known_items = True
 
     def __init__(
         self,
@@ -118,11 +116,11 @@ class JellyfinBackend(MediaBackend):
         async for page in self._pages(query, library.remote_id):
             yield ItemPage(items=page.items, total=page.total, cursor=cursor)
         if not ctx.full:
-            deleted = await self._deleted_since(library, types, ctx)
+            present = await self._present_ids_if_fewer(library, types, ctx)
             # Watch state has no server-side delta: sweep it cheaply (ids of played items, resume points).
             played = await self._played_ids(library, types)
             resume = await self._resume_points(library, types)
-            yield ItemPage(watch_states=resume, watched_ids=played, deleted=deleted, cursor=cursor)
+            yield ItemPage(watch_states=resume, watched_ids=played, present_ids=present, cursor=cursor)
 
     def _next_cursor(self) -> str:
         now = time.time()
@@ -158,11 +156,13 @@ class JellyfinBackend(MediaBackend):
         items = await asyncio.to_thread(_map_page, dtos, library_id, self.client.base_url)
         return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
 
-    async def _deleted_since(self, library: Library, types: str, ctx: SyncContext) -> list[str]:
-        """Items the cache has that the server no longer lists. Jellyfin has no delta for deletions
-        (the websocket tells, when it is up): compare counts (one small request) and only when they
-        differ list the ids."""
-        cached = {rid for rid, known in ctx.known.items() if known.library_id == library.remote_id}
+    async def _present_ids_if_fewer(
+        self, library: Library, types: str, ctx: SyncContext
+    ) -> frozenset[str] | None:
+        """Every id of the library, when the server has fewer items than the cache (something was deleted).
+
+        Jellyfin has no delta for deletions (the websocket tells, when it is up): compare counts, one
+        small request, and only when they differ list the ids."""
         counted = await self.client.get(
             "/Items",
             userId=self.user_id,
@@ -172,10 +172,9 @@ class JellyfinBackend(MediaBackend):
             Limit=0,
             EnableTotalRecordCount="true",
         )
-        if int(counted.get("TotalRecordCount") or 0) >= len(cached):
-            return []
-        present = await self._ids(library, IncludeItemTypes=types)
-        return sorted(cached - present)
+        if int(counted.get("TotalRecordCount") or 0) >= ctx.cached_count:
+            return None
+        return frozenset(await self._ids(library, IncludeItemTypes=types))
 
     async def _played_ids(self, library: Library, types: str) -> frozenset[str]:
         return frozenset(await self._ids(library, IncludeItemTypes=_playable(types), IsPlayed="true"))
