@@ -162,6 +162,61 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, fl
     }
 
 
+# The floor of a ListItems page over D-Bus: a bare dbus-fast service (its own process, as the daemon
+# is) answering with 200 ready-made items of the same keys and types, no database and no conversion.
+FLOOR_SERVICE = """
+import asyncio, sys
+from typing import Annotated
+from dbus_fast import Variant
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusSignature
+from dbus_fast.service import ServiceInterface, method
+
+def item(n):
+    s = lambda v: Variant("s", v)
+    return {"id": s(f"local_bench:Movies/Film {n}.mkv"), "source": Variant("o", "/io/github/reeld/Reeld1/sources/x"),
+            "library": Variant("o", "/io/github/reeld/Reeld1/sources/x/libraries/movies"), "watched": Variant("b", False),
+            "kind": s("movie"), "title": s(f"Film number {n}"), "year": Variant("u", 1990), "duration_ms": Variant("t", 5400000),
+            "added_at": Variant("t", 1600000000 + n), "rating": Variant("d", 7.0), "view_count": Variant("u", 0),
+            "position_ms": Variant("t", 0)}
+
+ITEMS = [item(n) for n in range(200)]
+
+class Floor(ServiceInterface):
+    @method()
+    def Page(self) -> Annotated[list, DBusSignature("aa{sv}")]:
+        return ITEMS
+
+async def main():
+    bus = await MessageBus(bus_address=sys.argv[1]).connect()
+    bus.export("/floor", Floor("bench.Floor"))
+    await bus.request_name("bench.Floor")
+    print("ready", flush=True)
+    await bus.wait_for_disconnect()
+
+asyncio.run(main())
+"""
+
+
+async def floor_latency(address: str) -> tuple[float, float]:
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_SERVICE, address], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    client = await MessageBus(bus_address=address).connect()
+    timings = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        reply = await client.call(
+            Message(destination="bench.Floor", path="/floor", interface="bench.Floor", member="Page")
+        )
+        timings.append(time.perf_counter() - t0)
+        assert reply is not None and len(reply.body[0]) == 200
+    client.disconnect()
+    proc.terminate()
+    proc.wait(10)
+    timings.sort()
+    return statistics.median(timings) * 1000, timings[int(len(timings) * 0.99) - 1] * 1000
+
+
 def import_baseline() -> float:
     code = "import sqlalchemy, httpx, dbus_fast, structlog, apscheduler, keyring"
     t0 = time.perf_counter()
@@ -191,6 +246,7 @@ def main() -> None:
             baseline = import_baseline()
             try:
                 figures = asyncio.run(measure(address, env, args.items))
+                floor_p50, floor_p99 = asyncio.run(floor_latency(address))
             except Exception:
                 print((tmp / "daemon.log").read_text()[-3000:])
                 raise
@@ -206,6 +262,10 @@ def main() -> None:
     print(
         f"ListItems(200) over D-Bus: p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms "
         f"(targets 5 / 20 ms); bus round trip p50 {figures['rtt_p50_ms']:.2f} ms"
+    )
+    print(
+        f"floor: 200 ready-made items from a bare dbus-fast service: p50 {floor_p50:.2f} ms, p99 {floor_p99:.2f} ms "
+        f"(ListItems is {figures['p50_ms'] / floor_p50:.1f}x / {figures['p99_ms'] / floor_p99:.1f}x the floor)"
     )
     print(f"idle daemon RSS                             {figures['rss_mb']:.1f} MB (target <= 80 MB)")
 

@@ -32,10 +32,8 @@ async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Even
     try:
         await service.start()
         await daemon.run()
-        # Everything alive now lives as long as the daemon: keep it out of the collector's scans, and
-        # collect less often (a page of items allocates thousands of short-lived objects).
+        # Everything alive now lives as long as the daemon: keep it out of the collector's scans.
         gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
         stopped = loop.create_task(stop.wait())
         disconnected = loop.create_task(service.wait_for_disconnect())
         await asyncio.wait({stopped, disconnected}, return_when=asyncio.FIRST_COMPLETED)
