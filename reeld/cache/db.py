@@ -27,7 +27,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
-CACHE_KIB = 16 * 1024
+WRITER_CACHE_KIB = 16 * 1024
 
 
 def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,19 +36,22 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    # 16 MB of page cache: a sync's index pages stay in memory between its transactions.
-    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     cursor.close()
 
 
-def create_cache_engine(path: Path) -> Engine:
-    """An engine on ``path`` with the pragmas every connection needs. Creates the file 0600."""
+def create_cache_engine(path: Path, cache_kib: int = 0, pool_size: int = 4) -> Engine:
+    """An engine on ``path`` with the pragmas every connection needs. Creates the file 0600.
+
+    ``cache_kib``: a page cache of that size instead of SQLite's 2 MB default.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
-    engine = create_engine(f"sqlite:///{path}", pool_size=4, max_overflow=4)
+    engine = create_engine(f"sqlite:///{path}", pool_size=pool_size, max_overflow=pool_size)
     event.listen(engine, "connect", _set_pragmas)
+    if cache_kib:
+        event.listen(engine, "connect", lambda conn, _record: conn.execute(f"PRAGMA cache_size=-{cache_kib}"))
     return engine
 
 
@@ -101,6 +104,9 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.engine = create_cache_engine(path)
+        # The writer alone gets a large page cache: a sync's index pages stay in memory between its
+        # transactions, and readers, which touch few pages, keep SQLite's small default.
+        self.writer_engine = create_cache_engine(path, cache_kib=WRITER_CACHE_KIB, pool_size=1)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-db-write")
         #: Bumped by every committed write; readers use it to tell whether what they derived is stale.
         self.generation = 0
@@ -112,7 +118,7 @@ class Database:
         """Migrate the schema (on the writer thread)."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._writer, migrate, self.engine)
+            await loop.run_in_executor(self._writer, migrate, self.writer_engine)
         except SQLAlchemyError as exc:
             raise CacheError(f"Cannot open the cache at {self.path}: {exc.__class__.__name__}") from exc
 
@@ -132,7 +138,7 @@ class Database:
 
     def _in_transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
-            with self.engine.begin() as conn:
+            with self.writer_engine.begin() as conn:
                 result = fn(conn, *args, **kwargs)
             self.generation += 1
             self.last_write = time.monotonic()
@@ -158,3 +164,4 @@ class Database:
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
+        self.writer_engine.dispose()
