@@ -57,3 +57,36 @@ def test_add_jellyfin_with_a_password_from_stdin(
         assert secret not in log and secret not in config
     source_id = source["path"].rsplit("/", 1)[1]
     assert keyring_daemon.keyring_get("reeld", f"{source_id}/token") in fake.tokens
+
+
+def test_add_jellyfin_with_quick_connect(
+    private_bus: PrivateBus,
+    keyring_daemon: KeyringDaemon,
+    daemon: StartReeld,
+    jellyfin: tuple[FakeJellyfin, str],
+) -> None:
+    fake, url = jellyfin
+    daemon()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reeld.cli.reelctl", "add-jellyfin", url, "--quick-connect"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=private_bus.env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed before it waits: "Quick Connect code: 123456"
+        code = first.strip().rsplit(" ", 1)[-1]
+        assert first.startswith("Quick Connect code:") and code.isdigit(), first
+        # The person approves the code in another Jellyfin app (here: on the fake, via its control API).
+        request = next(q for q in fake.quick_connect.values() if q.code == code)
+        assert not request.authenticated
+        fake.approve_quick_connect(code, "anna")
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    sources = json.loads(reelctl(private_bus, "--json", "sources").stdout)
+    assert [s["Kind"] for s in sources] == ["jellyfin"]
