@@ -24,7 +24,7 @@ from reeld.backends.manager import BackendKind, BackendManager, BackendServices
 from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
-from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, NotSupported, ReeldError
+from reeld.errors import InvalidArgument, NotFound, NotSupported, ReeldError
 from reeld.models.auth import AccountKind, AuthProvider
 from reeld.models.media import ItemKind, MediaItem
 from reeld.services import events as ev
@@ -326,10 +326,7 @@ class Daemon:
 
     async def stream_url(self, item_id: str) -> str:
         row = await self.get_item(item_id)
-        runtime = self.coordinator.get(row.source_id)
-        backend = runtime.backend
-        if backend is None:
-            raise BackendUnavailable(f"{runtime.source.name} is not connected: {runtime.state.message}")
+        backend = self.coordinator.backend_of(row.source_id)
         return await backend.get_stream_url(media_item_from_row(row))
 
     async def set_watched(self, item_id: str, watched: bool) -> None:

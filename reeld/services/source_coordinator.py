@@ -82,6 +82,17 @@ class SourceCoordinator:
         except KeyError:
             raise NotFound(f"No source {source_id!r}") from None
 
+    def backend_of(self, source_id: str) -> MediaBackend:
+        """The source's backend, made now if it has not connected yet (it may not be connected:
+        building a stream URL from cached data needs no connection)."""
+        runtime = self.get(source_id)
+        if runtime.backend is None:
+            account = self.auth.get(runtime.source.account_id)
+            runtime.backend = self.backends.kind_for(account).create_backend(
+                runtime.source, account, self.services
+            )
+        return runtime.backend
+
     def sources_of(self, account_id: str) -> list[SourceRuntime]:
         return [rt for rt in self.runtimes.values() if rt.source.account_id == account_id]
 

@@ -255,6 +255,8 @@ class JellyfinBackend(MediaBackend):
     # -- playback and watch state ------------------------------------------------------------------------
 
     async def get_stream_url(self, item: MediaItem) -> str:
+        if self._client is None:  # not connected (yet): the URL needs the token, not the server
+            self._client = await self._open_client()
         if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO, ItemKind.TRACK):
             raise BackendProtocolError(f"{item.title} is not playable")
         media_source = str(item.extra.get("media_source_id") or item.remote_id)
