@@ -1,6 +1,7 @@
 """JellyfinBackend: one user on one Jellyfin server."""
 
 import asyncio
+import functools
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import structlog
 
 from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.http import pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.mapping import (
     FIELDS,
@@ -133,20 +135,10 @@ class JellyfinBackend(MediaBackend):
         """Every page of an /Items listing, in order, with a few fetched ahead concurrently."""
         first = await self._fetch_page(query, 0, library_id)
         yield first
-        total = first.total or 0
-        starts = list(range(PAGE_SIZE, total, PAGE_SIZE))
-        pending: list[asyncio.Task[ItemPage]] = []
-        try:
-            for start in starts:
-                pending.append(asyncio.create_task(self._fetch_page(query, start, library_id)))
-                if len(pending) >= CONCURRENT_PAGES:
-                    yield await pending.pop(0)
-            while pending:
-                yield await pending.pop(0)
-        finally:
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        starts = list(range(PAGE_SIZE, first.total or 0, PAGE_SIZE))
+        fetch = functools.partial(self._fetch_page, query, library_id=library_id)
+        async for page in pipelined(fetch, starts, CONCURRENT_PAGES):
+            yield page
 
     async def _fetch_page(self, query: dict[str, Any], start: int, library_id: str) -> ItemPage:
         result = await self.client.get(

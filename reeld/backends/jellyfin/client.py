@@ -1,10 +1,7 @@
 """All talk with a Jellyfin server: headers, requests, and the translation of every failure into
 reeld's error tree (once, here)."""
 
-import asyncio
-import json
 import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +11,13 @@ import httpx
 import structlog
 
 from reeld import __version__
+from reeld.backends.http import decode_json, unreachable
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 log = structlog.get_logger(__name__)
 
 CLIENT_NAME = "reeld"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-LARGE_BODY = 64 * 1024
 
 
 def authorization(device_id: str, token: str | None = None) -> str:
@@ -104,13 +101,7 @@ class JellyfinClient:
             raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
         if not expect_json or response.status_code == 204 or not response.content:
             return None
-        try:
-            if len(response.content) > LARGE_BODY:
-                # A page of 1000 items takes tens of milliseconds to decode: not on the event loop.
-                return await asyncio.to_thread(response.json)
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BackendProtocolError(f"{self.host} sent a malformed or truncated answer") from exc
+        return await decode_json(response, self.host)
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
@@ -167,26 +158,3 @@ def _login(result: Any, host: str) -> Login:
         )
     except (KeyError, TypeError) as exc:
         raise BackendProtocolError(f"{host} answered the login in a way reeld does not understand") from exc
-
-
-def unreachable(host: str, exc: Exception) -> BackendUnavailable:
-    """Say which way a server could not be reached, without the URL (it may carry a token)."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return BackendUnavailable(f"{host}: the TLS certificate is not trusted ({cause.verify_message})")
-        if isinstance(cause, ssl.SSLError):
-            return BackendUnavailable(f"{host}: TLS handshake failed")
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return BackendUnavailable(f"{host} did not answer (connection timed out)")
-    if isinstance(exc, httpx.TimeoutException):
-        return BackendUnavailable(f"{host} stopped answering (timed out)")
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
-        if "name or service not known" in text or "nodename" in text or "temporary failure in name" in text:
-            return BackendUnavailable(f"{host}: the name cannot be resolved")
-        return BackendUnavailable(f"{host} refused the connection")
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return BackendUnavailable(f"{host} dropped the connection")
-    return BackendUnavailable(f"{host} cannot be reached ({exc.__class__.__name__})")

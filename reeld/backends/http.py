@@ -1,0 +1,74 @@
+"""What every HTTP backend shares: naming a failure without leaking the URL, decoding large bodies
+off the event loop, and fetching a paged listing a few pages ahead."""
+
+import asyncio
+import json
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from reeld.errors import BackendProtocolError, BackendUnavailable
+
+#: Bodies larger than this are decoded in a thread (a page of 1000 items takes tens of ms).
+LARGE_BODY = 64 * 1024
+
+PageT = TypeVar("PageT")
+
+
+def unreachable(host: str, exc: Exception) -> BackendUnavailable:
+    """Say which way a server could not be reached, without the URL (it may carry a token)."""
+    return BackendUnavailable(f"{host} {failure_reason(exc)}")
+
+
+def failure_reason(exc: Exception) -> str:
+    """How a request failed, in words that follow a host name: ``refused the connection``."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"has a TLS certificate that is not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return "failed the TLS handshake"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return "did not answer (connection timed out)"
+    if isinstance(exc, httpx.TimeoutException):
+        return "stopped answering (timed out)"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "name or service not known" in text or "nodename" in text or "temporary failure in name" in text:
+            return "is a name that cannot be resolved"
+        return "refused the connection"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return "dropped the connection"
+    return f"cannot be reached ({exc.__class__.__name__})"
+
+
+async def decode_json(response: httpx.Response, host: str) -> Any:
+    """The body as JSON; ``BackendProtocolError`` when it is malformed or cut short."""
+    try:
+        if len(response.content) > LARGE_BODY:
+            return await asyncio.to_thread(response.json)
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BackendProtocolError(f"{host} sent a malformed or truncated answer") from exc
+
+
+async def pipelined(
+    fetch: Callable[[int], Awaitable[PageT]], starts: list[int], concurrency: int
+) -> AsyncIterator[PageT]:
+    """``fetch(start)`` for every start, in order, with up to ``concurrency`` requests in flight
+    while the caller works on (writes) the pages already yielded."""
+    pending: list[asyncio.Task[PageT]] = []
+    try:
+        for start in starts:
+            pending.append(asyncio.ensure_future(fetch(start)))
+            if len(pending) >= concurrency:
+                yield await pending.pop(0)
+        while pending:
+            yield await pending.pop(0)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
