@@ -21,6 +21,7 @@ from reeld.backends.base import PlaybackState
 from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind, local_account
 from reeld.backends.manager import BackendKind, BackendManager, BackendServices
+from reeld.backends.plex.kind import PlexKind
 from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
@@ -144,6 +145,8 @@ class Daemon:
         self.events.emit(ev.OnlineChanged(online))
         if online:
             self.coordinator.reconnect_offline()
+            # The best address of a server may be another one on this network (home LAN vs away).
+            self.coordinator.reconnect_kind("plex")
 
     async def install_fact(self, key: str, make: Callable[[], str]) -> str:
         return await self.db.write(queries.install_fact, key, make)
@@ -178,9 +181,6 @@ class Daemon:
         try:
             account, secrets = await finish()
             await self.add_account(account, secrets)
-        except asyncio.CancelledError:
-            self.events.emit(ev.LoginFinished(login_id, None, "The login was cancelled"))
-            raise
         except ReeldError as exc:
             self.events.emit(ev.LoginFinished(login_id, None, str(exc)))
         except Exception as exc:
@@ -192,10 +192,12 @@ class Daemon:
             self._logins.pop(login_id, None)
 
     def cancel_login(self, login_id: str) -> None:
-        task = self._logins.get(login_id)
+        task = self._logins.pop(login_id, None)
         if task is None:
             raise NotFound(f"No login {login_id[:64]!r} in progress")
+        # Said here, not by the task: a task cancelled before it first ran never reaches its handlers.
         task.cancel()
+        self.events.emit(ev.LoginFinished(login_id, None, "The login was cancelled"))
 
     async def add_jellyfin_account(self, server_url: str, username: str, password: str) -> str:
         url = check_url(server_url)
@@ -217,11 +219,20 @@ class Daemon:
         return kind
 
     async def begin_plex_login(self) -> tuple[str, str, str]:
-        raise NotSupported("Plex accounts are not supported by this version of reeld yet")
+        """Start a PIN login: ``(login id, code, URL to approve it at)``; ``LoginFinished`` tells the end."""
+        code, url, finish = await self._plex().begin_pin_login(self.services)
+        return self.begin_login(finish), code, url
 
     async def add_plex_account(self, token: str) -> str:
-        check_text(token, "token", 1024)
-        raise NotSupported("Plex accounts are not supported by this version of reeld yet")
+        check_text(token.strip(), "token", 1024)
+        account, secrets = await self._plex().login_with_token(token.strip(), self.services)
+        return await self.add_account(account, secrets)
+
+    def _plex(self) -> PlexKind:
+        kind = self.backends.kinds.get(AccountKind.PLEX)
+        if not isinstance(kind, PlexKind):
+            raise NotSupported("Plex accounts are not enabled in this daemon")
+        return kind
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -367,4 +378,4 @@ def media_item_from_row(row: Any) -> MediaItem:
 
 
 def default_kinds() -> list[BackendKind]:
-    return [LocalKind(), JellyfinKind()]
+    return [LocalKind(), JellyfinKind(), PlexKind()]

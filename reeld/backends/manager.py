@@ -40,6 +40,10 @@ class BackendKind(abc.ABC):
     @abc.abstractmethod
     async def discover(self, account: AuthProvider, services: BackendServices) -> Discovery: ...
 
+    def source_secret_names(self, source: Source) -> tuple[str, ...]:
+        """Keyring entries (of the account) that belong to one source: removed with it."""
+        return ()
+
     @abc.abstractmethod
     def create_backend(
         self, source: Source, account: AuthProvider, services: BackendServices

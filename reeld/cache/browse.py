@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, and_, desc, func, select, text
 
 from reeld.cache.schema import items, watch_state
-from reeld.models.media import ItemKind
+from reeld.models.media import PLAYABLE_KINDS, ItemKind
 
 BrowseRow = Row[Any]
 
@@ -27,7 +27,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "rating": (desc(items.c.rating), desc(items.c.id)),
 }
 
-PLAYABLE = [str(ItemKind.MOVIE), str(ItemKind.EPISODE), str(ItemKind.VIDEO), str(ItemKind.TRACK)]
+PLAYABLE = sorted(str(kind) for kind in PLAYABLE_KINDS)
 
 
 #: The columns of every ``BrowseRow``, in order: converters read rows by position (much cheaper

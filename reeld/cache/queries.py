@@ -23,7 +23,7 @@ from reeld.cache.schema import (
     sources,
     watch_state,
 )
-from reeld.models.media import TOP_LEVEL_KINDS, Library, LibraryKind, MediaItem, WatchState
+from reeld.models.media import PLAYABLE_KINDS, TOP_LEVEL_KINDS, Library, LibraryKind, MediaItem, WatchState
 from reeld.models.source import ConnectionKind, Source
 
 ROWS_PER_STATEMENT = 500
@@ -282,13 +282,17 @@ def _reset_watch_sql(rows: int) -> str:
 
 
 def reconcile_watched(conn: Connection, source_id: str, library_id: str, watched_ids: frozenset[str]) -> None:
-    """Make the library's watched flags match the server's complete list, sparing pending changes."""
+    """Make the library's watched flags match the server's complete list of watched playable items,
+    sparing pending changes. Shows and seasons are left alone: their flag is derived from their
+    episodes, and a list of watched episodes says nothing about it."""
     not_pending = ~exists().where(
         pending_actions.c.source_id == watch_state.c.source_id,
         pending_actions.c.remote_id == watch_state.c.remote_id,
     )
     in_library = select(items.c.remote_id).where(
-        items.c.source_id == source_id, items.c.library_id == library_id
+        items.c.source_id == source_id,
+        items.c.library_id == library_id,
+        items.c.kind.in_([str(kind) for kind in PLAYABLE_KINDS]),
     )
     stale = conn.execute(
         select(watch_state.c.remote_id).where(

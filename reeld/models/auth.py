@@ -46,6 +46,9 @@ class PlexAccount(AuthProvider):
     kind: ClassVar[AccountKind] = AccountKind.PLEX
     user_uuid: str = ""
 
+    def to_config(self) -> dict[str, object]:
+        return {**AuthProvider.to_config(self), "user_uuid": self.user_uuid}
+
 
 @dataclass(frozen=True, slots=True)
 class JellyfinAuth(AuthProvider):

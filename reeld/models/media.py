@@ -30,6 +30,12 @@ TOP_LEVEL_KINDS: frozenset[ItemKind] = frozenset(
 )
 
 
+# Kinds a person plays: their watch state is their own, not derived from children.
+PLAYABLE_KINDS: frozenset[ItemKind] = frozenset(
+    {ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.TRACK, ItemKind.VIDEO}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Library:
     """A library (Plex section, Jellyfin view, local category) of one source."""

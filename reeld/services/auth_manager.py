@@ -139,11 +139,7 @@ class AuthManager:
         self.config.accounts = [e for e in self.config.accounts if e.get("id") != account_id]
         await self._save()
         if provider.needs_secret:
-            try:
-                for name in secret_names:
-                    await self.secrets.delete(provider.secret_key(name))
-            except SecretStoreUnavailable:
-                log.warning("account_secret_left_in_keyring", account=account_id)
+            await self.delete_secrets(provider, secret_names)
         log.info("account_removed", account=account_id)
         return provider
 
@@ -158,6 +154,14 @@ class AuthManager:
 
     async def store_secret(self, provider: AuthProvider, name: str, value: str) -> None:
         await self.secrets.set(provider.secret_key(name), value)
+
+    async def delete_secrets(self, provider: AuthProvider, names: tuple[str, ...]) -> None:
+        """Forget secrets; a keyring that cannot be reached leaves them (and says so in the log)."""
+        try:
+            for name in names:
+                await self.secrets.delete(provider.secret_key(name))
+        except SecretStoreUnavailable:
+            log.warning("account_secret_left_in_keyring", account=provider.id)
 
 
 def _secret_name(config_key: str) -> str:

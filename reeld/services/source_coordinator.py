@@ -168,7 +168,7 @@ class SourceCoordinator:
     async def remove_account(self, account_id: str) -> None:
         account = self.auth.get(account_id)
         for runtime in self.sources_of(account_id):
-            await self.remove_source(runtime.id)
+            await self.remove_source(runtime.id)  # with each source's own secrets
         await self.auth.remove(account_id, secret_names=("token", "password"))
         self.events.emit(ev.AccountRemoved(account.id))
 
@@ -264,6 +264,10 @@ class SourceCoordinator:
         if backend is not None:
             await backend.aclose()
         await self.db.write(queries.delete_source, source_id)
+        account = self.auth.accounts.get(runtime.source.account_id)
+        if account is not None and account.needs_secret:
+            names = self.backends.kind_for(account).source_secret_names(runtime.source)
+            await self.auth.delete_secrets(account, names)
         self.events.emit(ev.SourceRemoved(source_id))
         log.info("source_removed", source=source_id)
 
@@ -286,6 +290,12 @@ class SourceCoordinator:
         runtime.backoff.reset()
         self._ensure_connecting(runtime)
         runtime.wake.set()
+
+    def reconnect_kind(self, kind: str) -> None:
+        """Connect every connected source of ``kind`` again, choosing its address anew."""
+        for runtime in list(self.runtimes.values()):
+            if runtime.source.kind == kind and runtime.id in self.backends:
+                self.reconnect(runtime.id)
 
     def reconnect_offline(self) -> None:
         """The network came back: try every source that is not connected now."""

@@ -5,14 +5,13 @@ import functools
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import structlog
 
 from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
-from reeld.backends.http import pipelined
+from reeld.backends.http import parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.mapping import (
     FIELDS,
@@ -296,13 +295,6 @@ def _items_of(result: Any, host: str) -> list[dict[str, Any]]:
 def _playable(types: str) -> str:
     playable = [t for t in types.split(",") if t in ("Movie", "Episode", "Video", "Audio")]
     return ",".join(playable) or types
-
-
-def parse_http_date(value: str) -> float | None:
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def is_local_host(url: str) -> bool:

@@ -26,6 +26,7 @@ class Notifier:
         self._queues: set[asyncio.Queue[tuple[str, str]]] = set()
         self.history: deque[dict[str, Any]] = deque(maxlen=history)
         self._activity_ids = itertools.count(1)
+        self._subscribed: asyncio.Event | None = None
 
     @property
     def listeners(self) -> int:
@@ -35,7 +36,15 @@ class Notifier:
         """A queue of (notification type, JSON text) for everything published from now on."""
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._queues.add(queue)
+        if self._subscribed is not None:
+            self._subscribed.set()
         return queue
+
+    async def wait_for_listener(self) -> None:
+        """Until a websocket listens (tests: so a change made next is pushed to it)."""
+        while not self._queues:
+            self._subscribed = asyncio.Event()
+            await self._subscribed.wait()
 
     def unsubscribe(self, queue: "asyncio.Queue[tuple[str, str]]") -> None:
         self._queues.discard(queue)

@@ -1,0 +1,1 @@
+"""Plex: plex.tv accounts and the servers they reach."""

@@ -1,0 +1,336 @@
+"""PlexBackend: one Plex Media Server, reached over the best address it answers on."""
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import structlog
+
+from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.http import parse_http_date, pipelined
+from reeld.backends.plex import connection as conn
+from reeld.backends.plex.client import TIMEOUT, PlexServerClient
+from reeld.backends.plex.mapping import (
+    LEAF_TYPES,
+    LIST_TYPES,
+    item_from_metadata,
+    library_from_section,
+    watch_state_from,
+)
+from reeld.backends.plex.plextv import PlexConnection
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.source import ConnectionKind
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 1000
+#: Pages in flight at once while earlier ones are written.
+CONCURRENT_PAGES = 3
+#: Pages of the cheap sweeps (watched ids, present ids): few fields, so larger.
+SWEEP_PAGE_SIZE = 5000
+#: Items changed this long before the server's clock at the start of a sync are caught again.
+CURSOR_MARGIN_S = 120
+FETCH_BATCH = 200
+LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What the cache keeps of a server to reach it again without plex.tv (no token)."""
+
+    client_identifier: str
+    name: str
+    connections: tuple[PlexConnection, ...]
+    #: The address chosen last time, tried first on the next start.
+    remembered: str = ""
+
+
+class PlexBackend(MediaBackend):
+    kind = "plex"
+    supports_live_updates = True
+
+    def __init__(
+        self,
+        source_id: str,
+        server: ServerSettings,
+        token: Callable[[], Awaitable[str]],
+        headers: Callable[[], Awaitable[dict[str, str]]],
+        http: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
+        super().__init__(source_id)
+        self.server = server
+        self._token = token
+        self._headers = headers
+        self._make_http = http or (lambda: httpx.AsyncClient(timeout=TIMEOUT))
+        self._http: httpx.AsyncClient | None = None
+        self._client: PlexServerClient | None = None
+        self._connection: PlexConnection | None = None
+        self._connected_before = False
+        #: Cleared when a server answers a date filter with items it should have left out.
+        self.date_filters_work = True
+        self.last_choice_s = 0.0
+
+    @property
+    def client(self) -> PlexServerClient:
+        if self._client is None:
+            raise BackendUnavailable(f"Not connected to {self.server.name} yet")
+        return self._client
+
+    # -- connecting ------------------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Choose an address (the remembered one first, on the first connection) and check the token."""
+        token = await self._token()
+        headers = await self._headers()
+        if self._http is None:
+            self._http = self._make_http()
+        probe = functools.partial(self._probe, token, headers)
+        remembered = [c for c in self.server.connections if c.uri == self.server.remembered]
+        chosen: conn.Chosen | None = None
+        if remembered and not self._connected_before:
+            try:
+                chosen = await conn.choose(remembered, probe, grace_s=0)
+            except BackendUnavailable:
+                chosen = None  # moved, or the network changed: choose among all
+        if chosen is None:
+            chosen = await conn.choose(self.server.connections, probe)
+        self._connected_before = True
+        self._connection = chosen.connection
+        self.last_choice_s = chosen.elapsed_s
+        self._client = PlexServerClient(chosen.connection.uri, token, headers, self._http, self.server.name)
+        log.info(
+            "plex_connection_chosen",
+            source=self.source_id,
+            address=self.address,
+            kind=str(self.connection_kind),
+            elapsed_s=round(chosen.elapsed_s, 3),
+        )
+
+    async def _probe(self, token: str, headers: dict[str, str], connection: PlexConnection) -> None:
+        """Whether ``connection`` reaches this server and it takes the token (``GET /`` needs one)."""
+        assert self._http is not None
+        response = await self._http.get(
+            connection.uri.rstrip("/") + "/",
+            headers={**headers, "X-Plex-Token": token, "Accept": "application/json"},
+            timeout=conn.PROBE_TIMEOUT_S,
+        )
+        if response.status_code in (401, 403):
+            raise AuthRequired(
+                f"{self.server.name} rejected its access token: refresh the Plex account or log in again"
+            )
+        response.raise_for_status()
+        try:
+            machine = response.json()["MediaContainer"]["machineIdentifier"]
+        except (ValueError, KeyError, TypeError):
+            raise BackendProtocolError(f"{conn.label(connection)} is not a Plex Media Server") from None
+        if machine != self.server.client_identifier:
+            raise BackendProtocolError(
+                f"{conn.label(connection)} is another Plex server now ({machine[:8]}…), not {self.server.name}"
+            )
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self._client = None
+
+    @property
+    def address(self) -> str:
+        return self._connection.uri if self._connection else ""
+
+    @property
+    def connection_kind(self) -> ConnectionKind:
+        return conn.connection_kind(self._connection) if self._connection else ConnectionKind.NONE
+
+    # -- listing -------------------------------------------------------------------------------------
+
+    async def get_libraries(self) -> list[Library]:
+        container = await self.client.container("/library/sections")
+        return [library_from_section(s) for s in container.get("Directory") or () if s.get("key")]
+
+    def listing_is_exhaustive(self, ctx: SyncContext) -> bool:
+        return ctx.full or not ctx.since or not self.date_filters_work
+
+    async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
+        cursor = self._next_cursor()
+        types = LIST_TYPES.get(library.kind, ())
+        since = int(ctx.since) if ctx.since and ctx.since.isdigit() else None
+        filters = {} if self.listing_is_exhaustive(ctx) or since is None else {"updatedAt>>": since}
+        counts = await asyncio.gather(*(self._count(library, t, filters) for t in types))
+        total = sum(counts)
+        for plex_type, count in zip(types, counts, strict=True):
+            fetch = functools.partial(self._fetch_page, library, plex_type, filters, since)
+            async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
+                yield ItemPage(items=items, total=total, cursor=cursor)
+        if filters:
+            # Watch state changed on other devices does not touch updatedAt: sweep it cheaply.
+            present = await self._present_ids_if_fewer(library, types, ctx)
+            watched, resume = await self._watch_sweep(library)
+            yield ItemPage(
+                watch_states=watched + resume,
+                watched_ids=frozenset(state.remote_id for state in watched),
+                present_ids=present,
+                total=total,
+                cursor=cursor,
+            )
+        else:
+            yield ItemPage(total=total, cursor=cursor)
+
+    def _next_cursor(self) -> str:
+        now = time.time()
+        if self._client is not None and self._client.server_date:
+            now = parse_http_date(self._client.server_date) or now
+        return str(int(now) - CURSOR_MARGIN_S)
+
+    def _section_path(self, library: Library) -> str:
+        return f"/library/sections/{library.remote_id}/all"
+
+    async def _count(self, library: Library, plex_type: int, filters: dict[str, Any]) -> int:
+        container = await self.client.container(
+            self._section_path(library), headers=_page(0, 0), type=plex_type, **filters
+        )
+        return int(container.get("totalSize", container.get("size", 0)) or 0)
+
+    async def _fetch_page(
+        self, library: Library, plex_type: int, filters: dict[str, Any], since: int | None, start: int
+    ) -> list[MediaItem]:
+        container = await self.client.container(
+            self._section_path(library),
+            headers=_page(start, PAGE_SIZE),
+            type=plex_type,
+            includeGuids=1,
+            **filters,
+        )
+        entries = _metadata(container, self.server.name)
+        if filters and since is not None and self.date_filters_work:
+            self._check_date_filter(entries, since)
+        return await asyncio.to_thread(_map_page, entries, library.remote_id, self.client.base_url)
+
+    def _check_date_filter(self, entries: list[dict[str, Any]], since: int) -> None:
+        """A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings)."""
+        if any(int(e.get("updatedAt") or 0) < since for e in entries):
+            self.date_filters_work = False
+            log.warning("plex_date_filter_ignored", source=self.source_id)
+
+    async def _ids(self, library: Library, plex_type: int, **filters: Any) -> list[dict[str, Any]]:
+        """The entries of a listing, in large pages."""
+        found: list[dict[str, Any]] = []
+        while True:
+            container = await self.client.container(
+                self._section_path(library),
+                headers=_page(len(found), SWEEP_PAGE_SIZE),
+                type=plex_type,
+                **filters,
+            )
+            entries = _metadata(container, self.server.name)
+            found.extend(entries)
+            total = int(container.get("totalSize", 0) or 0)
+            if not entries or len(found) >= total:
+                return found
+
+    async def _present_ids_if_fewer(
+        self, library: Library, types: tuple[int, ...], ctx: SyncContext
+    ) -> frozenset[str] | None:
+        """Every id of the library, when the server has fewer items than the cache (some were deleted
+        while no websocket was listening). Counting is one small request per type."""
+        counts = await asyncio.gather(*(self._count(library, t, {}) for t in types))
+        if sum(counts) >= ctx.cached_count:
+            return None
+        present: set[str] = set()
+        for plex_type in types:
+            present.update(
+                str(e["ratingKey"]) for e in await self._ids(library, plex_type) if e.get("ratingKey")
+            )
+        return frozenset(present)
+
+    async def _watch_sweep(self, library: Library) -> tuple[list[WatchState], list[WatchState]]:
+        """Watched items and resume points of the library's playable types."""
+        watched: list[WatchState] = []
+        resume: list[WatchState] = []
+        for plex_type in LEAF_TYPES.get(library.kind, ()):
+            watched.extend(watch_state_from(e) for e in await self._ids(library, plex_type, unwatched=0))
+            resume.extend(watch_state_from(e) for e in await self._ids(library, plex_type, inProgress=1))
+        return watched, resume
+
+    async def fetch_items(self, rating_keys: list[str]) -> list[MediaItem]:
+        """Items by rating key (live updates), each with its section as library."""
+        found: list[MediaItem] = []
+        for start in range(0, len(rating_keys), FETCH_BATCH):
+            batch = ",".join(rating_keys[start : start + FETCH_BATCH])
+            container = await self.client.container(f"/library/metadata/{batch}", includeGuids=1)
+            section = str(container.get("librarySectionID") or "")
+            for entry in _metadata(container, self.server.name):
+                library_id = str(entry.get("librarySectionID") or section)
+                item = item_from_metadata(entry, library_id, self.client.base_url)
+                if item is not None:
+                    found.append(item)
+        return found
+
+    def watch_changes(self) -> AsyncIterator[ChangeSet]:
+        from reeld.backends.plex.notifications import watch_notifications
+
+        return watch_notifications(self)
+
+    # -- playback and watch state ----------------------------------------------------------------------
+
+    async def get_stream_url(self, item: MediaItem) -> str:
+        """The direct-play URL of the item's file, with this server's token (works until it is revoked)."""
+        part = item.extra.get("part_key")
+        if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO, ItemKind.TRACK) or not part:
+            raise BackendProtocolError(f"{item.title} has no file to play")
+        base = self.address or self.server.remembered
+        if not base:
+            raise BackendUnavailable(f"{self.server.name} has not been reached yet: no address to play from")
+        token = await self._token()
+        return f"{base.rstrip('/')}{part}?{urlencode({'X-Plex-Token': token})}"
+
+    async def mark_watched(self, remote_id: str) -> None:
+        await self.client.request(
+            "GET",
+            "/:/scrobble",
+            params={"key": remote_id, "identifier": LIBRARY_IDENTIFIER},
+            expect_json=False,
+        )
+
+    async def mark_unwatched(self, remote_id: str) -> None:
+        await self.client.request(
+            "GET",
+            "/:/unscrobble",
+            params={"key": remote_id, "identifier": LIBRARY_IDENTIFIER},
+            expect_json=False,
+        )
+
+    async def update_progress(self, remote_id: str, position_ms: int, state: PlaybackState) -> None:
+        await self.client.request(
+            "GET",
+            "/:/timeline",
+            params={
+                "ratingKey": remote_id,
+                "key": f"/library/metadata/{remote_id}",
+                "identifier": LIBRARY_IDENTIFIER,
+                "state": str(state),
+                "time": max(0, position_ms),
+            },
+            expect_json=False,
+        )
+
+
+def _page(start: int, size: int) -> dict[str, str]:
+    return {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
+
+
+def _metadata(container: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    entries = container.get("Metadata", [])
+    if not isinstance(entries, list):
+        raise BackendProtocolError(f"{name} sent a listing reeld does not understand")
+    return [entry for entry in entries if isinstance(entry, dict)]
+
+
+def _map_page(entries: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:
+    return [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]

@@ -1,0 +1,73 @@
+"""All talk with one Plex Media Server over the address chosen for it: JSON, the token in a header
+(never in a URL that could reach a log), and every failure as a reeld error (once, here)."""
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reeld.backends.http import decode_json, unreachable
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class PlexServerClient:
+    def __init__(
+        self, base_url: str, token: str, headers: Mapping[str, str], http: httpx.AsyncClient, name: str
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.name = name
+        self.host = urlsplit(self.base_url).netloc
+        self._headers = {**headers, "X-Plex-Token": token, "Accept": "application/json"}
+        self._http = http
+        #: The server's clock at the last response (its Date header), for sync cursors.
+        self.server_date: str | None = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> Any:
+        try:
+            response = await self._http.request(
+                method,
+                self.base_url + path,
+                params=params,
+                headers={**self._headers, **(headers or {})},
+            )
+        except httpx.HTTPError as exc:
+            raise unreachable(f"{self.name} ({self.host})", exc) from exc
+        self.server_date = response.headers.get("date", self.server_date)
+        status = response.status_code
+        if status == 401:
+            raise AuthRequired(
+                f"{self.name} rejected its access token: refresh the Plex account or log in again"
+            )
+        if status == 403:
+            raise AuthRequired(f"{self.name} refused access to {path}")
+        if status >= 500:
+            raise BackendUnavailable(f"{self.name} failed (HTTP {status})")
+        if status >= 400:
+            raise BackendProtocolError(f"{self.name} refused {path} (HTTP {status})")
+        if not expect_json or not response.content:
+            return None
+        return await decode_json(response, self.name)
+
+    async def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Any:
+        return await self.request("GET", path, params=params, headers=headers)
+
+    async def container(
+        self, path: str, headers: Mapping[str, str] | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """The ``MediaContainer`` of a JSON answer."""
+        body = await self.get(path, headers=headers, **params)
+        container = body.get("MediaContainer") if isinstance(body, dict) else None
+        if not isinstance(container, dict):
+            raise BackendProtocolError(f"{self.name} sent an answer reeld does not understand ({path})")
+        return container

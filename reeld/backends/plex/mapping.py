@@ -1,0 +1,121 @@
+"""Plex payloads (sections, ``Metadata`` entries) as reeld's media models."""
+
+from typing import Any
+
+from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
+
+LIBRARY_KINDS: dict[str, LibraryKind] = {
+    "movie": LibraryKind.MOVIES,
+    "show": LibraryKind.SHOWS,
+    "artist": LibraryKind.MUSIC,
+    "photo": LibraryKind.PHOTOS,
+}
+
+ITEM_KINDS: dict[str, ItemKind] = {
+    "movie": ItemKind.MOVIE,
+    "show": ItemKind.SHOW,
+    "season": ItemKind.SEASON,
+    "episode": ItemKind.EPISODE,
+    "album": ItemKind.ALBUM,
+    "track": ItemKind.TRACK,
+    "clip": ItemKind.VIDEO,
+}
+
+#: Plex's metadata type numbers a listing asks for, per kind of library, parents before children.
+#: Music lists its albums; other kinds are listed with no items.
+LIST_TYPES: dict[LibraryKind, tuple[int, ...]] = {
+    LibraryKind.MOVIES: (1,),
+    LibraryKind.SHOWS: (2, 3, 4),
+    LibraryKind.MUSIC: (9,),
+}
+#: The playable types of a library, whose watch state is swept.
+LEAF_TYPES: dict[LibraryKind, tuple[int, ...]] = {
+    LibraryKind.MOVIES: (1,),
+    LibraryKind.SHOWS: (4,),
+}
+
+
+def library_from_section(section: dict[str, Any]) -> Library:
+    kind = LIBRARY_KINDS.get(str(section.get("type")), LibraryKind.OTHER)
+    return Library(remote_id=str(section["key"]), title=str(section.get("title") or "Library"), kind=kind)
+
+
+def watch_state_from(entry: dict[str, Any]) -> WatchState:
+    """The watch state in an entry: leaves by ``viewCount``, shows and seasons by their leaf counts."""
+    view_count = int(entry.get("viewCount") or 0)
+    leaves = entry.get("leafCount")
+    if leaves is not None:
+        watched = int(leaves) > 0 and int(entry.get("viewedLeafCount") or 0) >= int(leaves)
+    else:
+        watched = view_count > 0
+    return WatchState(
+        remote_id=str(entry["ratingKey"]),
+        watched=watched,
+        position_ms=int(entry.get("viewOffset") or 0),
+        view_count=view_count,
+        last_viewed_at=_int(entry.get("lastViewedAt")),
+    )
+
+
+def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) -> MediaItem | None:
+    """One item, or ``None`` for a type reeld does not keep."""
+    kind = ITEM_KINDS.get(str(entry.get("type")))
+    rating_key = entry.get("ratingKey")
+    if kind is None or not rating_key:
+        return None
+    extra: dict[str, object] = {}
+    guids = [g["id"] for g in entry.get("Guid") or () if isinstance(g, dict) and g.get("id")]
+    if guids:
+        extra["guids"] = guids
+    part = _first_part(entry)
+    if part is not None:
+        extra["part_key"] = part
+    rating = entry.get("audienceRating", entry.get("rating"))
+    thumb = entry.get("thumb")
+    updated = _int(entry.get("updatedAt"))
+    return MediaItem(
+        remote_id=str(rating_key),
+        library_id=library_id,
+        kind=kind,
+        title=str(entry.get("title") or ""),
+        sort_title=entry.get("titleSort"),
+        parent_id=_parent(entry, kind),
+        year=_int(entry.get("year")),
+        summary=entry.get("summary") or None,
+        duration_ms=_int(entry.get("duration")),
+        index=_int(entry.get("index")) if kind is not ItemKind.MOVIE else None,
+        parent_index=_int(entry.get("parentIndex")) if kind is ItemKind.EPISODE else None,
+        show_title=entry.get("grandparentTitle") if kind is ItemKind.EPISODE else None,
+        added_at=_int(entry.get("addedAt")),
+        updated_at=updated,
+        rating=float(rating) if rating is not None else None,
+        # No token here: the cache and the bus never hold one. Clients ask for a URL to play.
+        thumb=f"{base_url}{thumb}" if thumb else None,
+        etag=str(updated) if updated is not None else None,
+        extra=extra,
+        watch=watch_state_from(entry),
+    )
+
+
+def _parent(entry: dict[str, Any], kind: ItemKind) -> str | None:
+    if kind in (ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK):
+        parent = entry.get("parentRatingKey")
+        return str(parent) if parent else None
+    return None
+
+
+def _first_part(entry: dict[str, Any]) -> str | None:
+    for media in entry.get("Media") or ():
+        for part in media.get("Part") or ():
+            if part.get("key"):
+                return str(part["key"])
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

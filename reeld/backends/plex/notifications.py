@@ -1,0 +1,130 @@
+"""Live updates from a Plex server's notifications websocket (``/:/websockets/notifications``).
+
+``timeline`` entries of the library: state 5 (processed) → fetch those items; 9 (deleted) → delete.
+``activity``: a finished library scan → an incremental sync of that section.
+``playing``: a play session's position → the item's progress.
+Websocket pings detect a half-open connection: a silent dead socket is the failure live updates
+in other clients are known for.
+"""
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import websockets
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from reeld.backends.base import ChangeSet
+from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
+
+if TYPE_CHECKING:
+    from reeld.backends.plex.backend import PlexBackend
+
+log = structlog.get_logger(__name__)
+
+PROCESSED, DELETED = 5, 9
+PING_INTERVAL_S = 20.0
+LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
+
+
+class LiveUpdatesInterrupted(ReeldError):
+    """The socket died after it was open; the server may well be fine. Reconnect later."""
+
+
+def notifications_url(base_url: str) -> str:
+    scheme = "wss" if base_url.startswith("https") else "ws"
+    return f"{scheme}{base_url[base_url.index(':') :]}/:/websockets/notifications"
+
+
+async def watch_notifications(backend: "PlexBackend") -> AsyncIterator[ChangeSet]:
+    client = backend.client
+    url = notifications_url(client.base_url)
+    try:
+        connection = await websockets.connect(
+            url,
+            additional_headers={"X-Plex-Token": client.token},
+            open_timeout=10,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PING_INTERVAL_S,
+            max_size=16 * 2**20,
+        )
+    except InvalidStatus as exc:
+        if exc.response.status_code in (401, 403):
+            raise AuthRequired(f"{client.name} rejected its access token for live updates") from None
+        raise BackendUnavailable(
+            f"{client.name} refused live updates (HTTP {exc.response.status_code})"
+        ) from None
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise BackendUnavailable(
+            f"{client.name}: live updates cannot connect ({exc.__class__.__name__})"
+        ) from None
+    log.info("live_updates_connected", source=backend.source_id)
+    try:
+        while True:
+            try:
+                raw = await connection.recv()
+            except WebSocketException:
+                raise LiveUpdatesInterrupted(f"{client.name}: the live-updates connection dropped") from None
+            change = await _handle(backend, raw)
+            if change is not None:
+                yield change
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+
+async def _handle(backend: "PlexBackend", raw: str | bytes) -> ChangeSet | None:
+    try:
+        container = json.loads(raw)["NotificationContainer"]
+        kind = container["type"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        log.warning("live_update_unreadable", source=backend.source_id)
+        return None
+    if kind == "timeline":
+        return await _timeline(backend, container.get("TimelineEntry") or [])
+    if kind == "activity":
+        return _activity(container.get("ActivityNotification") or [])
+    if kind == "playing":
+        return await _playing(backend, container.get("PlaySessionStateNotification") or [])
+    return None
+
+
+async def _timeline(backend: "PlexBackend", entries: list[dict[str, Any]]) -> ChangeSet | None:
+    changed: list[str] = []
+    deleted: list[str] = []
+    for entry in entries:
+        if entry.get("identifier") != LIBRARY_IDENTIFIER or not entry.get("itemID"):
+            continue
+        state = int(entry.get("state", -1))
+        if state == DELETED or entry.get("metadataState") == "deleted":
+            deleted.append(str(entry["itemID"]))
+        elif state == PROCESSED:
+            changed.append(str(entry["itemID"]))
+    if not changed and not deleted:
+        return None
+    upserts = await backend.fetch_items(list(dict.fromkeys(changed))) if changed else []
+    return ChangeSet(upserts=upserts, deleted=deleted)
+
+
+def _activity(entries: list[dict[str, Any]]) -> ChangeSet | None:
+    sections = [
+        str(entry["Activity"]["Context"]["librarySectionID"])
+        for entry in entries
+        if entry.get("event") == "ended"
+        and (entry.get("Activity") or {}).get("type") == "library.update.section"
+        and ((entry.get("Activity") or {}).get("Context") or {}).get("librarySectionID")
+    ]
+    return ChangeSet(libraries_to_sync=list(dict.fromkeys(sections))) if sections else None
+
+
+async def _playing(backend: "PlexBackend", entries: list[dict[str, Any]]) -> ChangeSet | None:
+    """A session's position. The notification carries only the offset; the item's whole watch
+    state is read back so a rewatch in progress does not reset its view count."""
+    keys = [str(entry["ratingKey"]) for entry in entries if entry.get("ratingKey")]
+    if not keys:
+        return None
+    items = await backend.fetch_items(list(dict.fromkeys(keys)))
+    states = [item.watch for item in items if item.watch is not None]
+    return ChangeSet(watch_states=states) if states else None

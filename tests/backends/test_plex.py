@@ -1,0 +1,454 @@
+"""Plex end to end, in process: the daemon core with a real keyring, over real HTTP to the fake
+plex.tv and fake servers (plexapi itself talks to the fake plex.tv, routed by REELD_PLEX_TV_URL)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from keyring.backends.SecretService import Keyring
+from sqlalchemy import select
+
+from reeld.backends.local.kind import LocalKind
+from reeld.backends.plex import connection
+from reeld.backends.plex import kind as plex_kind
+from reeld.backends.plex.kind import PlexKind, plex_source_id
+from reeld.cache.schema import items, watch_state
+from reeld.config import Paths
+from reeld.daemon import Daemon
+from reeld.errors import AuthRequired
+from reeld.fakes.plex import (
+    CatalogSpec,
+    ConnectionSpec,
+    FakePlexCluster,
+    FakePlexServer,
+    Fault,
+    FaultKind,
+    ServerSpec,
+)
+from reeld.fakes.plex.catalog import EPISODE, MOVIE
+from reeld.models.source import ConnectionKind, SourceStatus
+from reeld.services import events as ev
+from reeld.services.secrets import SecretStore
+from tests.support.bus import PrivateBus
+from tests.support.events import Recorder
+from tests.support.keyring import KeyringDaemon
+
+SMALL = CatalogSpec(movies=12, shows=2, seasons=2, episodes=3, artists=1, albums=2, tracks=2)
+#: Dead addresses fail fast in tests; the message still says how long they were given.
+PROBE_TIMEOUT_S = 0.5
+
+
+def specs() -> list[ServerSpec]:
+    return [
+        ServerSpec(
+            "Home",
+            owned=True,
+            catalog=SMALL,
+            connections=(ConnectionSpec.refused(local=True), ConnectionSpec.live(local=False)),
+        ),
+        ServerSpec(
+            "Friend",
+            owned=False,
+            catalog=CatalogSpec(seed=2, movies=5, shows=1, seasons=1, episodes=2),
+            connections=(ConnectionSpec.live(local=False), ConnectionSpec.relayed("refused")),
+        ),
+        ServerSpec(
+            "Cabin",
+            owned=False,
+            catalog=CatalogSpec(seed=3, movies=3, shows=0),
+            connections=(ConnectionSpec.live(local=True), ConnectionSpec.timeout(local=False)),
+            running=False,
+        ),
+    ]
+
+
+@pytest.fixture
+async def cluster(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePlexCluster]:
+    monkeypatch.setattr(connection, "PROBE_TIMEOUT_S", PROBE_TIMEOUT_S)
+    async with FakePlexCluster(specs()) as running:
+        monkeypatch.setenv("REELD_PLEX_TV_URL", running.url)
+        yield running
+
+
+@pytest.fixture
+def paths(private_bus: PrivateBus, keyring_daemon: KeyringDaemon, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    for key, value in private_bus.vars().items():
+        monkeypatch.setenv(key, value)
+    return Paths.from_env()
+
+
+def make_daemon(paths: Paths) -> Daemon:
+    return Daemon(paths, secrets=SecretStore(Keyring()), kinds=[LocalKind(), PlexKind()], watch_network=False)
+
+
+@pytest.fixture
+async def daemon(paths: Paths, cluster: FakePlexCluster) -> AsyncIterator[tuple[Daemon, Recorder]]:
+    running = make_daemon(paths)
+    recorder = Recorder(running)
+    await running.start()
+    await running.run()
+    yield running, recorder
+    await running.stop()
+
+
+def source_of(cluster: FakePlexCluster, name: str) -> str:
+    return plex_source_id(cluster.server(name).machine_identifier)
+
+
+async def synced(recorder: Recorder, source_id: str) -> None:
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 30)
+    assert isinstance(finished, ev.SyncFinished) and finished.success, finished
+
+
+async def add_account(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster) -> str:
+    """Add the account by token and wait for the reachable servers' first syncs."""
+    core, recorder = daemon
+    account_id = await core.add_plex_account(cluster.token)
+    for name in ("Home", "Friend"):
+        await synced(recorder, source_of(cluster, name))
+    return account_id
+
+
+Row = tuple[str, str | None, bool, int]
+
+
+async def cached(core: Daemon, source_id: str) -> dict[str, Row]:
+    def read(conn: object) -> dict[str, Row]:
+        rows = conn.execute(  # type: ignore[attr-defined]
+            select(
+                items.c.remote_id,
+                items.c.kind,
+                items.c.parent_id,
+                watch_state.c.watched,
+                watch_state.c.position_ms,
+            )
+            .select_from(
+                items.outerjoin(
+                    watch_state,
+                    (watch_state.c.source_id == items.c.source_id)
+                    & (watch_state.c.remote_id == items.c.remote_id),
+                )
+            )
+            .where(items.c.source_id == source_id)
+        )
+        return {r.remote_id: (r.kind, r.parent_id, bool(r.watched), r.position_ms or 0) for r in rows}
+
+    return await core.db.read(read)
+
+
+def expected(server: FakePlexServer) -> dict[str, Row]:
+    """The catalog as reeld should cache it: movies, shows, seasons, episodes and albums."""
+    out: dict[str, Row] = {}
+    for section in server.catalog.sections.values():
+        for type_name in ("movie", "show", "season", "episode", "album"):
+            for item in server.catalog.of_type(section.id, type_name):
+                leaf = type_name in (MOVIE, EPISODE)
+                parent = (
+                    str(item.parent.rating_key) if item.parent is not None and type_name != "album" else None
+                )
+                if leaf:
+                    watched, position = item.view_count > 0, item.view_offset
+                else:
+                    watched = item.leaf_count() > 0 and item.watched_leaf_count() >= item.leaf_count()
+                    position = 0
+                out[str(item.rating_key)] = (type_name, parent, watched, position)
+    return out
+
+
+async def test_token_login_discovers_every_server_and_syncs_the_reachable_ones(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster, keyring_daemon: KeyringDaemon, paths: Paths
+) -> None:
+    core, recorder = daemon
+    account_id = await add_account(daemon, cluster)
+    home, friend, cabin = (source_of(cluster, name) for name in ("Home", "Friend", "Cabin"))
+    assert {rt.id for rt in core.coordinator.sources_of(account_id)} == {home, friend, cabin}
+    for name, source_id in (("Home", home), ("Friend", friend)):
+        assert await cached(core, source_id) == expected(cluster.server(name))
+    # Each server's own token is in the keyring; none is in the config file.
+    friend_server = cluster.server("Friend")
+    key = f"{account_id}/server/{friend_server.machine_identifier}"
+    assert keyring_daemon.keyring_get("reeld", key) == friend_server.access_token
+    assert keyring_daemon.keyring_get("reeld", f"{account_id}/token") == cluster.token
+    config = paths.config_file.read_text()
+    assert cluster.token not in config and friend_server.access_token not in config
+    # Home's LAN address refuses: it is reached on its remote one.
+    state = core.coordinator.get(home).state
+    assert state.status is SourceStatus.CONNECTED and state.connection_kind is ConnectionKind.REMOTE
+    assert state.address == cluster.server("Home").url and "Token" not in state.address
+    # The Cabin is off: it says what each of its addresses did.
+    runtime = core.coordinator.get(cabin)
+    if runtime.state.status is SourceStatus.CONNECTING:
+        await recorder.wait(
+            lambda e: (
+                isinstance(e, ev.SourceChanged)
+                and e.source_id == cabin
+                and core.coordinator.get(cabin).state.status is SourceStatus.OFFLINE
+            ),
+            10,
+        )
+    message = core.coordinator.get(cabin).state.message
+    cabin_server = cluster.server("Cabin")
+    local, remote = cabin_server.connections
+    assert message == (
+        f"no address answered: {local.address}:{local.port} (local) connection refused; "
+        f"{remote.address}:{remote.port} (remote) timed out after {PROBE_TIMEOUT_S:g} s"
+    )
+    kinds = {lib.library.title: str(lib.library.kind) for lib in core.coordinator.get(home).libraries}
+    assert kinds == {"Movies": "movies", "TV Shows": "shows", "Music": "music"}
+
+
+async def test_a_rejected_token_adds_nothing(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, _ = daemon
+    with pytest.raises(AuthRequired, match=r"plex\.tv rejected"):
+        await core.add_plex_account("not-a-token")
+    assert core.auth.accounts == {}
+
+
+# -- logging in -----------------------------------------------------------------------------------
+
+
+async def login_finished(recorder: Recorder, login_id: str) -> ev.LoginFinished:
+    finished = await recorder.wait(lambda e: isinstance(e, ev.LoginFinished) and e.login_id == login_id, 15)
+    assert isinstance(finished, ev.LoginFinished)
+    return finished
+
+
+@pytest.fixture
+def fast_pin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plex_kind, "PIN_POLL_S", 0.05)
+
+
+@pytest.mark.usefixtures("fast_pin")
+async def test_pin_login_finishes_once_approved(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    login_id, code, url = await core.begin_plex_login()
+    pin = next(pin for pin in cluster.plex_tv.pins.values() if pin.code == code)
+    assert pin.strong and len(code) == 25
+    client_id = pin.client_identifier
+    assert (
+        url.startswith("https://app.plex.tv/auth#?")
+        and f"clientID={client_id}" in url
+        and f"code={code}" in url
+    )
+    token = cluster.plex_tv.approve_pin(code=code)
+    finished = await login_finished(recorder, login_id)
+    assert finished.error == "" and finished.account_id in core.auth.accounts
+    assert await core.auth.secret(core.auth.accounts[finished.account_id]) == token
+    # The client identity is per install: a second login sends the same one.
+    _, second_code, _ = await core.begin_plex_login()
+    assert (
+        next(p for p in cluster.plex_tv.pins.values() if p.code == second_code).client_identifier == client_id
+    )
+
+
+@pytest.mark.usefixtures("fast_pin")
+async def test_pin_login_expiry_and_cancel_say_so(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    login_id, code, _ = await core.begin_plex_login()
+    pin = next(pin for pin in cluster.plex_tv.pins.values() if pin.code == code)
+    cluster.plex_tv.expire_pin(pin.id)
+    finished = await login_finished(recorder, login_id)
+    assert finished.account_id is None and "PIN expired" in finished.error
+    login_id, _, _ = await core.begin_plex_login()
+    core.cancel_login(login_id)
+    finished = await login_finished(recorder, login_id)
+    assert finished.account_id is None and "cancelled" in finished.error
+    assert core.auth.accounts == {}
+
+
+# -- discovery --------------------------------------------------------------------------------------
+
+
+async def test_servers_joining_and_leaving_the_account(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster, keyring_daemon: KeyringDaemon
+) -> None:
+    core, recorder = daemon
+    account_id = await add_account(daemon, cluster)
+    # A server with a live LAN address and a live remote one: the LAN one is chosen.
+    spec = ServerSpec(
+        "Attic",
+        owned=False,
+        catalog=CatalogSpec(seed=9, movies=4, shows=0),
+        connections=(ConnectionSpec.live(local=False), ConnectionSpec.live(local=True)),
+    )
+    async with FakePlexServer(spec) as attic:
+        cluster.plex_tv.add_server(attic)
+        core.refresh_account(account_id)
+        attic_id = plex_source_id(attic.machine_identifier)
+        await synced(recorder, attic_id)
+        state = core.coordinator.get(attic_id).state
+        assert state.connection_kind is ConnectionKind.LOCAL
+        assert state.address == next(c.uri for c in attic.connections if c.spec.local)
+        assert await cached(core, attic_id) == expected(attic)
+
+    friend = cluster.server("Friend")
+    friend_id = source_of(cluster, "Friend")
+    cluster.plex_tv.remove_server(friend.machine_identifier)
+    core.refresh_account(account_id)
+    await recorder.wait(lambda e: isinstance(e, ev.SourceRemoved) and e.source_id == friend_id, 10)
+    assert await cached(core, friend_id) == {}
+    assert keyring_daemon.keyring_get("reeld", f"{account_id}/server/{friend.machine_identifier}") is None
+
+
+async def test_plex_tv_failing_says_so_and_never_blames_the_credentials(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    """The seed failure: a valid token whose discovery fails must say why, not "no valid credentials"."""
+    core, recorder = daemon
+    cluster.plex_tv.wire.add_fault(Fault(FaultKind.STATUS, path="/api/v2/resources", status=503))
+    account_id = await core.add_plex_account(cluster.token)
+    await recorder.wait(
+        lambda e: isinstance(e, ev.AccountChanged) and core.auth.status[account_id].message, 10
+    )
+    status = core.auth.status[account_id]
+    assert status.message == "plex.tv failed (HTTP 503)" and not status.attention_needed
+    assert core.coordinator.sources_of(account_id) == []
+    cluster.plex_tv.wire.clear_faults()
+    core.refresh_account(account_id)
+    await synced(recorder, source_of(cluster, "Home"))
+    assert core.auth.status[account_id].message == ""
+
+
+async def test_plex_tv_down_at_startup_shows_cached_servers_at_once(
+    paths: Paths, cluster: FakePlexCluster
+) -> None:
+    first = make_daemon(paths)
+    recorder = Recorder(first)
+    await first.start()
+    await first.run()
+    try:
+        account_id = await add_account((first, recorder), cluster)
+    finally:
+        await first.stop()
+    await cluster.plex_tv.close()
+
+    again = make_daemon(paths)
+    recorder = Recorder(again)
+    await again.start()  # cache only: no network yet
+    home = source_of(cluster, "Home")
+    assert {rt.id for rt in again.coordinator.sources_of(account_id)} == {
+        home,
+        source_of(cluster, "Friend"),
+        source_of(cluster, "Cabin"),
+    }
+    assert await cached(again, home) == expected(cluster.server("Home"))
+    await again.run()
+    try:
+        # Cached addresses are still tried; plex.tv's absence is the account's message.
+        await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home, 10)
+        await recorder.wait(
+            lambda e: isinstance(e, ev.AccountChanged) and again.auth.status[account_id].message, 10
+        )
+        assert again.auth.status[account_id].message.startswith("plex.tv cannot be reached")
+    finally:
+        await again.stop()
+
+
+# -- sync -------------------------------------------------------------------------------------------
+
+
+async def test_incremental_sync_catches_changes_made_elsewhere(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, _ = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    home.notifier._queues.clear()  # no websocket: this is the safety net's job
+    movies = home.catalog.of_type(1, MOVIE)
+    episodes = [e for s in home.catalog.sections.values() for e in home.catalog.of_type(s.id, EPISODE)]
+    home.add_movie("Brand New Film", year=2026)
+    home.update_item(movies[0].rating_key, title="Renamed Film")
+    home.delete_item(episodes[0].rating_key)
+    home.set_watched(movies[1].rating_key)
+    home.set_watched(episodes[1].rating_key)
+    home.set_progress(movies[2].rating_key, 60_000)
+    watched_before = (
+        next(m for m in movies[3:] if m.view_count > 0) if any(m.view_count for m in movies[3:]) else None
+    )
+    if watched_before is not None:
+        home.set_watched(watched_before.rating_key, False)
+    home.wire.reset_log()
+    assert await core.sync.sync(home_id, full=False)
+    assert await cached(core, home_id) == expected(home)
+    listings = [r for r in home.wire.requests if r.path.endswith("/all") and "includeGuids" in r.query]
+    assert listings and all("updatedAt>>" in r.query for r in listings)
+
+
+async def test_live_notifications_reach_the_cache_within_two_seconds(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    await asyncio.wait_for(home.notifier.wait_for_listener(), 10)
+    recorder.events.clear()
+    added = home.add_movie("Pushed Film", year=2026)
+    await recorder.wait(lambda e: isinstance(e, ev.LibrariesChanged) and e.source_id == home_id, 2)
+    assert str(added.rating_key) in await cached(core, home_id)
+    recorder.events.clear()
+    home.delete_item(added.rating_key)
+    await recorder.wait(lambda e: isinstance(e, ev.LibrariesChanged) and e.source_id == home_id, 2)
+    assert str(added.rating_key) not in await cached(core, home_id)
+
+
+async def test_watch_state_reaches_the_server_or_waits_for_it(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    first, second = [m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0][:2]
+    await core.set_watched(f"{home_id}:{first.rating_key}", True)
+    await core.report_progress(f"{home_id}:{second.rating_key}", 90_000, "paused")
+    await core.sync.replay_pending(home_id)  # the sends under way; waits for them (one queue, one lock)
+    assert home.item(first.rating_key).view_count == 1
+    assert home.item(second.rating_key).view_offset == 90_000
+
+    await home.stop()
+    await core.set_watched(f"{home_id}:{second.rating_key}", True)  # queued: the server is off
+    assert (await cached(core, home_id))[str(second.rating_key)][2] is True
+    assert home.item(second.rating_key).view_count == 0
+    await home.start()
+    core.reconnect(home_id)
+    await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
+    await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 10)
+    assert home.item(second.rating_key).view_count == 1
+
+
+async def test_stream_url_plays_the_file(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster) -> None:
+    core, _ = daemon
+    await add_account(daemon, cluster)
+    home_id = source_of(cluster, "Home")
+    movie = cluster.server("Home").catalog.of_type(1, MOVIE)[0]
+    url = await core.stream_url(f"{home_id}:{movie.rating_key}")
+    assert url.startswith(cluster.server("Home").url + "/library/parts/")
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url, headers={"Range": "bytes=0-15"})
+    assert response.status_code == 206 and len(response.content) == 16
+
+
+async def test_a_revoked_token_mid_sync_needs_auth_without_retrying(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, _ = daemon
+    account_id = await add_account(daemon, cluster)
+    home_id = source_of(cluster, "Home")
+    home = cluster.server("Home")
+    cluster.plex_tv.revoke_token(cluster.token)
+    home.wire.reset_log()
+    assert not await core.sync.sync(home_id, full=True)
+    state = core.coordinator.get(home_id).state
+    assert state.status is SourceStatus.NEEDS_AUTH and "rejected its access token" in state.message
+    assert core.auth.status[account_id].attention_needed
+    requests_after = len(home.wire.requests)
+    assert requests_after <= 3  # the sync stopped at the first 401
