@@ -64,14 +64,15 @@ def _redact_rendered(
     return event_dict
 
 
-def configure_logging(verbose: bool = False, json: bool | None = None) -> None:
+def configure_logging(verbose: bool = False, json: bool | None = None, level: int | None = None) -> None:
     """Console output on a terminal, JSON lines otherwise (the journal); always to stderr.
 
     A daemon started by bus activation has no stdout, hence stderr. Records of libraries that log
     through the standard library (httpx, alembic, apscheduler, websockets) go through the same
     processors, so they are redacted and rendered alike.
     """
-    level = logging.DEBUG if verbose else logging.INFO
+    if level is None:
+        level = logging.DEBUG if verbose else logging.INFO
     as_json = not sys.stderr.isatty() if json is None else json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -11,10 +11,13 @@ the demo later: each prepares what it needs, adds an account, and its first sync
 
 import asyncio
 import contextlib
+import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -35,6 +38,7 @@ from reeld.cli.reelctl.client import ReeldClient, Signal
 from reeld.cli.reelctl.errors import ReelctlError
 from reeld.cli.reelctl.sync import wait_for_account
 from reeld.cli.reelctl.tree import Tree
+from reeld.logs import configure_logging
 
 BUS_START_TIMEOUT_S = 10.0
 DAEMON_START_TIMEOUT_S = 30.0
@@ -61,12 +65,22 @@ class DemoError(Exception):
     """A step failed; the message says which and why."""
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class Sandbox:
     """The demo's temporary world: directories, the bus address, and the daemon's environment."""
 
     root: Path
     bus_address: str = ""
+    #: Where the demo's fake plex.tv will listen: chosen before the daemon starts, which is told
+    #: (REELD_PLEX_TV_URL) to use it instead of plex.tv.
+    plex_tv_port: int = field(default_factory=_free_port)
+    keyring_running: bool = False
 
     @property
     def log_file(self) -> Path:
@@ -89,6 +103,7 @@ class Sandbox:
             env[name] = str(path)
         env["DBUS_SESSION_BUS_ADDRESS"] = self.bus_address
         env["PLEXAPI_CONFIG_PATH"] = str(self.root / "config" / "plexapi.ini")
+        env["REELD_PLEX_TV_URL"] = f"http://127.0.0.1:{self.plex_tv_port}"
         # The daemon imports the same reeld as this process, installed or not.
         package_parent = str(Path(reeld.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
@@ -111,12 +126,17 @@ class DemoSource(Protocol):
         """Add its account over D-Bus, as a user would; the account's object path."""
         ...
 
+    #: Sources (by name) that are meant to stay unreachable, to show how reeld says why.
+    @property
+    def expect_offline(self) -> tuple[str, ...]: ...
+
 
 @dataclass
 class SampleFolderSource:
     """A generated folder of empty, well-named video files: movies, and shows with seasons."""
 
     title: str = "A local folder of videos"
+    expect_offline: tuple[str, ...] = ()
     movies: int = 120
     shows: int = 12
     seasons: int = 2
@@ -155,6 +175,7 @@ class FakeJellyfinSource:
     """
 
     title: str = "A Jellyfin server (the project's fake, on loopback)"
+    expect_offline: tuple[str, ...] = ()
     user: str = "demo"
     password: str = "demo-password"
     url: str = ""
@@ -184,8 +205,50 @@ class FakeJellyfinSource:
         return account
 
 
+@dataclass
+class FakePlexSource:
+    """A Plex account on the project's fake plex.tv, with two servers: "Home" answers on its
+    remote address (its LAN one refuses), "Cabin" is switched off, so reeld shows it offline and why."""
+
+    title: str = "A Plex account with two servers (the project's fake plex.tv and servers, on loopback)"
+    expect_offline: tuple[str, ...] = ("Cabin",)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(15))
+
+    async def prepare(self, sandbox: Sandbox, stack: AsyncExitStack) -> str:
+        from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
+
+        await start_keyring(sandbox, stack)
+        home = ServerSpec(
+            "Home",
+            catalog=CatalogSpec(movies=400, shows=30, seasons=3, episodes=8),
+            connections=(ConnectionSpec.refused(local=True), ConnectionSpec.live(local=False)),
+        )
+        cabin = ServerSpec(
+            "Cabin",
+            owned=False,
+            catalog=CatalogSpec(seed=2, movies=50, shows=2),
+            connections=(ConnectionSpec.live(local=True), ConnectionSpec.timeout(local=False)),
+            running=False,
+        )
+        cluster = await asyncio.to_thread(
+            FakePlexCluster, [home, cabin], token=self.token, port=sandbox.plex_tv_port
+        )
+        await stack.enter_async_context(cluster)
+        return (
+            f"Started a fake plex.tv at {cluster.url} (reeld was told to use it instead of plex.tv),\n"
+            "  listing two servers: Home (400 movies, 30 shows) and Cabin (switched off)."
+        )
+
+    async def add(self, client: ReeldClient) -> str:
+        account: str = await client.manager("AddPlexAccount", "s", self.token)
+        return account
+
+
 async def start_keyring(sandbox: Sandbox, stack: AsyncExitStack) -> None:
     """gnome-keyring-daemon on the demo's bus, its login keyring unlocked, as a desktop session has."""
+    if sandbox.keyring_running:
+        return
+    sandbox.keyring_running = True
     process = await asyncio.create_subprocess_exec(
         "gnome-keyring-daemon",
         "--foreground",
@@ -233,6 +296,7 @@ def default_sources() -> list[DemoSource]:
     sources: list[DemoSource] = [SampleFolderSource()]
     if shutil.which("gnome-keyring-daemon"):
         sources.append(FakeJellyfinSource())
+        sources.append(FakePlexSource())
     return sources
 
 
@@ -378,9 +442,13 @@ class Demo:
             )
         except TimeoutError:
             raise DemoError(f"the first sync did not finish within {FIRST_SYNC_TIMEOUT_S:.0f} s") from None
-        failed = [result for result in results if not result.success]
+        failed = [r for r in results if not r.success and r.name not in source.expect_offline]
         if failed:
             raise DemoError("; ".join(f"{result.name}: {result.message}" for result in failed))
+        for result in results:
+            if not result.success:
+                self.say(f"{result.name} is unreachable, as this demo means it to be. reeld says why:")
+                self.say(f"  {result.message}")
         self.say(f"First sync done {time.monotonic() - started:.1f} s after adding the account.")
 
     async def _show_reelctl(self, sandbox: Sandbox, client: ReeldClient) -> None:
@@ -524,6 +592,9 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
 
 def run_demo(once: bool = False, verbose: bool = False, sources: Sequence[DemoSource] | None = None) -> int:
     """Run the demo; its exit status. ``once`` exits after showing everything instead of waiting for Ctrl-C."""
+    # The daemon logs to its own file; here only the fake servers run, and they speak up only when
+    # something is wrong (or with --verbose).
+    configure_logging(json=False, level=logging.DEBUG if verbose else logging.WARNING)
     demo = Demo(once=once, verbose=verbose, sources=default_sources() if sources is None else sources)
     try:
         return asyncio.run(demo.run())

@@ -60,6 +60,13 @@ def test_demo_once_shows_libraries_and_items_and_leaves_nothing_behind(user_sess
     # Library names are qualified by their source when two sources have one of that name.
     assert "TV Shows'" in output and "Movies --limit 10" in output
     assert "jellyfin" in output.lower()  # the fake Jellyfin server's source is on the bus too
+    # A Plex account with a synced server and an offline one that says why.
+    assert re.search(r"^Home\s+plex\s+connected\s+\d+", output, re.MULTILINE)
+    assert re.search(
+        r"^Cabin\s+plex\s+offline\s+0\s+never\s+no address answered: .*\(local\) connection refused",
+        output,
+        re.MULTILINE,
+    )
     assert re.search(r"^show\s+\S", output, re.MULTILINE) and re.search(r"^movie\s+\S", output, re.MULTILINE)
     assert "Seasons:" in output
     assert "/io/github/reeld/Reeld1/sources/" in output  # the busctl tree
