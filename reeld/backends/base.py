@@ -50,6 +50,9 @@ class SyncContext:
     known: Mapping[str, KnownItem] = field(default_factory=dict)
     #: How many items of the library the cache holds (every kind).
     cached_count: int = 0
+    #: The library's playable items the cache holds as watched (backends that set ``uses_cached_watched``,
+    #: on incremental listings): lets a server without a watch-state delta prove nothing was unwatched.
+    cached_watched: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class MediaBackend(abc.ABC):
     kind: str = ""
     #: Whether ``list_items`` wants ``SyncContext.known`` (costs a cache read per sync).
     uses_known_items: bool = False
+    #: Whether an incremental ``list_items`` wants ``SyncContext.cached_watched``.
+    uses_cached_watched: bool = False
     #: Whether ``watch_changes`` pushes live changes (a websocket, a file watcher).
     supports_live_updates: bool = False
 

@@ -378,6 +378,24 @@ def known_items(conn: Connection, source_id: str) -> dict[str, KnownItem]:
     return {row.remote_id: KnownItem(row.etag, row.parent_id, row.library_id) for row in rows}
 
 
+def watched_ids(conn: Connection, source_id: str, library_id: str) -> frozenset[str]:
+    """The library's playable items the cache holds as watched."""
+    rows = conn.execute(
+        select(watch_state.c.remote_id)
+        .join(
+            items,
+            (items.c.source_id == watch_state.c.source_id) & (items.c.remote_id == watch_state.c.remote_id),
+        )
+        .where(
+            watch_state.c.source_id == source_id,
+            watch_state.c.watched.is_(True),
+            items.c.library_id == library_id,
+            items.c.kind.in_([str(kind) for kind in PLAYABLE_KINDS]),
+        )
+    )
+    return frozenset(rows.scalars())
+
+
 def count_items(conn: Connection, source_id: str, library_id: str) -> int:
     stmt = select(func.count()).where(items.c.source_id == source_id, items.c.library_id == library_id)
     return int(conn.execute(stmt).scalar_one())

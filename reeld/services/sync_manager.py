@@ -299,11 +299,15 @@ class SyncManager:
     ) -> int:
         full = full or state is None or state.last_full_sync == 0
         cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
+        cached_watched: frozenset[str] = frozenset()
+        if backend.uses_cached_watched and not full:
+            cached_watched = await self.db.read(queries.watched_ids, runtime.id, library.remote_id)
         ctx = SyncContext(
             full=full,
             since=None if full else state.cursor if state else None,
             known=known,
             cached_count=cached_count,
+            cached_watched=cached_watched,
         )
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()

@@ -380,6 +380,13 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     assert await cached(core, home_id) == expected(home)
     listings = [r for r in home.wire.requests if r.path.endswith("/all") and "includeGuids" in r.query]
     assert listings and all("updatedAt>>" in r.query for r in listings)
+    # Watched elsewhere, nothing unwatched: the counts add up, so the list of watched items is not read.
+    home.set_watched(next(m for m in movies[4:] if m.view_count == 0).rating_key)
+    home.wire.reset_log()
+    assert await core.sync.sync(home_id, full=False)
+    assert await cached(core, home_id) == expected(home)
+    watched_reads = [r for r in home.wire.requests if r.query.get("unwatched") == "0"]
+    assert watched_reads and all(r.headers.get("x-plex-container-size") == "0" for r in watched_reads)
 
 
 async def test_live_notifications_reach_the_cache_within_two_seconds(

@@ -54,6 +54,7 @@ class ServerSettings:
 class PlexBackend(MediaBackend):
     kind = "plex"
     supports_live_updates = True
+    uses_cached_watched = True
 
     def __init__(
         self,
@@ -168,16 +169,11 @@ class PlexBackend(MediaBackend):
             fetch = functools.partial(self._fetch_page, library, plex_type, filters, since)
             async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
                 yield ItemPage(items=items, total=total, cursor=cursor)
-        if filters:
-            # Watch state changed on other devices does not touch updatedAt: sweep it cheaply.
+        if filters and since is not None:
             present = await self._present_ids_if_fewer(library, types, ctx)
-            watched, resume = await self._watch_sweep(library)
+            states, watched = await self._watch_changes(library, ctx, since)
             yield ItemPage(
-                watch_states=watched + resume,
-                watched_ids=frozenset(state.remote_id for state in watched),
-                present_ids=present,
-                total=total,
-                cursor=cursor,
+                watch_states=states, watched_ids=watched, present_ids=present, total=total, cursor=cursor
             )
         else:
             yield ItemPage(total=total, cursor=cursor)
@@ -218,7 +214,7 @@ class PlexBackend(MediaBackend):
             self.date_filters_work = False
             log.warning("plex_date_filter_ignored", source=self.source_id)
 
-    async def _ids(self, library: Library, plex_type: int, **filters: Any) -> list[dict[str, Any]]:
+    async def _entries(self, library: Library, plex_type: int, **filters: Any) -> list[dict[str, Any]]:
         """The entries of a listing, in large pages."""
         found: list[dict[str, Any]] = []
         while True:
@@ -245,18 +241,37 @@ class PlexBackend(MediaBackend):
         present: set[str] = set()
         for plex_type in types:
             present.update(
-                str(e["ratingKey"]) for e in await self._ids(library, plex_type) if e.get("ratingKey")
+                str(e["ratingKey"]) for e in await self._entries(library, plex_type) if e.get("ratingKey")
             )
         return frozenset(present)
 
-    async def _watch_sweep(self, library: Library) -> tuple[list[WatchState], list[WatchState]]:
-        """Watched items and resume points of the library's playable types."""
-        watched: list[WatchState] = []
-        resume: list[WatchState] = []
+    async def _watch_changes(
+        self, library: Library, ctx: SyncContext, since: int
+    ) -> tuple[list[WatchState], frozenset[str] | None]:
+        """Watch state changed on other devices since ``since`` (it does not touch ``updatedAt``).
+
+        Items viewed since come from a ``lastViewedAt`` filter, resume points from ``inProgress``.
+        An unwatch leaves no trace but the number of watched items: when that number does not add
+        up, the complete list of watched items is read too (``watched_ids``: the rest is unwatched).
+        """
+        states: list[WatchState] = []
+        watched_on_server = 0
         for plex_type in LEAF_TYPES.get(library.kind, ()):
-            watched.extend(watch_state_from(e) for e in await self._ids(library, plex_type, unwatched=0))
-            resume.extend(watch_state_from(e) for e in await self._ids(library, plex_type, inProgress=1))
-        return watched, resume
+            states.extend(
+                watch_state_from(e)
+                for e in await self._entries(library, plex_type, **{"lastViewedAt>>": since})
+            )
+            states.extend(watch_state_from(e) for e in await self._entries(library, plex_type, inProgress=1))
+            watched_on_server += await self._count(library, plex_type, {"unwatched": 0})
+        newly_watched = {s.remote_id for s in states if s.watched} - ctx.cached_watched
+        if watched_on_server == len(ctx.cached_watched) + len(newly_watched):
+            return states, None
+        watched = [
+            watch_state_from(e)
+            for plex_type in LEAF_TYPES.get(library.kind, ())
+            for e in await self._entries(library, plex_type, unwatched=0)
+        ]
+        return states + watched, frozenset(state.remote_id for state in watched)
 
     async def fetch_items(self, rating_keys: list[str]) -> list[MediaItem]:
         """Items by rating key (live updates), each with its section as library."""
