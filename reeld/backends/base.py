@@ -50,9 +50,11 @@ class SyncContext:
     known: Mapping[str, KnownItem] = field(default_factory=dict)
     #: How many items of the library the cache holds (every kind).
     cached_count: int = 0
-    #: The library's playable items the cache holds as watched (backends that set ``uses_cached_watched``,
-    #: on incremental listings): lets a server without a watch-state delta prove nothing was unwatched.
+    #: The library's playable items the cache holds as watched, and as partly watched (backends that
+    #: set ``uses_cached_watched``, on incremental listings): lets a server without a watch-state
+    #: delta prove from counts that nothing was unwatched or had its resume point cleared.
     cached_watched: frozenset[str] = frozenset()
+    cached_in_progress: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

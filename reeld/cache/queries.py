@@ -378,22 +378,24 @@ def known_items(conn: Connection, source_id: str) -> dict[str, KnownItem]:
     return {row.remote_id: KnownItem(row.etag, row.parent_id, row.library_id) for row in rows}
 
 
-def watched_ids(conn: Connection, source_id: str, library_id: str) -> frozenset[str]:
-    """The library's playable items the cache holds as watched."""
+def watch_sets(conn: Connection, source_id: str, library_id: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The library's playable items the cache holds as watched, and those with a resume point."""
     rows = conn.execute(
-        select(watch_state.c.remote_id)
+        select(watch_state.c.remote_id, watch_state.c.watched, watch_state.c.position_ms)
         .join(
             items,
             (items.c.source_id == watch_state.c.source_id) & (items.c.remote_id == watch_state.c.remote_id),
         )
         .where(
             watch_state.c.source_id == source_id,
-            watch_state.c.watched.is_(True),
+            (watch_state.c.watched.is_(True)) | (watch_state.c.position_ms > 0),
             items.c.library_id == library_id,
             items.c.kind.in_([str(kind) for kind in PLAYABLE_KINDS]),
         )
-    )
-    return frozenset(rows.scalars())
+    ).all()
+    watched = frozenset(row.remote_id for row in rows if row.watched)
+    in_progress = frozenset(row.remote_id for row in rows if row.position_ms)
+    return watched, in_progress
 
 
 def count_items(conn: Connection, source_id: str, library_id: str) -> int:

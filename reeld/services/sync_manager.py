@@ -300,14 +300,18 @@ class SyncManager:
         full = full or state is None or state.last_full_sync == 0
         cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
         cached_watched: frozenset[str] = frozenset()
+        cached_in_progress: frozenset[str] = frozenset()
         if backend.uses_cached_watched and not full:
-            cached_watched = await self.db.read(queries.watched_ids, runtime.id, library.remote_id)
+            cached_watched, cached_in_progress = await self.db.read(
+                queries.watch_sets, runtime.id, library.remote_id
+            )
         ctx = SyncContext(
             full=full,
             since=None if full else state.cursor if state else None,
             known=known,
             cached_count=cached_count,
             cached_watched=cached_watched,
+            cached_in_progress=cached_in_progress,
         )
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()

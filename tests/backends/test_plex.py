@@ -12,6 +12,7 @@ from sqlalchemy import select
 from reeld.backends.local.kind import LocalKind
 from reeld.backends.plex import connection
 from reeld.backends.plex import kind as plex_kind
+from reeld.backends.plex.backend import PlexBackend
 from reeld.backends.plex.kind import PlexKind, plex_source_id
 from reeld.cache.schema import items, watch_state
 from reeld.config import Paths
@@ -387,6 +388,14 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     assert await cached(core, home_id) == expected(home)
     watched_reads = [r for r in home.wire.requests if r.query.get("unwatched") == "0"]
     assert watched_reads and all(r.headers.get("x-plex-container-size") == "0" for r in watched_reads)
+    # A resume point cleared elsewhere without a new view leaves no date behind: the counts tell.
+    resumed = next(e for e in episodes[2:] if e.view_count == 0)
+    home.set_progress(resumed.rating_key, 50_000)
+    assert await core.sync.sync(home_id, full=False)
+    assert (await cached(core, home_id))[str(resumed.rating_key)][3] == 50_000
+    home.set_progress(resumed.rating_key, 0, at=1)
+    assert await core.sync.sync(home_id, full=False)
+    assert await cached(core, home_id) == expected(home)
 
 
 async def test_live_notifications_reach_the_cache_within_two_seconds(
@@ -459,3 +468,50 @@ async def test_a_revoked_token_mid_sync_needs_auth_without_retrying(
     assert core.auth.status[account_id].attention_needed
     requests_after = len(home.wire.requests)
     assert requests_after <= 3  # the sync stopped at the first 401
+
+
+async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_sync_completes(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    before = await cached(core, home_id)
+    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.STATUS, FaultKind.DROP):
+        home.wire.add_fault(Fault(kind, path="/library/sections/2/all", times=1))
+        assert not await core.sync.sync(home_id, full=True)
+        assert await cached(core, home_id) == before
+        runtime = core.coordinator.get(home_id)
+        assert runtime.state.message  # the status says why
+        if runtime.state.status is not SourceStatus.CONNECTED:
+            recorder.events.clear()
+            core.reconnect(home_id)
+            finished = await recorder.wait(
+                lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 15
+            )
+            assert isinstance(finished, ev.SyncFinished) and finished.success
+    assert await core.sync.sync(home_id, full=True)
+    assert await cached(core, home_id) == expected(home)
+
+
+async def test_a_server_ignoring_date_filters_gets_full_listings(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    """A filter that does not narrow must not be trusted: incremental listings become full ones."""
+    core, _ = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    home.notifier._queues.clear()
+    home.set_ignore_date_filters(True)
+    movies = home.catalog.of_type(1, MOVIE)
+    home.delete_item(movies[0].rating_key)
+    assert await core.sync.sync(home_id, full=False)
+    backend = core.backends.get(home_id)
+    assert isinstance(backend, PlexBackend) and not backend.date_filters_work
+    home.wire.reset_log()
+    assert await core.sync.sync(home_id, full=False)
+    listings = [r for r in home.wire.requests if r.path.endswith("/all") and "includeGuids" in r.query]
+    assert listings and not any("updatedAt>>" in r.query for r in listings)
+    assert await cached(core, home_id) == expected(home)

@@ -250,28 +250,42 @@ class PlexBackend(MediaBackend):
     ) -> tuple[list[WatchState], frozenset[str] | None]:
         """Watch state changed on other devices since ``since`` (it does not touch ``updatedAt``).
 
-        Items viewed since come from a ``lastViewedAt`` filter, resume points from ``inProgress``.
-        An unwatch leaves no trace but the number of watched items: when that number does not add
-        up, the complete list of watched items is read too (``watched_ids``: the rest is unwatched).
+        Items viewed since come from a ``lastViewedAt`` filter. An unwatch, or a resume point
+        cleared, leaves no trace but in the number of watched and of partly watched items: when a
+        number does not add up, that whole list is read too (for watched items as ``watched_ids``:
+        the rest of the library is unwatched).
         """
-        states: list[WatchState] = []
-        watched_on_server = 0
-        for plex_type in LEAF_TYPES.get(library.kind, ()):
-            states.extend(
-                watch_state_from(e)
-                for e in await self._entries(library, plex_type, **{"lastViewedAt>>": since})
-            )
-            states.extend(watch_state_from(e) for e in await self._entries(library, plex_type, inProgress=1))
-            watched_on_server += await self._count(library, plex_type, {"unwatched": 0})
-        newly_watched = {s.remote_id for s in states if s.watched} - ctx.cached_watched
-        if watched_on_server == len(ctx.cached_watched) + len(newly_watched):
-            return states, None
-        watched = [
-            watch_state_from(e)
-            for plex_type in LEAF_TYPES.get(library.kind, ())
-            for e in await self._entries(library, plex_type, unwatched=0)
+        leaf_types = LEAF_TYPES.get(library.kind, ())
+        recent = [
+            watch_state_from(entry)
+            for plex_type in leaf_types
+            for entry in await self._entries(library, plex_type, **{"lastViewedAt>>": since})
         ]
-        return states + watched, frozenset(state.remote_id for state in watched)
+        counts = [
+            await self._count(library, plex_type, {flag: value})
+            for flag, value in (("unwatched", 0), ("inProgress", 1))
+            for plex_type in leaf_types
+        ]
+        watched_on_server = sum(counts[: len(leaf_types)])
+        in_progress_on_server = sum(counts[len(leaf_types) :])
+        states = list(recent)
+        watched_ids: frozenset[str] | None = None
+        if watched_on_server != _expected(ctx.cached_watched, recent, lambda s: s.watched):
+            watched = [
+                watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, unwatched=0)
+            ]
+            states += watched
+            watched_ids = frozenset(state.remote_id for state in watched)
+        if in_progress_on_server != _expected(ctx.cached_in_progress, recent, lambda s: s.position_ms > 0):
+            resuming = [
+                watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, inProgress=1)
+            ]
+            states += resuming
+            # Resume points the cache has and the server no longer lists: read back those items.
+            cleared = ctx.cached_in_progress - {s.remote_id for s in resuming} - {s.remote_id for s in recent}
+            if cleared:
+                states += [i.watch for i in await self.fetch_items(sorted(cleared)) if i.watch is not None]
+        return states, watched_ids
 
     async def fetch_items(self, rating_keys: list[str]) -> list[MediaItem]:
         """Items by rating key (live updates), each with its section as library."""
@@ -334,6 +348,13 @@ class PlexBackend(MediaBackend):
             },
             expect_json=False,
         )
+
+
+def _expected(cached: frozenset[str], recent: list[WatchState], holds: Callable[[WatchState], bool]) -> int:
+    """How many items the server should count in a set if it changed only through ``recent``."""
+    gained = sum(1 for state in recent if holds(state) and state.remote_id not in cached)
+    lost = sum(1 for state in recent if not holds(state) and state.remote_id in cached)
+    return len(cached) + gained - lost
 
 
 def _page(start: int, size: int) -> dict[str, str]:
