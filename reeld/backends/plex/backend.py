@@ -170,8 +170,9 @@ class PlexBackend(MediaBackend):
             async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
                 yield ItemPage(items=items, total=total, cursor=cursor)
         if filters and since is not None:
-            present = await self._present_ids_if_fewer(library, types, ctx)
-            states, watched = await self._watch_changes(library, ctx, since)
+            present, (states, watched) = await asyncio.gather(
+                self._present_ids_if_fewer(library, types, ctx), self._watch_changes(library, ctx, since)
+            )
             yield ItemPage(
                 watch_states=states, watched_ids=watched, present_ids=present, total=total, cursor=cursor
             )
@@ -256,16 +257,12 @@ class PlexBackend(MediaBackend):
         the rest of the library is unwatched).
         """
         leaf_types = LEAF_TYPES.get(library.kind, ())
-        recent = [
-            watch_state_from(entry)
-            for plex_type in leaf_types
-            for entry in await self._entries(library, plex_type, **{"lastViewedAt>>": since})
-        ]
-        counts = [
-            await self._count(library, plex_type, {flag: value})
-            for flag, value in (("unwatched", 0), ("inProgress", 1))
-            for plex_type in leaf_types
-        ]
+        viewed, *counts = await asyncio.gather(
+            asyncio.gather(*(self._entries(library, t, **{"lastViewedAt>>": since}) for t in leaf_types)),
+            *(self._count(library, t, {"unwatched": 0}) for t in leaf_types),
+            *(self._count(library, t, {"inProgress": 1}) for t in leaf_types),
+        )
+        recent = [watch_state_from(entry) for entries in viewed for entry in entries]
         watched_on_server = sum(counts[: len(leaf_types)])
         in_progress_on_server = sum(counts[len(leaf_types) :])
         states = list(recent)

@@ -231,19 +231,45 @@ def _sort_value(item: Item, field: SortField) -> Any:
     return SORTS[field.field](node) if node is not None else None
 
 
-def run(
-    items: list[Item], conditions: tuple[Condition, ...], sorts: tuple[SortField, ...], now: int
-) -> list[Item]:
-    """Filter then order (ties stay in rating-key order, the order ``items`` come in)."""
-    result = (
-        [item for item in items if all(matches(item, c, now) for c in conditions)] if conditions else items[:]
-    )
+def order(items: list[Item], sorts: tuple[SortField, ...]) -> list[Item]:
+    """``items`` in a listing's order (a new list)."""
+    result = items[:]
     if not sorts:
         result.sort(key=_default_key)
         return result
     for field in reversed(sorts):
         result.sort(key=_sort_key(field), reverse=field.descending)
     return result
+
+
+def select(ordered: list[Item], conditions: tuple[Condition, ...], now: int) -> list[Item]:
+    """The items that pass every condition, order kept. Conditions are compiled once per listing:
+    a server answers a filtered count over 100k items in milliseconds, and so should the fake."""
+    if not conditions:
+        return ordered
+    tests = [_compiled(condition, now) for condition in conditions]
+    if len(tests) == 1:
+        return [item for item in ordered if tests[0](item)]
+    return [item for item in ordered if all(test(item) for test in tests)]
+
+
+def _compiled(condition: Condition, now: int) -> Callable[[Item], bool]:
+    """A fast test for the common case (a date, number or flag of the item itself)."""
+    getter = FIELDS[condition.field][1]
+    kind, op = condition.kind, condition.op
+    if condition.scope is None and kind in (DATE, NUMBER) and op in (">>", "<<", ">=", "<="):
+        bound = _number(condition.values[0], kind, now)
+        compare = {
+            ">>": lambda v: v > bound,
+            "<<": lambda v: v < bound,
+            ">=": lambda v: v >= bound,
+            "<=": lambda v: v <= bound,
+        }[op]
+        return lambda item: (value := getter(item)) is not None and compare(value)
+    if condition.scope is None and kind == BOOL:
+        wanted = (condition.values[0] not in ("0", "false", "")) == (op == "=")
+        return lambda item: bool(getter(item)) == wanted
+    return lambda item: matches(item, condition, now)
 
 
 def _sort_key(field: SortField) -> Callable[[Item], tuple[bool, Any]]:
