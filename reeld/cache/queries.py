@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -197,7 +198,7 @@ def _item_values(source_id: str, item: MediaItem) -> tuple[Any, ...]:
         item.rating,
         item.thumb,
         item.etag,
-        json.dumps(item.extra) if item.extra else None,
+        orjson.dumps(item.extra).decode() if item.extra else None,
         1 if item.kind in _TOP_LEVEL_KINDS else 0,
     )
 

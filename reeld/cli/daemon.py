@@ -16,6 +16,23 @@ from reeld.logs import configure_logging
 
 log = structlog.get_logger("reeld")
 
+#: glibc's mallopt() parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Keep glibc from giving each worker thread its own malloc arena.
+
+    A sync decodes, maps and writes pages on several threads; with an arena each, memory freed on
+    one thread is not reused by another and the daemon's RSS grows by tens of MB for nothing.
+    (What ``MALLOC_ARENA_MAX=2`` does, set from inside: the daemon may be started by D-Bus, systemd
+    or a shell.)
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
 
 async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT, ``stop`` being set, or the bus going away."""
@@ -26,6 +43,7 @@ async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Even
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    limit_malloc_arenas()
     daemon = Daemon(paths)
     await daemon.start()
     service = BusService(daemon, bus_address)
