@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, desc, func, select, text
 
-from reeld.cache.schema import items, watch_state
+from reeld.cache.schema import TOP_LEVEL_ONLY, items, watch_state
 from reeld.models.media import PLAYABLE_KINDS, ItemKind
 
 BrowseRow = Row[Any]
@@ -106,8 +106,9 @@ class PageIndex:
 
 
 def _top_level(source_id: str, library_id: str) -> Select[Any]:
+    # The literal (not a bound parameter) lets SQLite use the partial sort indexes.
     return select(items.c.id).where(
-        items.c.source_id == source_id, items.c.library_id == library_id, items.c.top_level == 1
+        items.c.source_id == source_id, items.c.library_id == library_id, TOP_LEVEL_ONLY
     )
 
 

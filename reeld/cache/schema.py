@@ -17,13 +17,18 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 #: The alembic revision this code expects. Startup compares it with the database's and
 #: imports alembic only when they differ (alembic costs ~0.1 s of cold start).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
+
+#: What ListItems lists of a library (movies, shows, albums); a literal, so SQLite can match the
+#: partial indexes that carry it.
+TOP_LEVEL_ONLY = text("top_level = 1")
 
 sources = Table(
     "sources",
@@ -81,11 +86,12 @@ items = Table(
     ForeignKeyConstraint(
         ["source_id", "library_id"], ["libraries.source_id", "libraries.id"], ondelete="CASCADE"
     ),
-    # One index per ListItems sort, so a page is read in index order whatever its offset.
-    Index("ix_items_by_title", "source_id", "library_id", "top_level", "sort_title"),
-    Index("ix_items_by_added", "source_id", "library_id", "top_level", "added_at"),
-    Index("ix_items_by_year", "source_id", "library_id", "top_level", "year"),
-    Index("ix_items_by_rating", "source_id", "library_id", "top_level", "rating"),
+    # One index per ListItems sort, so a page is read in index order whatever its offset; only of
+    # top-level items (what ListItems lists), so seasons and episodes cost no sort-index writes.
+    Index("ix_items_top_by_title", "source_id", "library_id", "sort_title", sqlite_where=TOP_LEVEL_ONLY),
+    Index("ix_items_top_by_added", "source_id", "library_id", "added_at", sqlite_where=TOP_LEVEL_ONLY),
+    Index("ix_items_top_by_year", "source_id", "library_id", "year", sqlite_where=TOP_LEVEL_ONLY),
+    Index("ix_items_top_by_rating", "source_id", "library_id", "rating", sqlite_where=TOP_LEVEL_ONLY),
     Index("ix_items_parent", "source_id", "parent_id"),
     Index("ix_items_added", "added_at"),
 )

@@ -7,7 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.dialects import sqlite
 
+from reeld.cache import browse
 from reeld.cache.db import alembic_config, create_cache_engine, migrate
 from reeld.cache.schema import HEAD_REVISION, metadata
 
@@ -54,3 +56,15 @@ def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
     assert "items_fts" in inspect(engine).get_table_names()
+
+
+def test_library_pages_read_a_sort_index_in_order(tmp_path: Path) -> None:
+    """Every ListItems sort pages through its partial index: no sort of the library per page."""
+    engine = create_cache_engine(tmp_path / "cache.sqlite")
+    migrate(engine)
+    with engine.connect() as conn:
+        for sort, order in browse.SORTS.items():
+            page = browse._top_level("src", "lib").order_by(*order).offset(100).limit(200)
+            sql = str(page.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = " ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert f"USING INDEX ix_items_top_by_{sort}" in plan and "TEMP B-TREE" not in plan, plan

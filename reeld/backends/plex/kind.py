@@ -31,7 +31,9 @@ LoginResult = tuple[AuthProvider, dict[str, str]]
 
 
 def plex_source_id(client_identifier: str) -> str:
-    return "plex_" + re.sub(r"[^A-Za-z0-9]", "", client_identifier)[:40]
+    """``plex_`` and 16 characters of the server's identifier (random hex: unique enough among one
+    person's servers). Short, because every index row of the cache carries its source's id."""
+    return "plex_" + re.sub(r"[^A-Za-z0-9]", "", client_identifier)[:16]
 
 
 def server_secret(client_identifier: str) -> str:
