@@ -4,6 +4,7 @@ off the event loop, and fetching a paged listing a few pages ahead."""
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -16,6 +17,17 @@ from reeld.errors import BackendProtocolError, BackendUnavailable
 LARGE_BODY = 64 * 1024
 
 PageT = TypeVar("PageT")
+T = TypeVar("T")
+
+# One thread decodes and maps every page of every sync. The work holds the GIL, so more threads
+# would not finish it sooner; they would only take turns with the event loop and the cache's
+# reader, and a client's ListItems would wait behind all of them.
+_page_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-pages")
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the page worker thread: CPU-bound work on a server's answer."""
+    return await asyncio.get_running_loop().run_in_executor(_page_worker, fn, *args)
 
 
 def unreachable(host: str, exc: Exception) -> BackendUnavailable:
@@ -51,7 +63,7 @@ async def decode_json(response: httpx.Response, host: str) -> Any:
     # orjson: a full sync decodes ~150 MB of JSON, three times faster than the json module does.
     try:
         if len(response.content) > LARGE_BODY:
-            return await asyncio.to_thread(orjson.loads, response.content)
+            return await off_loop(orjson.loads, response.content)
         return orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise BackendProtocolError(f"{host} sent a malformed or truncated answer") from exc

@@ -1,6 +1,5 @@
 """JellyfinBackend: one user on one Jellyfin server."""
 
-import asyncio
 import functools
 import ipaddress
 import time
@@ -11,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import structlog
 
 from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
-from reeld.backends.http import parse_http_date, pipelined
+from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.mapping import (
     FIELDS,
@@ -144,7 +143,7 @@ class JellyfinBackend(MediaBackend):
             "/Items", **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         dtos = _items_of(result, self.client.host)
-        items = await asyncio.to_thread(_map_page, dtos, library_id, self.client.base_url)
+        items = await off_loop(_map_page, dtos, library_id, self.client.base_url)
         return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
 
     async def _present_ids_if_fewer(

@@ -12,7 +12,7 @@ import httpx
 import structlog
 
 from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
-from reeld.backends.http import parse_http_date, pipelined
+from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.plex import connection as conn
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
 from reeld.backends.plex.mapping import (
@@ -207,7 +207,7 @@ class PlexBackend(MediaBackend):
         entries = _metadata(container, self.server.name)
         if filters and since is not None and self.date_filters_work:
             self._check_date_filter(entries, since)
-        return await asyncio.to_thread(_map_page, entries, library.remote_id, self.client.base_url)
+        return await off_loop(_map_page, entries, library.remote_id, self.client.base_url)
 
     def _check_date_filter(self, entries: list[dict[str, Any]], since: int) -> None:
         """A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings)."""
