@@ -10,7 +10,7 @@ server answered nonsense.
 """
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -90,6 +90,17 @@ class ChangeSet:
     watch_states: Sequence[WatchState] = ()
     # Libraries whose contents changed in ways only a listing can tell (a finished server scan).
     libraries_to_sync: Sequence[str] = ()
+
+
+def count_if_only(
+    cached: frozenset[str], recent: Sequence[WatchState], holds: Callable[[WatchState], bool]
+) -> int:
+    """How many items a server should count in a set (watched, partly watched) if the set changed
+    only through ``recent`` since the cache learnt ``cached``. A server whose count differs had
+    other changes (an unwatch elsewhere) and must be asked for the whole set."""
+    gained = sum(1 for state in recent if holds(state) and state.remote_id not in cached)
+    lost = sum(1 for state in recent if not holds(state) and state.remote_id in cached)
+    return len(cached) + gained - lost
 
 
 class MediaBackend(abc.ABC):

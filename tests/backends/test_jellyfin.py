@@ -204,6 +204,22 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     # Incremental: changed items only, plus the cheap sweeps; no full listing.
     listed = [r for r in server.wire.requests if r.path == "/Items" and "Fields" in r.query]
     assert all("MinDateLastSaved" in r.query for r in listed)
+    # Played elsewhere, nothing unplayed: the counts add up, so the played ids are not listed.
+    user = fake.users[USER].id
+    unplayed = [i for i in fake.items.values() if i.type == "Movie" and (user, i.id) not in fake.user_data]
+    fake.set_played(USER, unplayed[0].id, True)
+    server.wire.reset_log()
+    assert await core.sync.sync(source_id, full=False)
+    assert await cached(core, source_id) == expected(fake)
+    played_reads = [r for r in server.wire.requests if r.query.get("IsPlayed") == "true"]
+    assert played_reads and all(r.query.get("Limit") == "0" for r in played_reads)
+    # A resume point cleared on another device without a new play date: only the counts tell.
+    fake.set_played(USER, unplayed[1].id, False, position_ticks=600_000_000)
+    assert await core.sync.sync(source_id, full=False)
+    assert (await cached(core, source_id))[unplayed[1].id][3] == 60_000
+    fake.user_data[(user, unplayed[1].id)].position_ticks = 0
+    assert await core.sync.sync(source_id, full=False)
+    assert await cached(core, source_id) == expected(fake)
 
 
 async def test_live_updates_reach_the_cache_within_2_s(

@@ -1,5 +1,6 @@
 """JellyfinBackend: one user on one Jellyfin server."""
 
+import asyncio
 import functools
 import ipaddress
 import time
@@ -9,7 +10,14 @@ from urllib.parse import urlencode, urlsplit
 
 import structlog
 
-from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.base import (
+    ChangeSet,
+    ItemPage,
+    MediaBackend,
+    PlaybackState,
+    SyncContext,
+    count_if_only,
+)
 from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.mapping import (
@@ -20,6 +28,7 @@ from reeld.backends.jellyfin.mapping import (
     item_from_dto,
     library_from_view,
     parse_date,
+    watch_state_of,
 )
 from reeld.backends.jellyfin.socket import watch_socket
 from reeld.errors import BackendProtocolError, BackendUnavailable
@@ -39,6 +48,7 @@ FETCH_BATCH = 200
 class JellyfinBackend(MediaBackend):
     kind = "jellyfin"
     supports_live_updates = True
+    uses_cached_watched = True
 
     def __init__(
         self,
@@ -116,11 +126,10 @@ class JellyfinBackend(MediaBackend):
         async for page in self._pages(query, library.remote_id):
             yield ItemPage(items=page.items, total=page.total, cursor=cursor)
         if not ctx.full:
-            present = await self._present_ids_if_fewer(library, types, ctx)
-            # Watch state has no server-side delta: sweep it cheaply (ids of played items, resume points).
-            played = await self._played_ids(library, types)
-            resume = await self._resume_points(library, types)
-            yield ItemPage(watch_states=resume, watched_ids=played, present_ids=present, cursor=cursor)
+            present, (states, watched) = await asyncio.gather(
+                self._present_ids_if_fewer(library, types, ctx), self._watch_changes(library, types, ctx)
+            )
+            yield ItemPage(watch_states=states, watched_ids=watched, present_ids=present, cursor=cursor)
 
     def _next_cursor(self) -> str:
         now = time.time()
@@ -153,26 +162,90 @@ class JellyfinBackend(MediaBackend):
 
         Jellyfin has no delta for deletions (the websocket tells, when it is up): compare counts, one
         small request, and only when they differ list the ids."""
-        counted = await self.client.get(
+        if await self._count(library, IncludeItemTypes=types) >= ctx.cached_count:
+            return None
+        return frozenset(await self._ids(library, IncludeItemTypes=types))
+
+    async def _watch_changes(
+        self, library: Library, types: str, ctx: SyncContext
+    ) -> tuple[list[WatchState], frozenset[str] | None]:
+        """Watch state changed on other devices since the last sync (Jellyfin has no delta for it).
+
+        Items played since come sorted by ``DatePlayed``. An unwatch, or a resume point cleared,
+        leaves no trace but in the number of played and of resumable items: when a number does not
+        add up, that whole list is read too (played ids as ``watched_ids``: the rest is unwatched).
+        """
+        playable = _playable(types)
+        since = parse_date(ctx.since)
+        recent, played_count, resumable_count = await asyncio.gather(
+            self._played_since(library, playable, since),
+            self._count(library, IncludeItemTypes=playable, IsPlayed="true"),
+            self._count(library, IncludeItemTypes=playable, Filters="IsResumable"),
+        )
+        states = list(recent)
+        watched_ids: frozenset[str] | None = None
+        if played_count != count_if_only(ctx.cached_watched, recent, lambda s: s.watched):
+            watched_ids = frozenset(await self._ids(library, IncludeItemTypes=playable, IsPlayed="true"))
+        if resumable_count != count_if_only(ctx.cached_in_progress, recent, lambda s: s.position_ms > 0):
+            resuming = [
+                watch_state_of(dto)
+                for dto in await self._dtos(library, 1000, IncludeItemTypes=playable, Filters="IsResumable")
+            ]
+            states += resuming
+            # Resume points the cache has and the server no longer lists: read back those items.
+            cleared = ctx.cached_in_progress - {s.remote_id for s in resuming} - {s.remote_id for s in recent}
+            if cleared:
+                states += [i.watch for i in await self.fetch_items(sorted(cleared)) if i.watch is not None]
+        return states, watched_ids
+
+    async def _played_since(self, library: Library, playable: str, since: int | None) -> list[WatchState]:
+        """Watch states of the items played (or partly played) since ``since``, newest first."""
+        found: list[WatchState] = []
+        start = 0
+        while since is not None:
+            result = await self.client.get(
+                "/Items",
+                userId=self.user_id,
+                ParentId=library.remote_id,
+                Recursive="true",
+                IncludeItemTypes=playable,
+                SortBy="DatePlayed",
+                SortOrder="Descending",
+                EnableImages="false",
+                StartIndex=start,
+                Limit=200,
+            )
+            dtos = _items_of(result, self.client.host)
+            for dto in dtos:
+                state = watch_state_of(dto)
+                if state.last_viewed_at is None or state.last_viewed_at < since:
+                    return found
+                found.append(state)
+            if len(dtos) < 200:
+                return found
+            start += len(dtos)
+        return found
+
+    async def _count(self, library: Library, **filters: str) -> int:
+        result = await self.client.get(
             "/Items",
             userId=self.user_id,
             ParentId=library.remote_id,
             Recursive="true",
-            IncludeItemTypes=types,
             Limit=0,
             EnableTotalRecordCount="true",
+            **filters,
         )
-        if int(counted.get("TotalRecordCount") or 0) >= ctx.cached_count:
-            return None
-        return frozenset(await self._ids(library, IncludeItemTypes=types))
-
-    async def _played_ids(self, library: Library, types: str) -> frozenset[str]:
-        return frozenset(await self._ids(library, IncludeItemTypes=_playable(types), IsPlayed="true"))
+        return int(result.get("TotalRecordCount") or 0)
 
     async def _ids(self, library: Library, **filters: str) -> set[str]:
         """The ids of a library's items matching ``filters``, in large pages of minimal items."""
-        found: set[str] = set()
-        start = 0
+        dtos = await self._dtos(library, 5000, EnableUserData="false", **filters)
+        return {str(dto["Id"]) for dto in dtos if dto.get("Id")}
+
+    async def _dtos(self, library: Library, page_size: int, **filters: str) -> list[dict[str, Any]]:
+        """Every item of a library matching ``filters`` (no images, default fields), page by page."""
+        found: list[dict[str, Any]] = []
         while True:
             result = await self.client.get(
                 "/Items",
@@ -180,40 +253,15 @@ class JellyfinBackend(MediaBackend):
                 ParentId=library.remote_id,
                 Recursive="true",
                 EnableImages="false",
-                EnableUserData="false",
-                StartIndex=start,
-                Limit=5000,
+                StartIndex=len(found),
+                Limit=page_size,
                 EnableTotalRecordCount="true",
                 **filters,
             )
             dtos = _items_of(result, self.client.host)
-            found.update(str(dto["Id"]) for dto in dtos if dto.get("Id"))
-            start += len(dtos)
-            if not dtos or start >= int(result.get("TotalRecordCount") or 0):
+            found.extend(dto for dto in dtos if dto.get("Id"))
+            if not dtos or len(found) >= int(result.get("TotalRecordCount") or 0):
                 return found
-
-    async def _resume_points(self, library: Library, types: str) -> list[WatchState]:
-        result = await self.client.get(
-            "/Items/Resume",
-            userId=self.user_id,
-            ParentId=library.remote_id,
-            IncludeItemTypes=_playable(types),
-            EnableImages="false",
-            Limit=1000,
-        )
-        states = []
-        for dto in _items_of(result, self.client.host):
-            data = dto.get("UserData") or {}
-            states.append(
-                WatchState(
-                    remote_id=str(dto["Id"]),
-                    watched=bool(data.get("Played")),
-                    position_ms=int(data.get("PlaybackPositionTicks") or 0) // TICKS_PER_MS,
-                    view_count=int(data.get("PlayCount") or 0),
-                    last_viewed_at=parse_date(data.get("LastPlayedDate")),
-                )
-            )
-        return states
 
     async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
         """Items by id, each with its library (asked per library: a view's listing filters by both)."""

@@ -82,6 +82,11 @@ def watch_state(item_id: str, data: UserData) -> WatchState:
     )
 
 
+def watch_state_of(dto: dict[str, Any]) -> WatchState:
+    """The watch state of an item DTO (all defaults when it carries no user data)."""
+    return watch_state(str(dto["Id"]), cast(UserData, dto.get("UserData") or {}))
+
+
 def _parent(dto: dict[str, Any], kind: ItemKind) -> str | None:
     if kind is ItemKind.SEASON:
         return dto.get("SeriesId") or dto.get("ParentId")

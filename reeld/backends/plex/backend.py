@@ -11,7 +11,14 @@ from urllib.parse import urlencode
 import httpx
 import structlog
 
-from reeld.backends.base import ChangeSet, ItemPage, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.base import (
+    ChangeSet,
+    ItemPage,
+    MediaBackend,
+    PlaybackState,
+    SyncContext,
+    count_if_only,
+)
 from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.plex import connection as conn
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
@@ -267,13 +274,15 @@ class PlexBackend(MediaBackend):
         in_progress_on_server = sum(counts[len(leaf_types) :])
         states = list(recent)
         watched_ids: frozenset[str] | None = None
-        if watched_on_server != _expected(ctx.cached_watched, recent, lambda s: s.watched):
+        if watched_on_server != count_if_only(ctx.cached_watched, recent, lambda s: s.watched):
             watched = [
                 watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, unwatched=0)
             ]
             states += watched
             watched_ids = frozenset(state.remote_id for state in watched)
-        if in_progress_on_server != _expected(ctx.cached_in_progress, recent, lambda s: s.position_ms > 0):
+        if in_progress_on_server != count_if_only(
+            ctx.cached_in_progress, recent, lambda s: s.position_ms > 0
+        ):
             resuming = [
                 watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, inProgress=1)
             ]
@@ -345,13 +354,6 @@ class PlexBackend(MediaBackend):
             },
             expect_json=False,
         )
-
-
-def _expected(cached: frozenset[str], recent: list[WatchState], holds: Callable[[WatchState], bool]) -> int:
-    """How many items the server should count in a set if it changed only through ``recent``."""
-    gained = sum(1 for state in recent if holds(state) and state.remote_id not in cached)
-    lost = sum(1 for state in recent if not holds(state) and state.remote_id in cached)
-    return len(cached) + gained - lost
 
 
 def _page(start: int, size: int) -> dict[str, str]:

@@ -5,6 +5,7 @@ import contextlib
 import json
 import re
 import secrets
+import time
 import uuid
 from typing import Any
 from urllib.parse import unquote
@@ -165,7 +166,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         if found is not None and kind in ("Progress", "Stopped", "Playing"):
             state = fake.user_data.setdefault((user, item_id), UserState())
             state.position_ticks = int(body.get("PositionTicks") or 0)
-            state.last_played = asyncio.get_running_loop().time()
+            state.last_played = time.time()
             if kind == "Stopped" and found.runtime_ticks and state.position_ticks > 0.9 * found.runtime_ticks:
                 state.played, state.position_ticks, state.play_count = True, 0, state.play_count + 1
         return Response(status_code=204)

@@ -381,6 +381,14 @@ class FakeJellyfin:
                 items = [i for i in items if state(i).played == want]
             if "IsResumable" in filters:
                 items = [i for i in items if state(i).position_ticks > 0 and not state(i).played]
+        if params.get("SortBy", "").split(",")[0] == "DatePlayed":
+            # The user's own last-played time; never-played items sort as the oldest.
+            def played_at(item: Item) -> float:
+                state = self.user_data.get((user_id, item.id))
+                return state.last_played if state and state.last_played is not None else float("-inf")
+
+            descending = params.get("SortOrder", "Ascending").lower().startswith("desc")
+            items = sorted(items, key=played_at, reverse=descending)
         total = len(items)
         start = int(params.get("StartIndex") or 0)
         limit = params.get("Limit")
