@@ -139,7 +139,7 @@ class FakeJellyfin:
         self.socket_silent = False  # stop answering keep-alives (a half-open connection)
         self.socket_connected = asyncio.Event()  # set when a client's websocket is listening
         self._version = 0
-        self._sorted: dict[tuple[str, str, str], list[Item]] = {}
+        self._sorted: dict[tuple[str, str, str, bool], list[Item]] = {}
         self._clock = 1_700_000_000.0
 
     # -- building ---------------------------------------------------------------------------------
@@ -372,23 +372,26 @@ class FakeJellyfin:
         played_filter = params.get("IsPlayed")
         filters = params.get("Filters", "")
         if played_filter is not None or "IsPlayed" in filters or "IsResumable" in filters:
-            want = played_filter.lower() == "true" if played_filter is not None else True
-
-            def state(item: Item) -> UserState:
-                return self.user_data.get((user_id, item.id)) or UserState()
-
+            # Sets of this user's ids first: a real server answers these from an index, in milliseconds.
+            mine = {iid: st for (uid, iid), st in self.user_data.items() if uid == user_id}
             if played_filter is not None or "IsPlayed" in filters:
-                items = [i for i in items if state(i).played == want]
+                want = played_filter.lower() == "true" if played_filter is not None else True
+                played = {iid for iid, st in mine.items() if st.played}
+                items = [i for i in items if (i.id in played) == want]
             if "IsResumable" in filters:
-                items = [i for i in items if state(i).position_ticks > 0 and not state(i).played]
+                resumable = {iid for iid, st in mine.items() if st.position_ticks > 0 and not st.played}
+                items = [i for i in items if i.id in resumable]
         if params.get("SortBy", "").split(",")[0] == "DatePlayed":
             # The user's own last-played time; never-played items sort as the oldest.
-            def played_at(item: Item) -> float:
-                state = self.user_data.get((user_id, item.id))
-                return state.last_played if state and state.last_played is not None else float("-inf")
-
+            played_at = {
+                iid: st.last_played
+                for (uid, iid), st in self.user_data.items()
+                if uid == user_id and st.last_played is not None
+            }
+            dated = sorted((i for i in items if i.id in played_at), key=lambda i: played_at[i.id])
+            never = [i for i in items if i.id not in played_at]
             descending = params.get("SortOrder", "Ascending").lower().startswith("desc")
-            items = sorted(items, key=played_at, reverse=descending)
+            items = [*reversed(dated), *never] if descending else [*never, *dated]
         total = len(items)
         start = int(params.get("StartIndex") or 0)
         limit = params.get("Limit")
@@ -398,13 +401,21 @@ class FakeJellyfin:
     def _candidates(self, params: dict[str, str]) -> list[Item]:
         parent = params.get("ParentId", "")
         types = params.get("IncludeItemTypes", "")
-        sort = params.get("SortBy", "SortName").split(",")[0]
-        key = (parent, types, sort)
+        # Orders other than by creation date start from the name order (query() re-sorts by DatePlayed).
+        sort = "DateCreated" if params.get("SortBy", "").split(",")[0] == "DateCreated" else "SortName"
+        recursive = params.get("Recursive", "false").lower() == "true"
+        key = (parent, types, sort, recursive)
         cached = self._sorted.get(key)
         if cached is not None:
             return cached
-        recursive = params.get("Recursive", "false").lower() == "true"
         wanted = set(types.split(",")) if types else None
+        for (other_parent, other_types, other_sort, other_recursive), listed in list(self._sorted.items()):
+            # A cached listing of more types, same parent and order: filtering it keeps the order.
+            same_listing = (other_parent, other_sort, other_recursive) == (parent, sort, recursive)
+            if same_listing and wanted and other_types and wanted <= set(other_types.split(",")):
+                found = [i for i in listed if i.type in wanted]
+                self._sorted[key] = found
+                return found
         items: Iterable[Item] = self.items.values()
         if parent:
             view_ids = {v["Id"] for v in self.views}
