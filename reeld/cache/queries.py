@@ -379,24 +379,39 @@ def known_items(conn: Connection, source_id: str) -> dict[str, KnownItem]:
     return {row.remote_id: KnownItem(row.etag, row.parent_id, row.library_id) for row in rows}
 
 
-def watch_sets(conn: Connection, source_id: str, library_id: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The library's playable items the cache holds as watched, and those with a resume point."""
-    rows = conn.execute(
-        select(watch_state.c.remote_id, watch_state.c.watched, watch_state.c.position_ms)
-        .join(
-            items,
-            (items.c.source_id == watch_state.c.source_id) & (items.c.remote_id == watch_state.c.remote_id),
+# CROSS JOIN keeps SQLite from scanning every item (most never played) and probing watch_state
+# for each: it walks the source's watch-state rows and looks their items up.
+_WATCH_SETS_SQL = (
+    "SELECT i.library_id, w.remote_id, w.watched, w.position_ms FROM watch_state AS w CROSS JOIN items AS i "
+    "ON i.source_id = w.source_id AND i.remote_id = w.remote_id "
+    "WHERE w.source_id = ? AND (w.watched = 1 OR w.position_ms > 0) "
+    f"AND i.kind IN ({', '.join(repr(str(kind)) for kind in sorted(PLAYABLE_KINDS))})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSets:
+    """A library's playable items the cache holds as watched, and those with a resume point."""
+
+    watched: frozenset[str] = frozenset()
+    in_progress: frozenset[str] = frozenset()
+
+
+def watch_sets(conn: Connection, source_id: str) -> dict[str, WatchSets]:
+    """Every library's ``WatchSets``, by library id, in one pass over the source's watch state."""
+    watched: dict[str, set[str]] = {}
+    in_progress: dict[str, set[str]] = {}
+    for row in conn.exec_driver_sql(_WATCH_SETS_SQL, (source_id,)):
+        if row.watched:
+            watched.setdefault(row.library_id, set()).add(row.remote_id)
+        if row.position_ms:
+            in_progress.setdefault(row.library_id, set()).add(row.remote_id)
+    return {
+        library_id: WatchSets(
+            frozenset(watched.get(library_id, ())), frozenset(in_progress.get(library_id, ()))
         )
-        .where(
-            watch_state.c.source_id == source_id,
-            (watch_state.c.watched.is_(True)) | (watch_state.c.position_ms > 0),
-            items.c.library_id == library_id,
-            items.c.kind.in_([str(kind) for kind in PLAYABLE_KINDS]),
-        )
-    ).all()
-    watched = frozenset(row.remote_id for row in rows if row.watched)
-    in_progress = frozenset(row.remote_id for row in rows if row.position_ms)
-    return watched, in_progress
+        for library_id in watched.keys() | in_progress.keys()
+    }
 
 
 def count_items(conn: Connection, source_id: str, library_id: str) -> int:

@@ -92,6 +92,7 @@ items = Table(
     Index("ix_items_top_by_added", "source_id", "library_id", "added_at", sqlite_where=TOP_LEVEL_ONLY),
     Index("ix_items_top_by_year", "source_id", "library_id", "year", sqlite_where=TOP_LEVEL_ONLY),
     Index("ix_items_top_by_rating", "source_id", "library_id", "rating", sqlite_where=TOP_LEVEL_ONLY),
+    Index("ix_items_library", "source_id", "library_id"),
     Index("ix_items_parent", "source_id", "parent_id"),
     Index("ix_items_added", "added_at"),
 )

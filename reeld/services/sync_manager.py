@@ -252,6 +252,9 @@ class SyncManager:
         }
         progress = _Progress({lib_id: state.total if state else 0 for lib_id, state in states.items()})
         known = await self.db.read(queries.known_items, runtime.id) if backend.uses_known_items else {}
+        watch_sets: dict[str, queries.WatchSets] = {}
+        if backend.uses_cached_watched and not full:
+            watch_sets = await self.db.read(queries.watch_sets, runtime.id)
         written = 0
         failed: list[str] = []
         now = time.time()
@@ -261,7 +264,14 @@ class SyncManager:
                 continue
             try:
                 written += await self._sync_library(
-                    runtime, backend, library, full, states[library.remote_id], progress, known
+                    runtime,
+                    backend,
+                    library,
+                    full,
+                    states[library.remote_id],
+                    progress,
+                    known,
+                    watch_sets.get(library.remote_id, queries.WatchSets()),
                 )
             except (AuthRequired, BackendUnavailable, asyncio.CancelledError):
                 raise
@@ -296,22 +306,17 @@ class SyncManager:
         state: queries.LibrarySyncState | None,
         progress: _Progress,
         known: Mapping[str, KnownItem],
+        watch_sets: queries.WatchSets,
     ) -> int:
         full = full or state is None or state.last_full_sync == 0
         cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
-        cached_watched: frozenset[str] = frozenset()
-        cached_in_progress: frozenset[str] = frozenset()
-        if backend.uses_cached_watched and not full:
-            cached_watched, cached_in_progress = await self.db.read(
-                queries.watch_sets, runtime.id, library.remote_id
-            )
         ctx = SyncContext(
             full=full,
             since=None if full else state.cursor if state else None,
             known=known,
             cached_count=cached_count,
-            cached_watched=cached_watched,
-            cached_in_progress=cached_in_progress,
+            cached_watched=watch_sets.watched,
+            cached_in_progress=watch_sets.in_progress,
         )
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()
