@@ -42,7 +42,7 @@ def test_add_plex_token_from_stdin_then_browse(
     plex: tuple[FakePlexCluster, str],
 ) -> None:
     cluster, url = plex
-    reeld = daemon(env={"REELD_PLEX_TV_URL": url})
+    reeld = daemon("--verbose", env={"REELD_PLEX_TV_URL": url})  # debug logs too must hold no token
     wrong = reelctl(private_bus, "add-plex-token", stdin="not-a-token\n")
     assert wrong.returncode != 0 and "NotAuthorized" in wrong.stderr and "Traceback" not in wrong.stderr
     added = reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n")

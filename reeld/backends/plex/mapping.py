@@ -42,51 +42,59 @@ def library_from_section(section: dict[str, Any]) -> Library:
 
 def watch_state_from(entry: dict[str, Any]) -> WatchState:
     """The watch state in an entry: leaves by ``viewCount``, shows and seasons by their leaf counts."""
-    view_count = int(entry.get("viewCount") or 0)
+    view_count = _int(entry.get("viewCount")) or 0
     leaves = entry.get("leafCount")
     if leaves is not None:
-        watched = int(leaves) > 0 and int(entry.get("viewedLeafCount") or 0) >= int(leaves)
+        leaves = _int(leaves) or 0
+        watched = leaves > 0 and (_int(entry.get("viewedLeafCount")) or 0) >= leaves
     else:
         watched = view_count > 0
     return WatchState(
         remote_id=str(entry["ratingKey"]),
         watched=watched,
-        position_ms=int(entry.get("viewOffset") or 0),
+        position_ms=_int(entry.get("viewOffset")) or 0,
         view_count=view_count,
         last_viewed_at=_int(entry.get("lastViewedAt")),
     )
 
 
 def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) -> MediaItem | None:
-    """One item, or ``None`` for a type reeld does not keep."""
-    kind = ITEM_KINDS.get(str(entry.get("type")))
-    rating_key = entry.get("ratingKey")
+    """One item, or ``None`` for a type reeld does not keep. (Runs for every item of a sync: kept lean.)"""
+    get = entry.get
+    kind = ITEM_KINDS.get(get("type"))  # type: ignore[arg-type]
+    rating_key = get("ratingKey")
     if kind is None or not rating_key:
         return None
     extra: dict[str, object] = {}
-    guids = [g["id"] for g in entry.get("Guid") or () if isinstance(g, dict) and g.get("id")]
+    guids = get("Guid")
     if guids:
-        extra["guids"] = guids
-    part = _first_part(entry)
-    if part is not None:
-        extra["part_key"] = part
-    rating = entry.get("audienceRating", entry.get("rating"))
-    thumb = entry.get("thumb")
-    updated = _int(entry.get("updatedAt"))
+        ids = [g["id"] for g in guids if isinstance(g, dict) and g.get("id")]
+        if ids:
+            extra["guids"] = ids
+    media = get("Media")
+    if media:
+        part = _first_part(media)
+        if part is not None:
+            extra["part_key"] = part
+    rating = get("audienceRating", get("rating"))
+    thumb = get("thumb")
+    updated = _int(get("updatedAt"))
+    is_episode = kind is ItemKind.EPISODE
+    parent = get("parentRatingKey") if kind in _CHILD_KINDS else None
     return MediaItem(
         remote_id=str(rating_key),
         library_id=library_id,
         kind=kind,
-        title=str(entry.get("title") or ""),
-        sort_title=entry.get("titleSort"),
-        parent_id=_parent(entry, kind),
-        year=_int(entry.get("year")),
-        summary=entry.get("summary") or None,
-        duration_ms=_int(entry.get("duration")),
-        index=_int(entry.get("index")) if kind is not ItemKind.MOVIE else None,
-        parent_index=_int(entry.get("parentIndex")) if kind is ItemKind.EPISODE else None,
-        show_title=entry.get("grandparentTitle") if kind is ItemKind.EPISODE else None,
-        added_at=_int(entry.get("addedAt")),
+        title=str(get("title") or ""),
+        sort_title=get("titleSort"),
+        parent_id=str(parent) if parent else None,
+        year=_int(get("year")),
+        summary=get("summary") or None,
+        duration_ms=_int(get("duration")),
+        index=_int(get("index")) if kind is not ItemKind.MOVIE else None,
+        parent_index=_int(get("parentIndex")) if is_episode else None,
+        show_title=get("grandparentTitle") if is_episode else None,
+        added_at=_int(get("addedAt")),
         updated_at=updated,
         rating=float(rating) if rating is not None else None,
         # No token here: the cache and the bus never hold one. Clients ask for a URL to play.
@@ -97,22 +105,20 @@ def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) ->
     )
 
 
-def _parent(entry: dict[str, Any], kind: ItemKind) -> str | None:
-    if kind in (ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK):
-        parent = entry.get("parentRatingKey")
-        return str(parent) if parent else None
-    return None
+_CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
 
 
-def _first_part(entry: dict[str, Any]) -> str | None:
-    for media in entry.get("Media") or ():
-        for part in media.get("Part") or ():
+def _first_part(media: list[dict[str, Any]]) -> str | None:
+    for entry in media:
+        for part in entry.get("Part") or ():
             if part.get("key"):
                 return str(part["key"])
     return None
 
 
 def _int(value: Any) -> int | None:
+    if value.__class__ is int:  # what JSON gives, nearly always: no conversion, no exception handling
+        return value
     if value is None or value == "":
         return None
     try:
