@@ -59,6 +59,14 @@ BROWSE_COLUMNS: tuple[str, ...] = (
 )
 _ID = BROWSE_COLUMNS.index("id")
 _WATCH_COLUMNS = frozenset({"watched", "position_ms", "view_count", "last_viewed_at"})
+#: A page of rows by item id, as plain SQL run on the driver's cursor: ListItems runs it for every
+#: page, and SQLAlchemy's statement caching and Row objects cost as much as the query itself.
+_ROWS_BY_ID_SQL = (
+    "SELECT "
+    + ", ".join(f"{'w' if name in _WATCH_COLUMNS else 'i'}.{name}" for name in BROWSE_COLUMNS)
+    + " FROM items AS i LEFT OUTER JOIN watch_state AS w"
+    " ON w.source_id = i.source_id AND w.remote_id = i.remote_id WHERE i.id IN ({marks})"
+)
 
 
 def _with_watch_state() -> Select[Any]:
@@ -124,7 +132,11 @@ def list_library(
     """A page of a library's top-level items; ``order`` (from a ``PageIndex``) makes it a slice."""
     if order is not None:
         page_ids = list(order[offset : offset + limit])
-        by_id = {row[_ID]: row for row in conn.execute(_with_watch_state().where(items.c.id.in_(page_ids)))}
+        if not page_ids:
+            return []
+        sql = _ROWS_BY_ID_SQL.format(marks=",".join("?" * len(page_ids)))
+        cursor = conn.connection.driver_connection.execute(sql, page_ids)  # type: ignore[union-attr]
+        by_id = {row[_ID]: row for row in cursor}
         return [by_id[item_id] for item_id in page_ids if item_id in by_id]
     # Page through the index alone first, then join watch state for just those rows: an OFFSET
     # deep into a large library would otherwise do the join for every skipped row.
