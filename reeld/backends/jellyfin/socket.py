@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 import structlog
-import websockets
-from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.exceptions import WebSocketException
 
 from reeld.backends.base import ChangeSet
 from reeld.backends.jellyfin.mapping import UserData, watch_state
-from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
+from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
 
 if TYPE_CHECKING:
     from reeld.backends.jellyfin.backend import JellyfinBackend
@@ -26,10 +25,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 DEFAULT_KEEPALIVE_S = 30.0
-
-
-class LiveUpdatesInterrupted(ReeldError):
-    """The socket died after it was open; the server may well be fine. Reconnect later."""
 
 
 def socket_url(base_url: str, token: str, device_id: str) -> str:
@@ -42,20 +37,12 @@ def socket_url(base_url: str, token: str, device_id: str) -> str:
 async def watch_socket(backend: "JellyfinBackend") -> AsyncIterator[ChangeSet]:
     client = backend.client
     url = socket_url(client.base_url, client.token or "", client.device_id)
-    try:
-        connection = await websockets.connect(url, open_timeout=10, ping_interval=None, max_size=16 * 2**20)
-    except InvalidStatus as exc:
-        if exc.response.status_code in (401, 403):
-            raise AuthRequired(
-                f"The Jellyfin server at {client.host} rejected the saved login: log in again"
-            ) from None
-        raise BackendUnavailable(
-            f"{client.host} refused live updates (HTTP {exc.response.status_code})"
-        ) from None
-    except (OSError, TimeoutError, WebSocketException) as exc:
-        raise BackendUnavailable(
-            f"{client.host}: live updates cannot connect ({exc.__class__.__name__})"
-        ) from None
+    connection = await open_live_updates(
+        url,
+        client.host,
+        f"The Jellyfin server at {client.host} rejected the saved login: log in again",
+        ping_interval=None,
+    )
     log.info("live_updates_connected", source=backend.source_id)
     keepalive = _KeepAlive(connection)
     try:

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
-import websockets
-from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.exceptions import WebSocketException
 
 from reeld.backends.base import ChangeSet
-from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
+from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
 
 if TYPE_CHECKING:
     from reeld.backends.plex.backend import PlexBackend
@@ -29,10 +28,6 @@ PING_INTERVAL_S = 20.0
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 
 
-class LiveUpdatesInterrupted(ReeldError):
-    """The socket died after it was open; the server may well be fine. Reconnect later."""
-
-
 def notifications_url(base_url: str) -> str:
     scheme = "wss" if base_url.startswith("https") else "ws"
     return f"{scheme}{base_url[base_url.index(':') :]}/:/websockets/notifications"
@@ -41,25 +36,14 @@ def notifications_url(base_url: str) -> str:
 async def watch_notifications(backend: "PlexBackend") -> AsyncIterator[ChangeSet]:
     client = backend.client
     url = notifications_url(client.base_url)
-    try:
-        connection = await websockets.connect(
-            url,
-            additional_headers={"X-Plex-Token": client.token},
-            open_timeout=10,
-            ping_interval=PING_INTERVAL_S,
-            ping_timeout=PING_INTERVAL_S,
-            max_size=16 * 2**20,
-        )
-    except InvalidStatus as exc:
-        if exc.response.status_code in (401, 403):
-            raise AuthRequired(f"{client.name} rejected its access token for live updates") from None
-        raise BackendUnavailable(
-            f"{client.name} refused live updates (HTTP {exc.response.status_code})"
-        ) from None
-    except (OSError, TimeoutError, WebSocketException) as exc:
-        raise BackendUnavailable(
-            f"{client.name}: live updates cannot connect ({exc.__class__.__name__})"
-        ) from None
+    connection = await open_live_updates(
+        url,
+        client.name,
+        f"{client.name} rejected its access token for live updates",
+        additional_headers={"X-Plex-Token": client.token},
+        ping_interval=PING_INTERVAL_S,
+        ping_timeout=PING_INTERVAL_S,
+    )
     log.info("live_updates_connected", source=backend.source_id)
     try:
         while True:

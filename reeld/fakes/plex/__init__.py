@@ -17,7 +17,7 @@ from reeld.fakes.plex.generate import CatalogSpec
 from reeld.fakes.plex.network import TlsFiles
 from reeld.fakes.plex.plextv import FakeAccount, FakePlexTV, Pin, PlayerSpec
 from reeld.fakes.plex.pms import LIVE, REFUSED, TIMEOUT, ConnectionSpec, FakePlexServer, ServerSpec
-from reeld.fakes.plex.routing import plex_tv_session
+from reeld.backends.plex.plextv import plex_tv_session  # reeld routes plex.tv the same way
 from reeld.fakes.plex.wire import Fault, FaultKind, RequestRecord
 
 __all__ = [

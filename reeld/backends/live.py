@@ -1,0 +1,28 @@
+"""Opening a server's live-updates websocket, with every failure as a reeld error (once, here)."""
+
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
+
+MAX_MESSAGE_BYTES = 16 * 2**20
+
+
+class LiveUpdatesInterrupted(ReeldError):
+    """The socket died after it was open; the server may well be fine. Reconnect later."""
+
+
+async def open_live_updates(url: str, name: str, rejected: str, **options: Any) -> ClientConnection:
+    """Connect to ``url`` (``name`` says which server in messages; ``rejected`` is the message when
+    it refuses the credentials). ``options`` go to ``websockets.connect``."""
+    try:
+        return await websockets.connect(url, open_timeout=10, max_size=MAX_MESSAGE_BYTES, **options)
+    except InvalidStatus as exc:
+        if exc.response.status_code in (401, 403):
+            raise AuthRequired(rejected) from None
+        raise BackendUnavailable(f"{name} refused live updates (HTTP {exc.response.status_code})") from None
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise BackendUnavailable(f"{name}: live updates cannot connect ({exc.__class__.__name__})") from None
