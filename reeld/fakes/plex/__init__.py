@@ -11,13 +11,13 @@ device" and injects faults.
     python -m reeld.fakes.plex --port 32400 --servers 2 ...          # standalone
 """
 
+from reeld.backends.plex.plextv import plex_tv_session  # reeld routes plex.tv the same way
 from reeld.fakes.plex.catalog import Catalog, Item, Part, Section
 from reeld.fakes.plex.cluster import FakePlexCluster, default_specs
 from reeld.fakes.plex.generate import CatalogSpec
 from reeld.fakes.plex.network import TlsFiles
 from reeld.fakes.plex.plextv import FakeAccount, FakePlexTV, Pin, PlayerSpec
 from reeld.fakes.plex.pms import LIVE, REFUSED, TIMEOUT, ConnectionSpec, FakePlexServer, ServerSpec
-from reeld.backends.plex.plextv import plex_tv_session  # reeld routes plex.tv the same way
 from reeld.fakes.plex.wire import Fault, FaultKind, RequestRecord
 
 __all__ = [
