@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from keyring.backends.SecretService import Keyring
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -14,7 +13,6 @@ from starlette.routing import Route
 from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind
 from reeld.cache import queries
-from reeld.cache.schema import items, watch_state
 from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
@@ -24,7 +22,7 @@ from reeld.fakes.plex.wire import Fault, FaultKind
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
-from tests.support.bus import PrivateBus
+from tests.support.cache import cached
 from tests.support.events import Recorder
 from tests.support.keyring import KeyringDaemon
 
@@ -40,13 +38,6 @@ def fake() -> FakeJellyfin:
 async def server(fake: FakeJellyfin) -> AsyncIterator[FakeJellyfinServer]:
     async with FakeJellyfinServer(fake) as running:
         yield running
-
-
-@pytest.fixture
-def paths(private_bus: PrivateBus, keyring_daemon: KeyringDaemon, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    for key, value in private_bus.vars().items():
-        monkeypatch.setenv(key, value)
-    return Paths.from_env()
 
 
 def make_daemon(paths: Paths) -> Daemon:
@@ -72,30 +63,6 @@ async def added(daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer) -> 
     finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == account_id, 30)
     assert isinstance(finished, ev.SyncFinished) and finished.success, finished
     return account_id
-
-
-async def cached(core: Daemon, source_id: str) -> dict[str, tuple[str, str | None, bool, int]]:
-    def read(conn: object) -> dict[str, tuple[str, str | None, bool, int]]:
-        rows = conn.execute(  # type: ignore[attr-defined]
-            select(
-                items.c.remote_id,
-                items.c.kind,
-                items.c.parent_id,
-                watch_state.c.watched,
-                watch_state.c.position_ms,
-            )
-            .select_from(
-                items.outerjoin(
-                    watch_state,
-                    (watch_state.c.source_id == items.c.source_id)
-                    & (watch_state.c.remote_id == items.c.remote_id),
-                )
-            )
-            .where(items.c.source_id == source_id)
-        )
-        return {r.remote_id: (r.kind, r.parent_id, bool(r.watched), r.position_ms or 0) for r in rows}
-
-    return await core.db.read(read)
 
 
 def expected(fake: FakeJellyfin) -> dict[str, tuple[str, str | None, bool, int]]:

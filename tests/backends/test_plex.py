@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from keyring.backends.SecretService import Keyring
-from sqlalchemy import select
 
 from reeld.backends.local.kind import LocalKind
 from reeld.backends.plex import connection
 from reeld.backends.plex import kind as plex_kind
 from reeld.backends.plex.backend import PlexBackend
 from reeld.backends.plex.kind import PlexKind, plex_source_id
-from reeld.cache.schema import items, watch_state
 from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import AuthRequired
@@ -31,7 +29,7 @@ from reeld.fakes.plex.catalog import EPISODE, MOVIE
 from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
-from tests.support.bus import PrivateBus
+from tests.support.cache import CachedRow, cached
 from tests.support.events import Recorder
 from tests.support.keyring import KeyringDaemon
 
@@ -72,13 +70,6 @@ async def cluster(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePlexClus
         yield running
 
 
-@pytest.fixture
-def paths(private_bus: PrivateBus, keyring_daemon: KeyringDaemon, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    for key, value in private_bus.vars().items():
-        monkeypatch.setenv(key, value)
-    return Paths.from_env()
-
-
 def make_daemon(paths: Paths) -> Daemon:
     return Daemon(paths, secrets=SecretStore(Keyring()), kinds=[LocalKind(), PlexKind()], watch_network=False)
 
@@ -111,36 +102,9 @@ async def add_account(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster)
     return account_id
 
 
-Row = tuple[str, str | None, bool, int]
-
-
-async def cached(core: Daemon, source_id: str) -> dict[str, Row]:
-    def read(conn: object) -> dict[str, Row]:
-        rows = conn.execute(  # type: ignore[attr-defined]
-            select(
-                items.c.remote_id,
-                items.c.kind,
-                items.c.parent_id,
-                watch_state.c.watched,
-                watch_state.c.position_ms,
-            )
-            .select_from(
-                items.outerjoin(
-                    watch_state,
-                    (watch_state.c.source_id == items.c.source_id)
-                    & (watch_state.c.remote_id == items.c.remote_id),
-                )
-            )
-            .where(items.c.source_id == source_id)
-        )
-        return {r.remote_id: (r.kind, r.parent_id, bool(r.watched), r.position_ms or 0) for r in rows}
-
-    return await core.db.read(read)
-
-
-def expected(server: FakePlexServer) -> dict[str, Row]:
+def expected(server: FakePlexServer) -> dict[str, CachedRow]:
     """The catalog as reeld should cache it: movies, shows, seasons, episodes and albums."""
-    out: dict[str, Row] = {}
+    out: dict[str, CachedRow] = {}
     for section in server.catalog.sections.values():
         for type_name in ("movie", "show", "season", "episode", "album"):
             for item in server.catalog.of_type(section.id, type_name):

@@ -10,6 +10,7 @@ import pytest
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
+from tests.support.cli import reelctl_process as reelctl
 from tests.support.keyring import KeyringDaemon
 
 
@@ -18,17 +19,6 @@ def jellyfin() -> Iterator[tuple[FakeJellyfin, str]]:
     fake = FakeJellyfin.generate(movies=25, series=2, seasons=2, episodes=3, user="anna", password="pw-123")
     with FakeJellyfinServer(fake).run_in_thread() as url:
         yield fake, url
-
-
-def reelctl(bus: PrivateBus, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reeld.cli.reelctl", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=bus.env(),
-        timeout=60,
-    )
 
 
 def test_add_jellyfin_with_a_password_from_stdin(

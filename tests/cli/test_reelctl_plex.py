@@ -11,6 +11,7 @@ import pytest
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
+from tests.support.cli import reelctl_process as reelctl
 from tests.support.keyring import KeyringDaemon
 
 CATALOG = CatalogSpec(movies=20, shows=2, seasons=2, episodes=3)
@@ -22,17 +23,6 @@ def plex() -> Iterator[tuple[FakePlexCluster, str]]:
     cluster = FakePlexCluster([home])
     with cluster.run_in_thread() as url:
         yield cluster, url
-
-
-def reelctl(bus: PrivateBus, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reeld.cli.reelctl", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=bus.env(),
-        timeout=60,
-    )
 
 
 def test_add_plex_token_from_stdin_then_browse(

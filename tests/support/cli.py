@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from typing import Any
 
 from .tools import require_command
@@ -50,3 +51,17 @@ def gdbus(address: str, command: str, *args: str, timeout: float = 20.0) -> str:
     """
     tool = require_command("gdbus", "libglib2.0-bin")
     return _run([tool, command, "--address", address, *args], timeout, check=True).stdout
+
+
+def reelctl_process(
+    bus: Any, *args: str, stdin: str = "", timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m reeld.cli.reelctl ARGS`` on ``bus`` (a ``PrivateBus``), with ``stdin`` fed to it."""
+    return subprocess.run(
+        [sys.executable, "-m", "reeld.cli.reelctl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=bus.env(),
+        timeout=timeout,
+    )

@@ -1,0 +1,15 @@
+"""What the server backends' end-to-end tests share: a daemon's paths on a private session with a
+real keyring."""
+
+import pytest
+
+from reeld.config import Paths
+from tests.support.bus import PrivateBus
+from tests.support.keyring import KeyringDaemon
+
+
+@pytest.fixture
+def paths(private_bus: PrivateBus, keyring_daemon: KeyringDaemon, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    for key, value in private_bus.vars().items():
+        monkeypatch.setenv(key, value)
+    return Paths.from_env()
