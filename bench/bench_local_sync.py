@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench_core import BUS_NAME, start_bus
+from common import sync_finished_queue
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
@@ -40,24 +41,7 @@ async def scan_only(path: Path) -> float:
 
 async def through_daemon(address: str, env: dict[str, str], folder: Path) -> dict[str, float]:
     client = await MessageBus(bus_address=address).connect()
-    finished: asyncio.Queue[Message] = asyncio.Queue()
-
-    def on_message(message: Message) -> bool:
-        if message.message_type == MessageType.SIGNAL and message.member == "SyncFinished":
-            finished.put_nowait(message)
-        return False
-
-    client.add_message_handler(on_message)
-    await client.call(
-        Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="AddMatch",
-            signature="s",
-            body=[f"type='signal',sender='{BUS_NAME}',member='SyncFinished'"],
-        )
-    )
+    finished = await sync_finished_queue(client)
     log = Path(env["HOME"], "daemon.log").open("w")  # noqa: SIM115 - lives as long as the daemon
     daemon = subprocess.Popen([sys.executable, "-m", "reeld.cli.daemon"], env=env, stderr=log)
     while True:

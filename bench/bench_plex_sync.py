@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import NAME, ROOT, call, memory_mb, percentiles_ms, sample_list_items, sync_finished_queue  # noqa: E402
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
 from reeld.backends.plex.backend import PlexBackend, ServerSettings  # noqa: E402
@@ -49,8 +50,6 @@ from tests.support.bus import start_bus  # noqa: E402
 from tests.support.keyring import start_keyring_daemon  # noqa: E402
 from tests.support.reeld import start_reeld  # noqa: E402
 
-NAME = "io.github.reeld.Reeld1"
-ROOT = "/io/github/reeld/Reeld1"
 TOKEN = "bench-plex-token"
 PAGE, CONCURRENCY = 1000, 3
 LISTINGS = ((1, 1), (2, 2), (2, 3), (2, 4))  # (section, type): movies; shows, seasons, episodes
@@ -104,80 +103,41 @@ async def floor(server: str) -> tuple[float, int, int]:
         return time.perf_counter() - started, items, total_bytes
 
 
-async def call(
-    bus: MessageBus, path: str, iface: str, member: str, sig: str = "", *body: object
-) -> list[Any]:
-    reply = await bus.call(
-        Message(destination=NAME, path=path, interface=iface, member=member, signature=sig, body=list(body))
-    )
-    assert reply is not None
-    if reply.message_type == MessageType.ERROR:
-        raise RuntimeError(f"{reply.error_name}: {reply.body}")
-    return list(reply.body)
-
-
 async def through_daemon(address: str, server: str, pid: int) -> dict[str, float]:
     client = await MessageBus(bus_address=address).connect()
-    finished: asyncio.Queue[Message] = asyncio.Queue()
-    client.add_message_handler(lambda m: finished.put_nowait(m) if m.member == "SyncFinished" else None)
-    await client.call(
-        Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="AddMatch",
-            signature="s",
-            body=[f"type='signal',sender='{NAME}',member='SyncFinished'"],
-        )
-    )
+    finished = await sync_finished_queue(client)
     started = time.perf_counter()
     await call(client, ROOT, f"{NAME}.Manager", "AddPlexAccount", "s", TOKEN)
     latencies: list[float] = []
-
-    async def sample() -> None:
-        while True:
-            (objects,) = await call(client, ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
-            for path, interfaces in objects.items():
-                if f"{NAME}.Library" in interfaces:
-                    t0 = time.perf_counter()
-                    await call(client, path, f"{NAME}.Library", "ListItems", "uus", 0, 200, "")
-                    latencies.append(time.perf_counter() - t0)
-            await asyncio.sleep(0.1)
-
-    sampler = asyncio.get_running_loop().create_task(sample())
+    sampler = asyncio.get_running_loop().create_task(sample_list_items(client, latencies))
     message = await asyncio.wait_for(finished.get(), 900)
     full = time.perf_counter() - started
     sampler.cancel()
-    source_id, success, reason = message.body
+    source, success, reason = message.body  # SyncFinished carries the source's object path
     assert success, reason
-    source = str(source_id)  # SyncFinished carries the source's object path
     (count,) = await call(
         client, source, "org.freedesktop.DBus.Properties", "Get", "ss", f"{NAME}.Source", "ItemCount"
     )
-    status = {
-        line.split(":")[0]: int(line.split()[1])
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if line.startswith(("VmHWM", "VmRSS"))
-    }
+    memory = memory_mb(pid)
     async with httpx.AsyncClient(base_url=server) as control:
         full_bytes = (await control.get("/__control/requests")).json()["bytesSent"]
         await control.delete("/__control/requests")
         started = time.perf_counter()
         await call(client, source, f"{NAME}.Source", "Sync", "b", False)
-        message = await asyncio.wait_for(finished.get(), 600)
+        await asyncio.wait_for(finished.get(), 600)
         incremental = time.perf_counter() - started
         incremental_bytes = (await control.get("/__control/requests")).json()["bytesSent"]
     client.disconnect()
-    latencies.sort()
+    p50, p99 = percentiles_ms(latencies)
     return {
         "full": full,
         "items": float(count.value),
         "incremental": incremental,
         "bytes_ratio": incremental_bytes / full_bytes,
         "incremental_bytes": float(incremental_bytes),
-        "peak_mb": status["VmHWM"] / 1024,
-        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else float("nan"),
+        "peak_mb": memory["VmHWM"],
+        "p50_ms": p50,
+        "p99_ms": p99,
         "samples": float(len(latencies)),
     }
 

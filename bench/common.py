@@ -1,0 +1,79 @@
+"""What the sync benchmarks share: D-Bus calls to the daemon, its SyncFinished signals, ListItems
+sampled while a sync runs, and the daemon's memory."""
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+NAME = "io.github.reeld.Reeld1"
+ROOT = "/io/github/reeld/Reeld1"
+
+
+async def call(
+    bus: MessageBus, path: str, iface: str, member: str, sig: str = "", *body: object
+) -> list[Any]:
+    """A method call to the daemon; its reply's body (a D-Bus error raises)."""
+    reply = await bus.call(
+        Message(destination=NAME, path=path, interface=iface, member=member, signature=sig, body=list(body))
+    )
+    assert reply is not None
+    if reply.message_type == MessageType.ERROR:
+        raise RuntimeError(f"{reply.error_name}: {reply.body}")
+    return list(reply.body)
+
+
+async def sync_finished_queue(client: MessageBus) -> "asyncio.Queue[Message]":
+    """A queue of the daemon's ``SyncFinished`` signals, from now on."""
+    finished: asyncio.Queue[Message] = asyncio.Queue()
+
+    def on_message(message: Message) -> bool:
+        if message.message_type == MessageType.SIGNAL and message.member == "SyncFinished":
+            finished.put_nowait(message)
+        return False
+
+    client.add_message_handler(on_message)
+    await client.call(
+        Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="AddMatch",
+            signature="s",
+            body=[f"type='signal',sender='{NAME}',member='SyncFinished'"],
+        )
+    )
+    return finished
+
+
+async def sample_list_items(client: MessageBus, latencies: list[float]) -> None:
+    """``ListItems(0, 200)`` on every library, again and again, timing each (until cancelled)."""
+    while True:
+        (objects,) = await call(client, ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+        for path, interfaces in objects.items():
+            if f"{NAME}.Library" in interfaces:
+                started = time.perf_counter()
+                await call(client, path, f"{NAME}.Library", "ListItems", "uus", 0, 200, "")
+                latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.1)
+
+
+def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds."""
+    if not latencies:
+        return float("nan"), float("nan")
+    ordered = sorted(latencies)
+    return statistics.median(ordered) * 1000, ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """``VmHWM`` (peak) and ``VmRSS`` of a process, in MB."""
+    return {
+        line.split(":")[0]: int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith(("VmHWM", "VmRSS"))
+    }
