@@ -50,7 +50,7 @@ help:
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make demo       run 'reeld demo' on a private bus with sample data (Ctrl-C stops it)"
-	@echo "make bench      run every bench/*.py"
+	@echo "make bench      run every bench/bench_*.py"
 	@echo "make lock       regenerate $(LOCK) with uv from pyproject.toml (UPGRADE=1 to upgrade)"
 	@echo "make install    install for this user (PREFIX=$(PREFIX), DESTDIR=...)"
 	@echo "make uninstall  remove what 'make install' installed (keeps your config and cache)"
@@ -120,8 +120,8 @@ demo: $(STAMPS)/venv
 	$(VENV)/bin/reeld demo $(DEMO_ARGS)
 
 bench: $(STAMPS)/venv
-	@scripts=(bench/*.py); \
-	if [ ! -e "$${scripts[0]}" ]; then echo "bench: no bench/*.py scripts" >&2; exit 1; fi; \
+	@scripts=(bench/bench_*.py); \
+	if [ ! -e "$${scripts[0]}" ]; then echo "bench: no bench/bench_*.py scripts" >&2; exit 1; fi; \
 	for script in "$${scripts[@]}"; do \
 		echo "== $$script"; \
 		$(VENV)/bin/python "$$script"; \
