@@ -2,6 +2,7 @@
 plex.tv and fake servers (plexapi itself talks to the fake plex.tv, routed by REELD_PLEX_TV_URL)."""
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -479,3 +480,54 @@ async def test_a_server_ignoring_date_filters_gets_full_listings(
     listings = [r for r in home.wire.requests if r.path.endswith("/all") and "includeGuids" in r.query]
     assert listings and not any("updatedAt>>" in r.query for r in listings)
     assert await cached(core, home_id) == expected(home)
+
+
+async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = ServerSpec(
+        "Secure",
+        catalog=CatalogSpec(movies=3, shows=0),
+        connections=(ConnectionSpec.live(local=True), ConnectionSpec.live(local=True, protocol="https")),
+    )
+    untrusted_only = ServerSpec(
+        "Untrusted",
+        owned=False,
+        catalog=CatalogSpec(seed=5, movies=2, shows=0),
+        connections=(ConnectionSpec.live(local=True, protocol="https"),),
+    )
+    async with FakePlexCluster([spec, untrusted_only]) as cluster:
+        monkeypatch.setenv("REELD_PLEX_TV_URL", cluster.url)
+        assert cluster.tls is not None
+        trusted = ssl.create_default_context(cafile=str(cluster.tls.ca))
+        for kind, secure_scheme, untrusted_ok in (
+            (PlexKind(), "http://", False),  # the fake's CA is not trusted: its https addresses fail
+            (PlexKind(http=lambda: httpx.AsyncClient(verify=trusted)), "https://", True),
+        ):
+            core = Daemon(paths, secrets=SecretStore(Keyring()), kinds=[kind], watch_network=False)
+            recorder = Recorder(core)
+            await core.start()
+            await core.run()
+            try:
+                account_id = await core.add_plex_account(cluster.token)
+                await synced(recorder, source_of(cluster, "Secure"))
+                state = core.coordinator.get(source_of(cluster, "Secure")).state
+                assert (
+                    state.address.startswith(secure_scheme) and state.connection_kind is ConnectionKind.LOCAL
+                )
+                untrusted_id = source_of(cluster, "Untrusted")
+                if untrusted_ok:
+                    await synced(recorder, untrusted_id)
+                else:
+                    await recorder.wait(
+                        lambda e: (
+                            isinstance(e, ev.SourceChanged)
+                            and core.coordinator.get(untrusted_id).state.status is SourceStatus.OFFLINE
+                        ),
+                        10,
+                    )
+                    assert (
+                        "TLS certificate that is not trusted"
+                        in core.coordinator.get(untrusted_id).state.message
+                    )
+                await core.remove_account(account_id)
+            finally:
+                await core.stop()
