@@ -517,17 +517,14 @@ async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch:
                 if untrusted_ok:
                     await synced(recorder, untrusted_id)
                 else:
+                    untrusted = core.coordinator.get(untrusted_id)
                     await recorder.wait(
-                        lambda e: (
-                            isinstance(e, ev.SourceChanged)
-                            and core.coordinator.get(untrusted_id).state.status is SourceStatus.OFFLINE
+                        lambda e, runtime=untrusted: (
+                            isinstance(e, ev.SourceChanged) and runtime.state.status is SourceStatus.OFFLINE
                         ),
                         10,
                     )
-                    assert (
-                        "TLS certificate that is not trusted"
-                        in core.coordinator.get(untrusted_id).state.message
-                    )
+                    assert "TLS certificate that is not trusted" in untrusted.state.message
                 await core.remove_account(account_id)
             finally:
                 await core.stop()
