@@ -62,6 +62,14 @@ class LibrariesChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemsChanged:
+    """A live change (websocket, file watcher) was written to the cache. Not on the bus (clients see
+    counts and libraries change); tests and in-process front ends can await it."""
+
+    source_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SyncProgress:
     source_id: str
     syncing: bool
@@ -97,6 +105,7 @@ Event = (
     | SourceConnected
     | SourceDisconnected
     | LibrariesChanged
+    | ItemsChanged
     | SyncProgress
     | SyncFinished
     | LoginFinished

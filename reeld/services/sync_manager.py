@@ -431,6 +431,7 @@ class SyncManager:
             self.request_sync(source_id, False, library_id=library_id)
         if change.upserts or change.deleted or change.watch_states:
             self.coordinator.counts_changed()
+            self.events.emit(ev.ItemsChanged(source_id))
             self.events.emit(ev.SourceChanged(source_id))
 
     # -- watch state ------------------------------------------------------------------------------

@@ -528,3 +528,35 @@ async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch:
                 await core.remove_account(account_id)
             finally:
                 await core.stop()
+
+
+async def test_a_finished_scan_and_another_players_progress_reach_the_cache(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, recorder = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    await asyncio.wait_for(home.notifier.wait_for_listener(), 10)
+    # A library scan that ended: that library gets an incremental sync.
+    recorder.events.clear()
+    home.scan_section(1)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 5)
+    assert isinstance(finished, ev.SyncFinished) and finished.success
+    # Another player reports progress to the server: the position reaches the cache.
+    movie = next(m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0)
+    recorder.events.clear()
+    async with httpx.AsyncClient() as player:
+        response = await player.get(
+            f"{home.url}/:/timeline",
+            params={
+                "ratingKey": movie.rating_key,
+                "state": "playing",
+                "time": 120_000,
+                "duration": movie.duration,
+            },
+            headers={"X-Plex-Token": cluster.token, "X-Plex-Client-Identifier": "living-room-tv"},
+        )
+    assert response.status_code == 200
+    await recorder.wait(lambda e: isinstance(e, ev.ItemsChanged) and e.source_id == home_id, 2)
+    assert (await cached(core, home_id))[str(movie.rating_key)][3] == 120_000
