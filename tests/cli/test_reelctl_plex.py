@@ -74,9 +74,9 @@ def test_login_plex_prints_the_code_and_waits_for_approval(
     try:
         assert proc.stdout is not None
         opened = proc.stdout.readline()  # "Open https://app.plex.tv/auth#?clientID=…&code=…"
-        entered = proc.stdout.readline()  # "and enter the code … to let reeld use your Plex account."
+        entered = proc.stdout.readline()  # "and sign in to Plex there … Login code: …"
         assert opened.startswith("Open https://app.plex.tv/auth#?"), opened
-        code = entered.split("code ", 1)[1].split()[0]
+        code = entered.rsplit("Login code: ", 1)[1].strip()
         assert f"code={code}" in opened
         # The person approves it at app.plex.tv (here: on the fake, through its control API).
         cluster.plex_tv.approve_pin(code=code)

@@ -98,7 +98,7 @@ async def login_plex(ctx: Context) -> int:
     login_id, code, auth_url = await client.manager("BeginPlexLogin")
     if not out.json:
         out.line(f"Open {auth_url}")
-        out.line(f"and enter the code {code} to let reeld use your Plex account.")
+        out.line(f"and sign in to Plex there to let reeld use your account. Login code: {code}")
     return await _await_login(client, queue, out, login_id)
 
 

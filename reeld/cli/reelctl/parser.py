@@ -148,7 +148,11 @@ def _server_login_commands(command: CommandFactory) -> None:
     jellyfin.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    command("login-plex", "accounts:login_plex", "add a Plex account by entering a code at plex.tv/link")
+    command(
+        "login-plex",
+        "accounts:login_plex",
+        "add a Plex account: approve reeld at the app.plex.tv URL it prints",
+    )
     command(
         "add-plex-token",
         "accounts:add_plex_token",
