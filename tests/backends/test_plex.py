@@ -33,6 +33,7 @@ from reeld.services.secrets import SecretStore
 from tests.support.cache import CachedRow, cached
 from tests.support.events import Recorder
 from tests.support.keyring import KeyringDaemon
+from tests.support.network_manager import Connectivity, NetworkManagerMock
 
 SMALL = CatalogSpec(movies=12, shows=2, seasons=2, episodes=3, artists=1, albums=2, tracks=2)
 #: Dead addresses fail faster in tests (a live one still has time on a loaded machine); the message
@@ -561,3 +562,29 @@ async def test_a_finished_scan_and_another_players_progress_reach_the_cache(
     assert response.status_code == 200
     await recorder.wait(lambda e: isinstance(e, ev.ItemsChanged) and e.source_id == home_id, 2)
     assert (await cached(core, home_id))[str(movie.rating_key)][3] == 120_000
+
+
+async def test_the_address_is_chosen_again_when_the_network_comes_back(
+    network_manager: NetworkManagerMock, paths: Paths, cluster: FakePlexCluster
+) -> None:
+    network_manager.set_connectivity(Connectivity.FULL)
+    core = Daemon(paths, secrets=SecretStore(Keyring()), kinds=[PlexKind()], watch_network=True)
+    recorder = Recorder(core)
+    await core.start()
+    await core.run()
+    try:
+        await core.add_plex_account(cluster.token)
+        home_id = source_of(cluster, "Home")
+        await synced(recorder, home_id)
+        await recorder.wait(
+            lambda e: isinstance(e, ev.OnlineChanged) and e.online, 10
+        ) if not core.online else None
+        recorder.events.clear()
+        network_manager.set_connectivity(Connectivity.NONE)
+        await recorder.wait(lambda e: isinstance(e, ev.OnlineChanged) and not e.online, 10)
+        network_manager.set_connectivity(Connectivity.FULL)
+        await recorder.wait(lambda e: isinstance(e, ev.SourceDisconnected) and e.source_id == home_id, 10)
+        await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
+        assert core.coordinator.get(home_id).state.connection_kind is ConnectionKind.REMOTE
+    finally:
+        await core.stop()
