@@ -576,9 +576,8 @@ async def test_the_address_is_chosen_again_when_the_network_comes_back(
         await core.add_plex_account(cluster.token)
         home_id = source_of(cluster, "Home")
         await synced(recorder, home_id)
-        await recorder.wait(
-            lambda e: isinstance(e, ev.OnlineChanged) and e.online, 10
-        ) if not core.online else None
+        if not core.online:  # the monitor may still be reading NetworkManager's first answer
+            await recorder.wait(lambda e: isinstance(e, ev.OnlineChanged) and e.online, 10)
         recorder.events.clear()
         network_manager.set_connectivity(Connectivity.NONE)
         await recorder.wait(lambda e: isinstance(e, ev.OnlineChanged) and not e.online, 10)
