@@ -6,6 +6,7 @@ bus layer to convert. They never touch the network.
 
 from __future__ import annotations  # array[int] in annotations (subscriptable only from 3.12)
 
+import functools
 import re
 import threading
 from array import array
@@ -13,11 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, desc, func, select, text
+from sqlalchemy.dialects import sqlite
 
 from reeld.cache.schema import TOP_LEVEL_ONLY, items, watch_state
 from reeld.models.media import PLAYABLE_KINDS, ItemKind
 
 BrowseRow = Row[Any]
+#: A row of a library page: the ``BROWSE_COLUMNS`` values by position (pages skip SQLAlchemy's Rows).
+PageRow = tuple[Any, ...]
 
 # Each sort follows one index (ix_items_by_*) exactly, ties broken by rowid, so any page is cheap.
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -128,21 +132,33 @@ def list_library(
     limit: int,
     sort: str,
     order: array[int] | None = None,
-) -> Sequence[BrowseRow]:
+) -> Sequence[PageRow]:
     """A page of a library's top-level items; ``order`` (from a ``PageIndex``) makes it a slice."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
     if order is not None:
         page_ids = list(order[offset : offset + limit])
-        if not page_ids:
-            return []
-        sql = _ROWS_BY_ID_SQL.format(marks=",".join("?" * len(page_ids)))
-        cursor = conn.connection.driver_connection.execute(sql, page_ids)  # type: ignore[union-attr]
-        by_id = {row[_ID]: row for row in cursor}
-        return [by_id[item_id] for item_id in page_ids if item_id in by_id]
-    # Page through the index alone first, then join watch state for just those rows: an OFFSET
-    # deep into a large library would otherwise do the join for every skipped row.
-    page = _top_level(source_id, library_id).order_by(*SORTS[sort]).offset(offset).limit(limit)
-    stmt = _with_watch_state().where(items.c.id.in_(page)).order_by(*SORTS[sort])
-    return conn.execute(stmt).all()
+    else:
+        # Page through the index alone first, then read just those rows with their watch state:
+        # an OFFSET deep into a large library would otherwise do the join for every skipped row.
+        page_ids = [
+            row[0] for row in driver.execute(_page_ids_sql(sort), (source_id, library_id, limit, offset))
+        ]
+    if not page_ids:
+        return []
+    rows = driver.execute(_ROWS_BY_ID_SQL.format(marks=",".join("?" * len(page_ids))), page_ids)
+    by_id = {row[_ID]: row for row in rows}
+    return [by_id[item_id] for item_id in page_ids if item_id in by_id]
+
+
+@functools.cache
+def _page_ids_sql(sort: str) -> str:
+    """The ids of one page in ``sort`` order (the ``SORTS`` terms, as SQL), by LIMIT and OFFSET."""
+    order = ", ".join(str(term.compile(dialect=sqlite.dialect())) for term in SORTS[sort])
+    return (
+        "SELECT items.id FROM items WHERE items.source_id = ? AND items.library_id = ? "
+        f"AND {TOP_LEVEL_ONLY.text} ORDER BY {order} LIMIT ? OFFSET ?"
+    )
 
 
 def get_item(conn: Connection, source_id: str, remote_id: str) -> BrowseRow | None:

@@ -207,4 +207,5 @@ async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemo
     assert [r.remote_id for r in await daemon.search("MOVIE 00012", 50, list)] == ["m12"]
     assert await daemon.search('"AND*', 5, list) == []
     rows = await daemon.db.read(browse.list_library, SOURCE, "movies", 0, 3, "added")
-    assert [r.remote_id for r in rows] == ["m249", "m248", "m247"]
+    remote_id = browse.BROWSE_COLUMNS.index("remote_id")
+    assert [row[remote_id] for row in rows] == ["m249", "m248", "m247"]
