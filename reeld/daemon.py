@@ -26,7 +26,7 @@ from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import InvalidArgument, NotFound, NotSupported, ReeldError
-from reeld.models.auth import AccountKind, AuthProvider
+from reeld.models.auth import AuthProvider
 from reeld.models.media import ItemKind, MediaItem
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
@@ -39,6 +39,7 @@ from reeld.validation import check_choice, check_folder, check_limit, check_text
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K", bound=BackendKind)
 
 SORTS = ("title", "added", "year", "rating")
 #: Library orders for paging are only (re)built once the cache has not been written for this long.
@@ -145,8 +146,7 @@ class Daemon:
         self.events.emit(ev.OnlineChanged(online))
         if online:
             self.coordinator.reconnect_offline()
-            # The best address of a server may be another one on this network (home LAN vs away).
-            self.coordinator.reconnect_kind("plex")
+            self.coordinator.reconnect_movable()
 
     async def install_fact(self, key: str, make: Callable[[], str]) -> str:
         return await self.db.write(queries.install_fact, key, make)
@@ -204,35 +204,34 @@ class Daemon:
         check_text(username, "user name", 256)
         if len(password) > 1024:  # an empty password is valid: Jellyfin users may have none
             raise InvalidArgument("password is too long")
-        account, secrets = await self._jellyfin().login_with_password(url, username, password, self.services)
+        account, secrets = await self._kind(JellyfinKind).login_with_password(
+            url, username, password, self.services
+        )
         return await self.add_account(account, secrets)
 
     async def begin_jellyfin_quick_connect(self, server_url: str) -> tuple[str, str]:
         url = check_url(server_url)
-        code, finish = await self._jellyfin().begin_quick_connect(url, self.services)
+        code, finish = await self._kind(JellyfinKind).begin_quick_connect(url, self.services)
         return self.begin_login(finish), code
 
-    def _jellyfin(self) -> JellyfinKind:
-        kind = self.backends.kinds.get(AccountKind.JELLYFIN)
-        if not isinstance(kind, JellyfinKind):
-            raise NotSupported("Jellyfin accounts are not enabled in this daemon")
+    def _kind(self, kind_type: type[K]) -> K:
+        """The daemon's kind of that type (its login methods); ``NotSupported`` when not enabled."""
+        kind = self.backends.kinds.get(kind_type.account_kind)
+        if not isinstance(kind, kind_type):
+            raise NotSupported(
+                f"{str(kind_type.account_kind).title()} accounts are not enabled in this daemon"
+            )
         return kind
 
     async def begin_plex_login(self) -> tuple[str, str, str]:
         """Start a PIN login: ``(login id, code, URL to approve it at)``; ``LoginFinished`` tells the end."""
-        code, url, finish = await self._plex().begin_pin_login(self.services)
+        code, url, finish = await self._kind(PlexKind).begin_pin_login(self.services)
         return self.begin_login(finish), code, url
 
     async def add_plex_account(self, token: str) -> str:
         check_text(token.strip(), "token", 1024)
-        account, secrets = await self._plex().login_with_token(token.strip(), self.services)
+        account, secrets = await self._kind(PlexKind).login_with_token(token.strip(), self.services)
         return await self.add_account(account, secrets)
-
-    def _plex(self) -> PlexKind:
-        kind = self.backends.kinds.get(AccountKind.PLEX)
-        if not isinstance(kind, PlexKind):
-            raise NotSupported("Plex accounts are not enabled in this daemon")
-        return kind
 
     # -- sync -------------------------------------------------------------------------------------
 
