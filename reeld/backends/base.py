@@ -114,6 +114,8 @@ class MediaBackend(abc.ABC):
     uses_cached_watched: bool = False
     #: Whether ``watch_changes`` pushes live changes (a websocket, a file watcher).
     supports_live_updates: bool = False
+    #: Whether the source is reached on one of several addresses, chosen again when the network changes.
+    chooses_address: bool = False
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id

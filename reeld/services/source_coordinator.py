@@ -291,10 +291,15 @@ class SourceCoordinator:
         self._ensure_connecting(runtime)
         runtime.wake.set()
 
-    def reconnect_kind(self, kind: str) -> None:
-        """Connect every connected source of ``kind`` again, choosing its address anew."""
+    def reconnect_movable(self) -> None:
+        """The network changed: connect again every connected source that chooses among addresses
+        (the best one may differ on this network: the LAN at home, the remote one away)."""
         for runtime in list(self.runtimes.values()):
-            if runtime.source.kind == kind and runtime.id in self.backends:
+            if (
+                runtime.backend is not None
+                and runtime.backend.chooses_address
+                and runtime.id in self.backends
+            ):
                 self.reconnect(runtime.id)
 
     def reconnect_offline(self) -> None:

@@ -24,6 +24,7 @@ from reeld.backends.plex import connection as conn
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
 from reeld.backends.plex.mapping import (
     LEAF_TYPES,
+    LIBRARY_IDENTIFIER,
     LIST_TYPES,
     item_from_metadata,
     library_from_section,
@@ -44,7 +45,6 @@ SWEEP_PAGE_SIZE = 5000
 #: Items changed this long before the server's clock at the start of a sync are caught again.
 CURSOR_MARGIN_S = 120
 FETCH_BATCH = 200
-LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,7 @@ class PlexBackend(MediaBackend):
     kind = "plex"
     supports_live_updates = True
     uses_cached_watched = True
+    chooses_address = True
 
     def __init__(
         self,
