@@ -63,14 +63,6 @@ BROWSE_COLUMNS: tuple[str, ...] = (
 )
 _ID = BROWSE_COLUMNS.index("id")
 _WATCH_COLUMNS = frozenset({"watched", "position_ms", "view_count", "last_viewed_at"})
-#: A page of rows by item id, as plain SQL run on the driver's cursor: ListItems runs it for every
-#: page, and SQLAlchemy's statement caching and Row objects cost as much as the query itself.
-_ROWS_BY_ID_SQL = (
-    "SELECT "
-    + ", ".join(f"{'w' if name in _WATCH_COLUMNS else 'i'}.{name}" for name in BROWSE_COLUMNS)
-    + " FROM items AS i LEFT OUTER JOIN watch_state AS w"
-    " ON w.source_id = i.source_id AND w.remote_id = i.remote_id WHERE i.id IN ({marks})"
-)
 
 
 def _with_watch_state() -> Select[Any]:
@@ -149,6 +141,11 @@ def list_library(
     rows = driver.execute(_ROWS_BY_ID_SQL.format(marks=",".join("?" * len(page_ids))), page_ids)
     by_id = {row[_ID]: row for row in rows}
     return [by_id[item_id] for item_id in page_ids if item_id in by_id]
+
+
+#: A page of rows by item id, as plain SQL run on the driver's cursor: ListItems runs it for every
+#: page, and SQLAlchemy's statement caching and Row objects cost as much as the query itself.
+_ROWS_BY_ID_SQL = str(_with_watch_state().compile(dialect=sqlite.dialect())) + " WHERE items.id IN ({marks})"
 
 
 @functools.cache
