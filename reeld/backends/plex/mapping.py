@@ -4,6 +4,9 @@ from typing import Any
 
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
 
+#: The ``identifier`` of library items in requests (scrobble, timeline) and notifications.
+LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
+
 LIBRARY_KINDS: dict[str, LibraryKind] = {
     "movie": LibraryKind.MOVIES,
     "show": LibraryKind.SHOWS,

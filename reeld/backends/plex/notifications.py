@@ -17,6 +17,7 @@ from websockets.exceptions import WebSocketException
 
 from reeld.backends.base import ChangeSet
 from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
+from reeld.backends.plex.mapping import LIBRARY_IDENTIFIER
 
 if TYPE_CHECKING:
     from reeld.backends.plex.backend import PlexBackend
@@ -25,7 +26,6 @@ log = structlog.get_logger(__name__)
 
 PROCESSED, DELETED = 5, 9
 PING_INTERVAL_S = 20.0
-LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 
 
 def notifications_url(base_url: str) -> str:
