@@ -35,7 +35,7 @@ from dbus_fast.aio import MessageBus
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from common import NAME, ROOT, call, memory_mb, percentiles_ms, sample_list_items, sync_finished_queue  # noqa: E402
+from common import NAME, ROOT, call, first_and_no_change_sync  # noqa: E402
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
 from reeld.backends.plex.backend import PlexBackend, ServerSettings  # noqa: E402
@@ -104,42 +104,18 @@ async def floor(server: str) -> tuple[float, int, int]:
 
 
 async def through_daemon(address: str, server: str, pid: int) -> dict[str, float]:
-    client = await MessageBus(bus_address=address).connect()
-    finished = await sync_finished_queue(client)
-    started = time.perf_counter()
-    await call(client, ROOT, f"{NAME}.Manager", "AddPlexAccount", "s", TOKEN)
-    latencies: list[float] = []
-    sampler = asyncio.get_running_loop().create_task(sample_list_items(client, latencies))
-    message = await asyncio.wait_for(finished.get(), 900)
-    full = time.perf_counter() - started
-    sampler.cancel()
-    source, success, reason = message.body  # SyncFinished carries the source's object path
-    assert success, reason
-    (count,) = await call(
-        client, source, "org.freedesktop.DBus.Properties", "Get", "ss", f"{NAME}.Source", "ItemCount"
-    )
-    memory = memory_mb(pid)
+    async def add_account(client: MessageBus) -> object:
+        return await call(client, ROOT, f"{NAME}.Manager", "AddPlexAccount", "s", TOKEN)
+
     async with httpx.AsyncClient(base_url=server) as control:
-        full_bytes = (await control.get("/__control/requests")).json()["bytesSent"]
-        await control.delete("/__control/requests")
-        started = time.perf_counter()
-        await call(client, source, f"{NAME}.Source", "Sync", "b", False)
-        await asyncio.wait_for(finished.get(), 600)
-        incremental = time.perf_counter() - started
-        incremental_bytes = (await control.get("/__control/requests")).json()["bytesSent"]
-    client.disconnect()
-    p50, p99 = percentiles_ms(latencies)
-    return {
-        "full": full,
-        "items": float(count.value),
-        "incremental": incremental,
-        "bytes_ratio": incremental_bytes / full_bytes,
-        "incremental_bytes": float(incremental_bytes),
-        "peak_mb": memory["VmHWM"],
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "samples": float(len(latencies)),
-    }
+
+        async def bytes_sent() -> int:
+            return int((await control.get("/__control/requests")).json()["bytesSent"])
+
+        async def reset_bytes() -> None:
+            await control.delete("/__control/requests")
+
+        return await first_and_no_change_sync(address, pid, add_account, bytes_sent, reset_bytes)
 
 
 def plexapi_way(server: str) -> tuple[float, int]:

@@ -2,8 +2,10 @@
 sampled while a sync runs, and the daemon's memory."""
 
 import asyncio
+import math
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,7 @@ def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
     if not latencies:
         return float("nan"), float("nan")
     ordered = sorted(latencies)
-    return statistics.median(ordered) * 1000, ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+    return statistics.median(ordered) * 1000, ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] * 1000
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -76,4 +78,52 @@ def memory_mb(pid: int) -> dict[str, float]:
         line.split(":")[0]: int(line.split()[1]) / 1024
         for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         if line.startswith(("VmHWM", "VmRSS"))
+    }
+
+
+async def first_and_no_change_sync(
+    address: str,
+    pid: int,
+    add_account: Callable[[MessageBus], Awaitable[object]],
+    bytes_sent: Callable[[], Awaitable[int]],
+    reset_bytes: Callable[[], Awaitable[None]],
+) -> dict[str, float]:
+    """Time a new account's first (full) sync, sampling ListItems meanwhile, then a no-change
+    incremental sync of the same source, with the fake server's byte counts for both.
+
+    ``add_account(client)`` adds the account over D-Bus; its source is the first to finish syncing."""
+    client = await MessageBus(bus_address=address).connect()
+    finished = await sync_finished_queue(client)
+    started = time.perf_counter()
+    await add_account(client)
+    latencies: list[float] = []
+    sampler = asyncio.get_running_loop().create_task(sample_list_items(client, latencies))
+    message = await asyncio.wait_for(finished.get(), 900)
+    full = time.perf_counter() - started
+    sampler.cancel()
+    source, success, reason = message.body  # SyncFinished carries the source's object path
+    assert success, reason
+    (count,) = await call(
+        client, source, "org.freedesktop.DBus.Properties", "Get", "ss", f"{NAME}.Source", "ItemCount"
+    )
+    memory = memory_mb(pid)
+    full_bytes = await bytes_sent()
+    await reset_bytes()
+    started = time.perf_counter()
+    await call(client, source, f"{NAME}.Source", "Sync", "b", False)
+    await asyncio.wait_for(finished.get(), 600)
+    incremental = time.perf_counter() - started
+    incremental_bytes = await bytes_sent()
+    client.disconnect()
+    p50, p99 = percentiles_ms(latencies)
+    return {
+        "full": full,
+        "items": float(count.value),
+        "incremental": incremental,
+        "bytes_ratio": incremental_bytes / full_bytes,
+        "incremental_bytes": float(incremental_bytes),
+        "peak_mb": memory["VmHWM"],
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "samples": float(len(latencies)),
     }
