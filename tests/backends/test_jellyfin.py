@@ -23,7 +23,7 @@ from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
 from tests.support.cache import cached
-from tests.support.events import Recorder
+from tests.support.events import Recorder, running
 from tests.support.keyring import KeyringDaemon
 
 USER, PASSWORD = "anna", "s3cret-pw"
@@ -48,12 +48,9 @@ def make_daemon(paths: Paths) -> Daemon:
 
 @pytest.fixture
 async def daemon(paths: Paths) -> AsyncIterator[tuple[Daemon, Recorder]]:
-    running = make_daemon(paths)
-    recorder = Recorder(running)
-    await running.start()
-    await running.run()
-    yield running, recorder
-    await running.stop()
+    core = make_daemon(paths)
+    async with running(core) as recorder:
+        yield core, recorder
 
 
 async def added(daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer) -> str:
@@ -274,18 +271,16 @@ async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_rest
     second_server = FakeJellyfinServer(fake, port=first_server.port)
     await second_server.start()
     again = make_daemon(paths)
-    recorder = Recorder(again)
-    await again.start()
-    await again.run()
     try:
-        await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 30)
-        assert await again.db.read(queries.pending_count) == 0
-        state = fake.user_data[(fake.users[USER].id, movie.id)]
-        assert state.played or state.position_ticks == 90_000 * 10_000
-        assert [kind for kind, body in fake.session_reports if body.get("ItemId") == movie.id] == ["Stopped"]
-        assert (await again.get_item(f"{source_id}:{movie.id}")).watched
+        async with running(again) as recorder:
+            await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 30)
+            assert await again.db.read(queries.pending_count) == 0
+            state = fake.user_data[(fake.users[USER].id, movie.id)]
+            assert state.played or state.position_ticks == 90_000 * 10_000
+            reports = [kind for kind, body in fake.session_reports if body.get("ItemId") == movie.id]
+            assert reports == ["Stopped"]
+            assert (await again.get_item(f"{source_id}:{movie.id}")).watched
     finally:
-        await again.stop()
         await second_server.stop()
 
 

@@ -31,7 +31,7 @@ from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
 from tests.support.cache import CachedRow, cached
-from tests.support.events import Recorder
+from tests.support.events import Recorder, running
 from tests.support.keyring import KeyringDaemon
 from tests.support.network_manager import Connectivity, NetworkManagerMock
 
@@ -73,18 +73,16 @@ async def cluster(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePlexClus
         yield running
 
 
-def make_daemon(paths: Paths) -> Daemon:
-    return Daemon(paths, secrets=SecretStore(Keyring()), kinds=[LocalKind(), PlexKind()], watch_network=False)
+def make_daemon(paths: Paths, kind: PlexKind | None = None, watch_network: bool = False) -> Daemon:
+    kinds = [LocalKind(), kind or PlexKind()]
+    return Daemon(paths, secrets=SecretStore(Keyring()), kinds=kinds, watch_network=watch_network)
 
 
 @pytest.fixture
 async def daemon(paths: Paths, cluster: FakePlexCluster) -> AsyncIterator[tuple[Daemon, Recorder]]:
-    running = make_daemon(paths)
-    recorder = Recorder(running)
-    await running.start()
-    await running.run()
-    yield running, recorder
-    await running.stop()
+    core = make_daemon(paths)
+    async with running(core) as recorder:
+        yield core, recorder
 
 
 def source_of(cluster: FakePlexCluster, name: str) -> str:
@@ -288,13 +286,8 @@ async def test_plex_tv_down_at_startup_shows_cached_servers_at_once(
     paths: Paths, cluster: FakePlexCluster
 ) -> None:
     first = make_daemon(paths)
-    recorder = Recorder(first)
-    await first.start()
-    await first.run()
-    try:
+    async with running(first) as recorder:
         account_id = await add_account((first, recorder), cluster)
-    finally:
-        await first.stop()
     await cluster.plex_tv.close()
 
     again = make_daemon(paths)
@@ -504,11 +497,8 @@ async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch:
             (PlexKind(), "http://", False),  # the fake's CA is not trusted: its https addresses fail
             (PlexKind(http=lambda: httpx.AsyncClient(verify=trusted)), "https://", True),
         ):
-            core = Daemon(paths, secrets=SecretStore(Keyring()), kinds=[kind], watch_network=False)
-            recorder = Recorder(core)
-            await core.start()
-            await core.run()
-            try:
+            core = make_daemon(paths, kind)
+            async with running(core) as recorder:
                 account_id = await core.add_plex_account(cluster.token)
                 await synced(recorder, source_of(cluster, "Secure"))
                 state = core.coordinator.get(source_of(cluster, "Secure")).state
@@ -528,8 +518,6 @@ async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch:
                     )
                     assert "TLS certificate that is not trusted" in untrusted.state.message
                 await core.remove_account(account_id)
-            finally:
-                await core.stop()
 
 
 async def test_a_finished_scan_and_another_players_progress_reach_the_cache(
@@ -568,11 +556,8 @@ async def test_the_address_is_chosen_again_when_the_network_comes_back(
     network_manager: NetworkManagerMock, paths: Paths, cluster: FakePlexCluster
 ) -> None:
     network_manager.set_connectivity(Connectivity.FULL)
-    core = Daemon(paths, secrets=SecretStore(Keyring()), kinds=[PlexKind()], watch_network=True)
-    recorder = Recorder(core)
-    await core.start()
-    await core.run()
-    try:
+    core = make_daemon(paths, watch_network=True)
+    async with running(core) as recorder:
         await core.add_plex_account(cluster.token)
         home_id = source_of(cluster, "Home")
         await synced(recorder, home_id)
@@ -585,5 +570,3 @@ async def test_the_address_is_chosen_again_when_the_network_comes_back(
         await recorder.wait(lambda e: isinstance(e, ev.SourceDisconnected) and e.source_id == home_id, 10)
         await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
         assert core.coordinator.get(home_id).state.connection_kind is ConnectionKind.REMOTE
-    finally:
-        await core.stop()

@@ -1,7 +1,8 @@
 """Awaiting the daemon core's events in in-process tests."""
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 from reeld.daemon import Daemon
 from reeld.services import events as ev
@@ -39,3 +40,15 @@ class Recorder:
         event = await self.wait(lambda e: isinstance(e, ev.SyncFinished))
         assert isinstance(event, ev.SyncFinished)
         return event
+
+
+@contextlib.asynccontextmanager
+async def running(daemon: Daemon) -> AsyncIterator[Recorder]:
+    """``daemon`` started and running, with a ``Recorder`` on its events from the start; stopped after."""
+    recorder = Recorder(daemon)
+    await daemon.start()
+    await daemon.run()
+    try:
+        yield recorder
+    finally:
+        await daemon.stop()
