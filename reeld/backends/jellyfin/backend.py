@@ -187,10 +187,8 @@ class JellyfinBackend(MediaBackend):
         if played_count != count_if_only(ctx.cached_watched, recent, lambda s: s.watched):
             watched_ids = frozenset(await self._ids(library, IncludeItemTypes=playable, IsPlayed="true"))
         if resumable_count != count_if_only(ctx.cached_in_progress, recent, lambda s: s.position_ms > 0):
-            resuming = [
-                watch_state_of(dto)
-                for dto in await self._dtos(library, 1000, IncludeItemTypes=playable, Filters="IsResumable")
-            ]
+            dtos = await self._dtos(library, 1000, IncludeItemTypes=playable, Filters="IsResumable")
+            resuming = await off_loop(_map_watch_states, dtos)  # every resumable item: off the loop
             states += resuming
             # Resume points the cache has and the server no longer lists: read back those items.
             cleared = ctx.cached_in_progress - {s.remote_id for s in resuming} - {s.remote_id for s in recent}
@@ -327,6 +325,10 @@ class JellyfinBackend(MediaBackend):
             await self.client.request("POST", "/Sessions/Playing", body=body, expect_json=False)
             self._playing.add(remote_id)
         await self.client.request("POST", "/Sessions/Playing/Progress", body=body, expect_json=False)
+
+
+def _map_watch_states(dtos: list[dict[str, Any]]) -> list[WatchState]:
+    return [watch_state_of(dto) for dto in dtos]
 
 
 def _map_page(dtos: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:

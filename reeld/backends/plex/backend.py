@@ -276,23 +276,27 @@ class PlexBackend(MediaBackend):
         states = list(recent)
         watched_ids: frozenset[str] | None = None
         if watched_on_server != count_if_only(ctx.cached_watched, recent, lambda s: s.watched):
-            watched = [
-                watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, unwatched=0)
-            ]
+            watched = await self._watch_states(library, leaf_types, unwatched=0)
             states += watched
             watched_ids = frozenset(state.remote_id for state in watched)
         if in_progress_on_server != count_if_only(
             ctx.cached_in_progress, recent, lambda s: s.position_ms > 0
         ):
-            resuming = [
-                watch_state_from(e) for t in leaf_types for e in await self._entries(library, t, inProgress=1)
-            ]
+            resuming = await self._watch_states(library, leaf_types, inProgress=1)
             states += resuming
             # Resume points the cache has and the server no longer lists: read back those items.
             cleared = ctx.cached_in_progress - {s.remote_id for s in resuming} - {s.remote_id for s in recent}
             if cleared:
                 states += [i.watch for i in await self.fetch_items(sorted(cleared)) if i.watch is not None]
         return states, watched_ids
+
+    async def _watch_states(
+        self, library: Library, plex_types: tuple[int, ...], **filters: Any
+    ) -> list[WatchState]:
+        """Watch states of the library's items matching ``filters``; the list can be long (every
+        watched item), so it is mapped on the page worker, not the event loop."""
+        entries = [entry for t in plex_types for entry in await self._entries(library, t, **filters)]
+        return await off_loop(_map_watch_states, entries)
 
     async def fetch_items(self, rating_keys: list[str]) -> list[MediaItem]:
         """Items by rating key (live updates), each with its section as library."""
@@ -366,6 +370,10 @@ def _metadata(container: dict[str, Any], name: str) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         raise BackendProtocolError(f"{name} sent a listing reeld does not understand")
     return [entry for entry in entries if isinstance(entry, dict)]
+
+
+def _map_watch_states(entries: list[dict[str, Any]]) -> list[WatchState]:
+    return [watch_state_from(entry) for entry in entries]
 
 
 def _map_page(entries: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:
