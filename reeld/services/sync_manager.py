@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -326,26 +326,28 @@ class SyncManager:
         written = 0
         last_emit = 0.0
         batch: list[ItemPage] = []
-        async for page in prefetch(backend.list_items(library, ctx), PREFETCH_PAGES):
-            batch.append(page)
-            if sum(len(p.items) + len(p.watch_states) for p in batch) >= WRITE_BATCH_ITEMS:
-                await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
-                batch = []
-            written += len(page.items)
-            if exhaustive:
-                seen.update(item.remote_id for item in page.items)
-                seen.update(page.unchanged)
-            cursor = page.cursor or cursor
-            present = page.present_ids if page.present_ids is not None else present
-            if page.total is not None:
-                listed_total = page.total
-                progress.expected[library.remote_id] = page.total
-            progress.done[library.remote_id] = (
-                progress.done.get(library.remote_id, 0) + len(page.items) + len(page.unchanged)
-            )
-            if time.monotonic() - last_emit > 0.2:
-                last_emit = time.monotonic()
-                self._set_progress(runtime, True, progress.fraction())
+        # Closed on the way out (a cancelled sync too), so the read-ahead and its fetches stop with it.
+        async with contextlib.aclosing(prefetch(backend.list_items(library, ctx), PREFETCH_PAGES)) as pages:
+            async for page in pages:
+                batch.append(page)
+                if sum(len(p.items) + len(p.watch_states) for p in batch) >= WRITE_BATCH_ITEMS:
+                    await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
+                    batch = []
+                written += len(page.items)
+                if exhaustive:
+                    seen.update(item.remote_id for item in page.items)
+                    seen.update(page.unchanged)
+                cursor = page.cursor or cursor
+                present = page.present_ids if page.present_ids is not None else present
+                if page.total is not None:
+                    listed_total = page.total
+                    progress.expected[library.remote_id] = page.total
+                progress.done[library.remote_id] = (
+                    progress.done.get(library.remote_id, 0) + len(page.items) + len(page.unchanged)
+                )
+                if time.monotonic() - last_emit > 0.2:
+                    last_emit = time.monotonic()
+                    self._set_progress(runtime, True, progress.fraction())
         if batch:
             await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
         if exhaustive:
@@ -529,7 +531,7 @@ def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:
         queries.delete_items(conn, source_id, page.deleted)
 
 
-async def prefetch(pages: AsyncIterator[T], depth: int) -> AsyncIterator[T]:
+async def prefetch(pages: AsyncIterator[T], depth: int) -> AsyncGenerator[T, None]:
     """Run ``pages`` ahead in its own task, up to ``depth`` items, so fetching overlaps writing."""
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=depth)
 
@@ -537,6 +539,8 @@ async def prefetch(pages: AsyncIterator[T], depth: int) -> AsyncIterator[T]:
         try:
             async for page in pages:
                 await queue.put(("page", page))
+        except asyncio.CancelledError:
+            raise  # the consumer is closing the read-ahead: nobody waits for more
         except BaseException as exc:  # handed to the consumer, which re-raises it
             await queue.put(("error", exc))
         else:
