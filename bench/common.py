@@ -3,6 +3,7 @@ sampled while a sync runs, and the daemon's memory."""
 
 import asyncio
 import math
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -72,6 +73,12 @@ def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far: steadier than wall time on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """``VmHWM`` (peak) and ``VmRSS`` of a process, in MB."""
     return {
@@ -95,11 +102,13 @@ async def first_and_no_change_sync(
     client = await MessageBus(bus_address=address).connect()
     finished = await sync_finished_queue(client)
     started = time.perf_counter()
+    cpu_before = cpu_seconds(pid)
     await add_account(client)
     latencies: list[float] = []
     sampler = asyncio.get_running_loop().create_task(sample_list_items(client, latencies))
     message = await asyncio.wait_for(finished.get(), 900)
     full = time.perf_counter() - started
+    full_cpu = cpu_seconds(pid) - cpu_before
     sampler.cancel()
     source, success, reason = message.body  # SyncFinished carries the source's object path
     assert success, reason
@@ -118,6 +127,7 @@ async def first_and_no_change_sync(
     p50, p99 = percentiles_ms(latencies)
     return {
         "full": full,
+        "full_cpu": full_cpu,
         "items": float(count.value),
         "incremental": incremental,
         "bytes_ratio": incremental_bytes / full_bytes,

@@ -36,6 +36,9 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Statement journals (a multi-row upsert writes one) in memory, not temp files: a 100k-item first
+    # sync wrote 1.34 GB through the kernel with them on disk, 0.58 GB without, for a 91 MB cache.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
