@@ -490,11 +490,13 @@ class Demo:
         self.say()
         self.say("Search the cache as a frontend would:")
         self.say(f"  {shlex.join(search)}")
+        if self.once:
+            return  # the bus goes away with the demo: an address to explore would be a dead end
         self.say()
-        self.say("Explore it from another terminal:")
+        self.say("Explore it from another terminal while this runs:")
         self.say(f"  export DBUS_SESSION_BUS_ADDRESS={shlex.quote(address)}")
         self.say(
-            "  reelctl status        # or: reelctl watch, reelctl search ..., busctl --user tree " + BUS_NAME
+            f"  {reelctl_command()} status   # or: watch, search TEXT, ls LIBRARY; busctl --user tree {BUS_NAME}"
         )
 
     async def _wait_for_ctrl_c(self, daemon: asyncio.subprocess.Process) -> int:
@@ -588,6 +590,18 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+def reelctl_command() -> str:
+    """How to run reelctl from another terminal: by name when it is on PATH, else by its full path
+    (``make demo`` runs from the project's virtual environment, which no other shell has activated)."""
+    beside = Path(sys.executable).parent / "reelctl"
+    on_path = shutil.which("reelctl")
+    if on_path and Path(on_path).resolve() == beside.resolve():
+        return "reelctl"
+    return (
+        shlex.quote(str(beside)) if beside.exists() else f"{shlex.quote(sys.executable)} -m reeld.cli.reelctl"
+    )
 
 
 def run_demo(once: bool = False, verbose: bool = False, sources: Sequence[DemoSource] | None = None) -> int:

@@ -203,12 +203,23 @@ def test_unreachable_bus_is_exit_2_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.err
 
 
-def test_usage_errors_exit_64_not_2() -> None:
+def test_output_cut_short_by_its_reader_is_not_an_error(bus: PrivateBus, added: Result) -> None:
+    proc = subprocess.Popen(
+        [*REELCTL, "--address", bus.address, "sources"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `reelctl sources | head -0`: the reader is gone before the first line
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("limit", ["0", "20000"])
+def test_usage_errors_exit_64_not_2(limit: str) -> None:
     done = subprocess.run(
-        [*REELCTL, "ls", "Movies", "--limit", "0"], capture_output=True, text=True, timeout=30
+        [*REELCTL, "ls", "Movies", "--limit", limit], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 64
-    assert "--limit" in done.stderr
+    assert "--limit" in done.stderr and "between 1 and 10000" in done.stderr
 
 
 # -- one synced folder ------------------------------------------------------------------------------
@@ -239,6 +250,7 @@ def test_accounts_sources_and_libraries_tables(reelctl: Reelctl, media: Path) ->
     assert accounts.code == 0 and str(media) in accounts.out and "local" in accounts.out
     sources = reelctl("sources")
     assert sources.code == 0 and media.as_uri() in sources.out
+    assert sources.out.splitlines()[0].split()[-1] == "MESSAGE"  # why a source is in its state
     libraries = reelctl("libraries")
     assert libraries.code == 0
     lines = {line.split("  ")[0]: line for line in libraries.out.splitlines()[1:]}
@@ -339,12 +351,20 @@ def test_unknown_library_is_exit_3_and_names_the_command_to_list_them(reelctl: R
 
 
 def test_bad_arguments_from_the_daemon_are_invalid_argument_exit_4(reelctl: Reelctl, tmp_path: Path) -> None:
-    too_many = reelctl("ls", "Movies", "--limit", "20000")
-    assert too_many.code == 4
-    assert too_many.err.startswith("reelctl: InvalidArgument: limit")
+    too_long = reelctl("search", "x" * 600)
+    assert too_long.code == 4
+    assert too_long.err.startswith("reelctl: InvalidArgument: search text")
     missing = reelctl("add-folder", str(tmp_path / "not-there"))
     assert missing.code == 4
     assert "not an existing folder" in missing.err
+
+
+def test_an_empty_folder_argument_is_refused_not_taken_as_the_working_directory(reelctl: Reelctl) -> None:
+    before = reelctl("--json", "accounts").json()
+    empty = reelctl("add-folder", "")
+    assert empty.code == 4
+    assert empty.err.strip() == "reelctl: folder path must not be empty"
+    assert reelctl("--json", "accounts").json() == before
 
 
 def test_sync_shows_progress_and_ends_when_the_sync_finishes(reelctl: Reelctl, media: Path) -> None:
@@ -381,7 +401,7 @@ def test_watch_prints_signals_until_ctrl_c(bus: PrivateBus, reelctl: Reelctl, me
         assert any(f"source {media.name}: " in line and "Syncing=true" in line for line in seen)
         assert any(f"sync of {media.name} finished" in line for line in seen)
         watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(timeout=10) == 0
+        assert watcher.wait(timeout=10) == 130  # Ctrl-C, as --help lists it
         assert watcher.stderr is not None
         assert b"Traceback" not in watcher.stderr.read()
     finally:

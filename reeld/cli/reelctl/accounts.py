@@ -42,6 +42,9 @@ async def add_folder(ctx: Context) -> int:
 
 def absolute(path: str) -> str:
     """The daemon runs elsewhere, with another working directory: it needs an absolute path."""
+    if not path.strip():
+        # abspath("") is the working directory: never what an empty argument meant.
+        raise InvalidArgument("folder path must not be empty")
     return os.path.abspath(os.path.expanduser(path))
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from reeld.cli.output import Output
 from reeld.cli.reelctl.client import ReeldClient
-from reeld.cli.reelctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, ReelctlError
+from reeld.cli.reelctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ReelctlError
 
 T = TypeVar("T")
 
@@ -75,9 +75,10 @@ def run_args(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``reelctl ls … | head``); keep Python from complaining at exit.
+        # Like any filter cut short by its reader (SIGPIPE), it exits quietly: the reader got what it wanted.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_OK
     except Exception as exc:
         if os.environ.get("REELCTL_DEBUG"):
             raise

@@ -81,6 +81,7 @@ async def sources(ctx: Context) -> int:
         Column("ITEMS", lambda s: str(s.get("ItemCount", 0)), align_right=True),
         Column("LAST SYNC", lambda s: ago(int(s.get("LastSync", 0)))),
         Column("ADDRESS", lambda s: str(s.get("Address", "")), flex=True),
+        Column("MESSAGE", lambda s: str(s.get("StatusMessage", "")), flex=True),
     ]
     print_table(ctx.out, columns, tree.sources, NO_SOURCES)
     return 0

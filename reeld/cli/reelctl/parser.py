@@ -6,6 +6,7 @@ from typing import NoReturn
 
 from reeld import __version__
 from reeld.cli.reelctl.errors import EXIT_CODES_HELP, EXIT_USAGE
+from reeld.validation import MAX_LIMIT
 
 DESCRIPTION = """\
 reelctl talks to the reeld daemon over D-Bus: see what it has cached from your Plex and
@@ -17,6 +18,7 @@ examples:
   reelctl add-folder ~/Videos --wait
   reelctl libraries
   reelctl ls Movies --sort added --limit 20
+  reelctl ls "Home Server/Movies"     # source/title, when two sources have a "Movies"
   reelctl search "blade runner"
   reelctl --json ls "TV Shows" | jq '.[].title'
   reelctl sync --full"""
@@ -35,14 +37,14 @@ class ReelctlParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _count(minimum: int) -> Callable[[str], int]:
+def _count(minimum: int, maximum: int = MAX_UINT32) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not minimum <= value <= MAX_UINT32:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be between {minimum} and {maximum}: {text!r}")
         return value
 
     return parse
@@ -92,7 +94,9 @@ def _browse_commands(command: CommandFactory) -> None:
     ls = command("ls", "browse:ls", "list the items of a library")
     ls.add_argument("library", metavar="LIBRARY", help="a library path, title, or 'source/title'")
     ls.add_argument("--offset", type=_count(0), default=0, help="skip this many items (default 0)")
-    ls.add_argument("--limit", type=_count(1), default=50, help="show at most this many (default 50)")
+    ls.add_argument(
+        "--limit", type=_count(1, MAX_LIMIT), default=50, help="show at most this many (default 50)"
+    )
     ls.add_argument("--sort", choices=("title", "added", "year", "rating"), default="title")
 
     show = command("show", "browse:show", "one item's details, with the seasons or episodes of a show")
@@ -100,14 +104,18 @@ def _browse_commands(command: CommandFactory) -> None:
 
     search = command("search", "browse:search", "search every cached library")
     search.add_argument("text", metavar="TEXT")
-    search.add_argument("--limit", type=_count(1), default=25, help="at most this many results (default 25)")
+    search.add_argument(
+        "--limit", type=_count(1, MAX_LIMIT), default=25, help="at most this many results (default 25)"
+    )
 
     for name, handler, help_text in (
         ("continue", "browse:continue_watching", "items started but not finished"),
         ("recent", "browse:recently_added", "recently added items"),
     ):
         shelf = command(name, handler, help_text)
-        shelf.add_argument("--limit", type=_count(1), default=20, help="at most this many (default 20)")
+        shelf.add_argument(
+            "--limit", type=_count(1, MAX_LIMIT), default=20, help="at most this many (default 20)"
+        )
 
     url = command("url", "browse:url", "the URL to stream an item")
     url.add_argument("item", metavar="ITEM")

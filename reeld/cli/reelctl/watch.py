@@ -1,7 +1,6 @@
 """``reelctl watch``: reeld's signals as they happen, one line each, until Ctrl-C."""
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -9,7 +8,7 @@ from typing import Any
 from reeld.bus.constants import ACCOUNT_IFACE, IFACE_PREFIX, LIBRARY_IFACE, SOURCE_IFACE
 from reeld.cli.reelctl.app import Context, Interrupted, interruptible
 from reeld.cli.reelctl.client import Signal
-from reeld.cli.reelctl.errors import DaemonNotRunning
+from reeld.cli.reelctl.errors import EXIT_INTERRUPTED, DaemonNotRunning
 from reeld.cli.reelctl.tree import Tree
 
 KINDS = {ACCOUNT_IFACE: "account", SOURCE_IFACE: "source", LIBRARY_IFACE: "library"}
@@ -25,8 +24,10 @@ async def watch(ctx: Context) -> int:
             ctx.out.line("The reeld daemon is not running; waiting for it.")
     if not ctx.out.json:
         ctx.out.line("Watching reeld's signals; press Ctrl-C to stop.")
-    with contextlib.suppress(Interrupted):
+    try:
         await interruptible(_print_signals(ctx, queue, tree))
+    except Interrupted:
+        return EXIT_INTERRUPTED  # the usual way to stop watching, and still what --help says Ctrl-C gives
     return 0
 
 
