@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, and_, delete, exists, func, insert, select, text, update
+from sqlalchemy import Connection, Row, and_, case, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reeld.backends.base import KnownItem
@@ -336,26 +336,35 @@ def reconcile_watched(conn: Connection, source_id: str, library_id: str, watched
         upsert_watch_states(conn, source_id, [WatchState(rid, watched=True, view_count=1) for rid in missing])
 
 
+def with_descendants(conn: Connection, source_id: str, remote_ids: Sequence[str]) -> list[str]:
+    """The cached items among ``remote_ids`` and everything below them (a show's seasons and episodes)."""
+    found: list[str] = []
+    for start in range(0, len(remote_ids), ROWS_PER_STATEMENT):
+        chunk = remote_ids[start : start + ROWS_PER_STATEMENT]
+        marks = ",".join(f":r{i}" for i in range(len(chunk)))
+        params: dict[str, Any] = {f"r{i}": rid for i, rid in enumerate(chunk)}
+        params["source"] = source_id
+        found.extend(
+            conn.execute(
+                text(
+                    f"""WITH RECURSIVE below(rid) AS (
+                        SELECT remote_id FROM items WHERE source_id = :source AND remote_id IN ({marks})
+                        UNION SELECT i.remote_id FROM items i JOIN below b ON i.parent_id = b.rid
+                        WHERE i.source_id = :source)
+                    SELECT rid FROM below"""
+                ),
+                params,
+            ).scalars()
+        )
+    return found
+
+
 def delete_items(conn: Connection, source_id: str, remote_ids: Iterable[str]) -> int:
     """Delete items and everything below them (a show's seasons and episodes)."""
     ids = list(remote_ids)
     removed = 0
     for start in range(0, len(ids), ROWS_PER_STATEMENT):
-        chunk = ids[start : start + ROWS_PER_STATEMENT]
-        marks = ",".join(f":r{i}" for i in range(len(chunk)))
-        params: dict[str, Any] = {f"r{i}": rid for i, rid in enumerate(chunk)}
-        params["source"] = source_id
-        doomed = conn.execute(
-            text(
-                f"""WITH RECURSIVE doomed(rid) AS (
-                    SELECT remote_id FROM items WHERE source_id = :source AND remote_id IN ({marks})
-                    UNION SELECT i.remote_id FROM items i JOIN doomed d ON i.parent_id = d.rid
-                    WHERE i.source_id = :source)
-                SELECT rid FROM doomed"""
-            ),
-            params,
-        ).scalars()
-        doomed_ids = list(doomed)
+        doomed_ids = with_descendants(conn, source_id, ids[start : start + ROWS_PER_STATEMENT])
         for sub in range(0, len(doomed_ids), ROWS_PER_STATEMENT):
             part = doomed_ids[sub : sub + ROWS_PER_STATEMENT]
             removed += conn.execute(
@@ -501,6 +510,28 @@ class PendingAction:
     state: str
 
 
+def _mark_all(conn: Connection, source_id: str, remote_ids: Sequence[str], watched: bool, now: int) -> None:
+    """Mark items watched (a view more for those that were not) or unwatched, resume points cleared."""
+    current = watch_state.c
+    if watched:
+        changes: dict[str, Any] = {
+            "watched": True,
+            "position_ms": 0,
+            "view_count": case((current.watched.is_(True), current.view_count), else_=current.view_count + 1),
+            "last_viewed_at": case((current.watched.is_(True), current.last_viewed_at), else_=now),
+        }
+        fresh: dict[str, Any] = {"watched": True, "position_ms": 0, "view_count": 1, "last_viewed_at": now}
+    else:
+        changes = {"watched": False, "position_ms": 0, "view_count": 0}
+        fresh = {"watched": False, "position_ms": 0, "view_count": 0, "last_viewed_at": None}
+    for start in range(0, len(remote_ids), ROWS_PER_STATEMENT):
+        chunk = remote_ids[start : start + ROWS_PER_STATEMENT]
+        stmt = sqlite_insert(watch_state).values(
+            [{"source_id": source_id, "remote_id": rid, **fresh} for rid in chunk]
+        )
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "remote_id"], set_=changes))
+
+
 def apply_watch_change(
     conn: Connection,
     source_id: str,
@@ -534,6 +565,10 @@ def apply_watch_change(
         state["last_viewed_at"] = now
     stmt = sqlite_insert(watch_state).values(source_id=source_id, remote_id=remote_id, **state)
     conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "remote_id"], set_=state))
+    if watched is not None:
+        # A show or season marked watched is marked with everything in it, as its server does it.
+        below = [rid for rid in with_descendants(conn, source_id, [remote_id]) if rid != remote_id]
+        _mark_all(conn, source_id, below, watched, now)
     if queue is not None:
         conn.execute(
             insert(pending_actions).values(

@@ -415,7 +415,11 @@ class SourceCoordinator:
         if self._counts_pending:
             return
         self._counts_pending = True
-        asyncio.get_running_loop().call_later(COUNTS_DEBOUNCE_S, lambda: self.spawn(self.refresh_counts()))
+        asyncio.get_running_loop().call_later(COUNTS_DEBOUNCE_S, self._refresh_counts_soon)
+
+    def _refresh_counts_soon(self) -> None:
+        if not self._stopping:  # the cache closes after stop(): a late timer must not read it
+            self.spawn(self.refresh_counts())
 
     async def refresh_counts(self) -> None:
         """Re-read item counts now and publish what changed."""

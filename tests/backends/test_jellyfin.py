@@ -246,6 +246,26 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     assert await cached(core, source_id) == expected(fake)
 
 
+async def test_a_series_marked_watched_is_watched_to_its_last_episode_here_and_on_the_server(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    series = next(i for i in fake.items.values() if i.type == "Series")
+    episodes = [i.id for i in fake.items.values() if i.type == "Episode" and i.series_id == series.id]
+    before = await cached(core, source_id)
+    assert not all(before[episode][2] for episode in episodes)
+    await core.set_watched(f"{source_id}:{series.id}", True)
+    rows = await cached(core, source_id)
+    assert all(rows[episode][2] for episode in episodes)  # at once, before the server answers
+    await core.sync.replay_pending(source_id)
+    user = fake.users[USER].id
+    assert all(fake.user_data[(user, episode)].played for episode in episodes)
+    assert await core.sync.sync(source_id, full=True)  # and the server's view agrees
+    rows = await cached(core, source_id)
+    assert rows[series.id][2] and all(rows[episode][2] for episode in episodes)
+
+
 async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_restart(
     paths: Paths, fake: FakeJellyfin
 ) -> None:

@@ -26,7 +26,7 @@ from reeld.fakes.plex import (
     FaultKind,
     ServerSpec,
 )
-from reeld.fakes.plex.catalog import EPISODE, MOVIE
+from reeld.fakes.plex.catalog import EPISODE, MOVIE, SHOW
 from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
@@ -399,6 +399,29 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
     await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
     await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 10)
     assert home.item(second.rating_key).view_count == 1
+
+
+async def test_a_show_marked_watched_is_watched_to_its_last_episode_here_and_on_the_server(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, _ = daemon
+    await add_account(daemon, cluster)
+    home = cluster.server("Home")
+    home_id = source_of(cluster, "Home")
+    shows = home.catalog.section_of_type(SHOW)
+    assert shows is not None
+    show = home.catalog.of_type(shows.id, SHOW)[0]
+    episodes = [str(leaf.rating_key) for leaf in show.leaves()]
+    before = await cached(core, home_id)
+    assert not all(before[episode][2] for episode in episodes)
+    await core.set_watched(f"{home_id}:{show.rating_key}", True)
+    rows = await cached(core, home_id)
+    assert all(rows[episode][2] for episode in episodes)  # at once, before the server answers
+    await core.sync.replay_pending(home_id)
+    assert all(home.item(episode).view_count >= 1 for episode in episodes)
+    assert await core.sync.sync(home_id, full=True)  # and the server's view agrees
+    rows = await cached(core, home_id)
+    assert all(rows[episode][2] for episode in episodes)
 
 
 async def test_stream_url_plays_the_file(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster) -> None:

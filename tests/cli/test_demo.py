@@ -70,8 +70,7 @@ def test_demo_once_shows_libraries_and_items_and_leaves_nothing_behind(user_sess
     assert re.search(r"^show\s+\S", output, re.MULTILINE) and re.search(r"^movie\s+\S", output, re.MULTILINE)
     assert "Seasons:" in output
     assert "/io/github/reeld/Reeld1/sources/" in output  # the busctl tree
-    exported = re.search(r"export DBUS_SESSION_BUS_ADDRESS=(\S+)", output)
-    assert exported and user_session.address not in exported.group(1)
+    assert "export DBUS_SESSION_BUS_ADDRESS" not in output  # that bus is gone when --once exits
     # The user's own bus, config and state were not touched, and nothing of the demo still runs.
     assert not name_has_owner(user_session.address, "io.github.reeld.Reeld1")
     assert not (user_session.config_home / "reeld").exists()
@@ -93,6 +92,11 @@ def test_demo_runs_until_ctrl_c_then_cleans_up(user_session: PrivateBus) -> None
                 break
         output = "".join(seen)
         assert "keeps running" in output, output
+        exported = re.search(r"export DBUS_SESSION_BUS_ADDRESS=(\S+)", output)
+        assert exported and user_session.address not in exported.group(1)
+        # The reelctl to run from another terminal, where the project's venv is not active.
+        shown = re.search(r"^  (\S+) status", output, re.MULTILINE)
+        assert shown and subprocess.run([shown.group(1), "--version"], check=False).returncode == 0
         sandbox = sandbox_of(output)
         assert processes_using(sandbox) != []  # its daemon and bus run while the demo waits
         demo.send_signal(signal.SIGINT)

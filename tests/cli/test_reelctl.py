@@ -307,6 +307,24 @@ def test_show_lists_a_shows_seasons_and_a_seasons_episodes(reelctl: Reelctl) -> 
     assert [(e["parent_index"], e["index"]) for e in episodes["children"]] == [(1, 1), (1, 2)]
 
 
+def test_a_show_marked_watched_is_watched_to_its_last_episode(reelctl: Reelctl) -> None:
+    dark = item_id(reelctl, "TV Shows", "Dark")
+
+    def episodes_watched() -> list[bool]:
+        seasons = reelctl("--json", "show", dark).json()["children"]
+        return [
+            episode["watched"]
+            for season in seasons
+            for episode in reelctl("--json", "show", season["id"]).json()["children"]
+        ]
+
+    assert episodes_watched() == [False, False, False]
+    assert reelctl("watched", dark).code == 0
+    assert episodes_watched() == [True, True, True]
+    assert reelctl("unwatched", dark).code == 0
+    assert episodes_watched() == [False, False, False]
+
+
 def test_search_finds_items_by_title(reelctl: Reelctl) -> None:
     result = reelctl("search", "matrix")
     assert result.code == 0

@@ -293,18 +293,31 @@ class FakeJellyfin:
         self._notify("LibraryChanged", _library_change(removed=sorted(doomed)))
 
     def set_played(self, user_name: str, item_id: str, played: bool, position_ticks: int = 0) -> UserState:
-        """Watch state changed on another device (does not touch the item's DateLastSaved)."""
+        """Watch state changed on another device (does not touch the item's DateLastSaved).
+
+        As on a real server (``Folder.MarkPlayed``), a series, season or album is marked with every
+        item under it."""
         user = self.users[user_name]
-        state = self.user_data.setdefault((user.id, item_id), UserState())
-        state.played = played
-        state.position_ticks = 0 if played else position_ticks
-        if played:
-            state.play_count += 1
-        state.last_played = time.time()
+        marked = [
+            item_id,
+            *(i.id for i in self.items.values() if not i.is_folder and self._is_under(i, item_id)),
+        ]
+        now = time.time()
+        for marked_id in marked:
+            state = self.user_data.setdefault((user.id, marked_id), UserState())
+            state.played = played
+            state.position_ticks = 0 if played else position_ticks
+            if played:
+                state.play_count += 1
+            state.last_played = now
         self._notify(
-            "UserDataChanged", {"UserId": user.id, "UserDataList": [self.user_data_dto(user.id, item_id)]}
+            "UserDataChanged",
+            {"UserId": user.id, "UserDataList": [self.user_data_dto(user.id, i) for i in marked]},
         )
-        return state
+        return self.user_data[(user.id, item_id)]
+
+    def _is_under(self, item: Item, folder_id: str) -> bool:
+        return folder_id in (item.parent_id, item.series_id, item.season_id) and item.id != folder_id
 
     def approve_quick_connect(self, code: str, user_name: str) -> None:
         request = next(q for q in self.quick_connect.values() if q.code == code)
