@@ -13,11 +13,11 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, desc, func, select, text
+from sqlalchemy import Connection, Row, Select, and_, desc, func, literal_column, select, text
 from sqlalchemy.dialects import sqlite
 
 from reeld.cache.schema import TOP_LEVEL_ONLY, items, watch_state
-from reeld.models.media import PLAYABLE_KINDS, ItemKind
+from reeld.models.media import PLAYABLE_KINDS, ItemKind, sort_key
 
 BrowseRow = Row[Any]
 #: A row of a library page: the ``BROWSE_COLUMNS`` values by position (pages skip SQLAlchemy's Rows).
@@ -188,16 +188,39 @@ def fts_query(user_text: str) -> str | None:
     return " ".join(quoted)
 
 
+#: bm25 weights of the indexed columns: a word in an item's own title counts ten times one in its
+#: show's title, so "dark" finds the show Dark before its thirty episodes.
+_TITLE_WEIGHTS = "10.0, 1.0"
+
+
 def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
+    """Best matches first: the exact title, then titles that start with the text, then by relevance
+    (bm25), shows and movies before episodes, then by title."""
     query = fts_query(user_text)
     if query is None:
         return []
-    matches = select(text("rowid")).select_from(text("items_fts")).where(text("items_fts MATCH :q"))
+    typed = sort_key(" ".join(_TOKEN.findall(user_text)))
+    matches = (
+        select(
+            literal_column("rowid").label("id"),
+            literal_column(f"bm25(items_fts, {_TITLE_WEIGHTS})").label("score"),
+        )
+        .select_from(text("items_fts"))
+        .where(text("items_fts MATCH :q"))
+        .subquery("matches")
+    )
+    title = func.ltrim(items.c.sort_title)
     ranked = (
         _with_watch_state()
-        .where(items.c.id.in_(matches))
-        # Shows and movies before their episodes, then by title.
-        .order_by((items.c.kind == str(ItemKind.EPISODE)), items.c.sort_title, items.c.id)
+        .join(matches, matches.c.id == items.c.id)
+        .order_by(
+            title != typed,
+            func.substr(title, 1, len(typed)) != typed,
+            matches.c.score,
+            items.c.kind == str(ItemKind.EPISODE),
+            items.c.sort_title,
+            items.c.id,
+        )
         .limit(limit)
     )
     return conn.execute(ranked, {"q": query}).all()

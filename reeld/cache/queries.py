@@ -24,7 +24,15 @@ from reeld.cache.schema import (
     sources,
     watch_state,
 )
-from reeld.models.media import PLAYABLE_KINDS, TOP_LEVEL_KINDS, Library, LibraryKind, MediaItem, WatchState
+from reeld.models.media import (
+    PLAYABLE_KINDS,
+    TOP_LEVEL_KINDS,
+    Library,
+    LibraryKind,
+    MediaItem,
+    WatchState,
+    sort_key,
+)
 from reeld.models.source import ConnectionKind, Source
 
 ROWS_PER_STATEMENT = 500
@@ -185,7 +193,7 @@ def _item_values(source_id: str, item: MediaItem) -> tuple[Any, ...]:
         item.library_id,
         str(item.kind),
         item.title,
-        (item.sort_title or item.title).casefold(),
+        sort_key(item.sort_title or item.title),
         item.parent_id,
         item.year,
         item.summary,

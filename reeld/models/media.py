@@ -1,7 +1,21 @@
 """Media data as the cache stores it and the bus shows it, whatever the backend."""
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+_DIGITS = re.compile(r"\d+")
+#: Numbers in titles are compared as numbers up to this many digits ("Album 2" before "Album 10").
+SORT_NUMBER_WIDTH = 10
+
+
+def sort_key(title: str) -> str:
+    """How a title sorts: case and accents ignored ("Ça Ira" among the Cs), numbers by value."""
+    if not title.isascii():
+        decomposed = unicodedata.normalize("NFKD", title)
+        title = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _DIGITS.sub(lambda digits: digits.group().rjust(SORT_NUMBER_WIDTH, "0"), title.casefold())
 
 
 class LibraryKind(StrEnum):

@@ -1,0 +1,92 @@
+"""What a person sees of the cache: title order and search ranking, on a migrated database."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, create_engine, text
+
+from reeld.cache import browse, queries
+from reeld.cache.db import alembic_config, create_cache_engine, migrate
+from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem
+from reeld.models.source import Source
+
+SOURCE = "local_0123456789abcdef"
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[Connection]:
+    engine = create_cache_engine(tmp_path / "cache.db")
+    migrate(engine)
+    with engine.begin() as connection:
+        queries.save_source(connection, Source(id=SOURCE, account_id="local", kind="local", name="Videos"))
+        queries.replace_libraries(
+            connection,
+            SOURCE,
+            [Library("movies", "Movies", LibraryKind.MOVIES), Library("shows", "TV", LibraryKind.SHOWS)],
+        )
+        yield connection
+
+
+def add(conn: Connection, library: str, kind: ItemKind, *titles: str, parent: str | None = None) -> None:
+    queries.upsert_items(
+        conn,
+        SOURCE,
+        [
+            MediaItem(
+                remote_id=f"{parent or library}/{title}",
+                library_id=library,
+                kind=kind,
+                title=title,
+                parent_id=parent,
+            )
+            for title in titles
+        ],
+    )
+
+
+def titles_by_title(conn: Connection) -> list[str]:
+    title = browse.BROWSE_COLUMNS.index("title")
+    return [row[title] for row in browse.list_library(conn, SOURCE, "movies", 0, 100, "title")]
+
+
+def test_titles_sort_by_letter_whatever_the_accent_and_numbers_by_value(conn: Connection) -> None:
+    add(conn, "movies", ItemKind.MOVIE, "Zulu", "Ça Ira", "Album 10", "album 2", "Cabaret", "Édith", "Delta")
+    assert titles_by_title(conn) == ["album 2", "Album 10", "Ça Ira", "Cabaret", "Delta", "Édith", "Zulu"]
+
+
+def test_search_puts_the_exact_title_first_then_titles_that_start_with_it(conn: Connection) -> None:
+    add(conn, "movies", ItemKind.MOVIE, "A Dark Night", "Darkness Falls", "Dark", "The Dark Side of Dark")
+    add(conn, "shows", ItemKind.SHOW, "Dark")
+    add(conn, "shows", ItemKind.EPISODE, *(f"Episode {n}" for n in range(1, 30)), parent="shows/Dark")
+    found = browse.search(conn, "dark", 10)
+    assert [(row.title, row.kind) for row in found[:3]] == [
+        ("Dark", "movie"),
+        ("Dark", "show"),
+        ("Darkness Falls", "movie"),
+    ]
+    # Items whose own title matches come before episodes that match only by their show's title.
+    assert {row.title for row in found[3:5]} == {"A Dark Night", "The Dark Side of Dark"}
+    assert all(row.kind == "episode" for row in found[5:])
+
+
+def test_upgrading_recomputes_the_sort_keys_already_stored(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+        connection.execute(
+            text("INSERT INTO sources (id, account_id, kind, name) VALUES ('s', 'a', 'local', 'S')")
+        )
+        connection.execute(
+            text("INSERT INTO libraries (source_id, id, title, kind) VALUES ('s', 'l', 'L', 'movies')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title) "
+                "VALUES ('s', '1', 'l', 'movie', 'Ça Ira 10', 'ça ira 10')"
+            )
+        )
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        assert connection.execute(text("SELECT sort_title FROM items")).scalar() == "ca ira 0000000010"
