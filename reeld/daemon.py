@@ -27,7 +27,7 @@ from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import InvalidArgument, NotFound, NotSupported, ReeldError
 from reeld.models.auth import AuthProvider
-from reeld.models.media import ItemKind, MediaItem
+from reeld.models.media import PLAYABLE_KINDS, ItemKind, MediaItem
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
 from reeld.services.network import NetworkMonitor
@@ -335,7 +335,7 @@ class Daemon:
     # -- playback and watch state -------------------------------------------------------------------
 
     async def stream_url(self, item_id: str) -> str:
-        row = await self.get_item(item_id)
+        row = await self._playable_item(item_id, "a file to play")
         backend = self.coordinator.backend_of(row.source_id)
         return await backend.get_stream_url(media_item_from_row(row))
 
@@ -345,8 +345,15 @@ class Daemon:
 
     async def report_progress(self, item_id: str, position_ms: int, state: str) -> None:
         check_choice(state, PLAYBACK_STATES, "playback state")
-        row = await self.get_item(item_id)
+        row = await self._playable_item(item_id, "a playback position")
         await self.sync.report_progress(row.source_id, row.remote_id, position_ms, PlaybackState(state))
+
+    async def _playable_item(self, item_id: str, what: str) -> Any:
+        """The item, if it is one a person plays (a movie, episode or track); shows and seasons are not."""
+        row = await self.get_item(item_id)
+        if row.kind not in PLAYABLE_KINDS:
+            raise InvalidArgument(f"{row.title[:100]!r} is a {row.kind}: only what is played has {what}")
+        return row
 
 
 BACKGROUND_MODULES = (

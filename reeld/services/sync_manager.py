@@ -24,6 +24,7 @@ from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
 from reeld.models.media import Library
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
+from reeld.text import plural
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -204,7 +205,9 @@ class SyncManager:
                 items=written,
                 seconds=round(time.monotonic() - started, 2),
             )
-            return await self._finish(runtime, True, f"{kind} sync: {written} items updated", started)
+            return await self._finish(
+                runtime, True, f"{kind} sync: {plural(written, 'item')} updated", started
+            )
 
     async def _finish(
         self,

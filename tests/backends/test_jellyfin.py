@@ -219,7 +219,8 @@ async def test_token_revoked_mid_sync_needs_auth_and_loses_nothing(
     fake.revoke_tokens()
     assert not await core.sync.sync(source_id, full=True)
     runtime = core.coordinator.get(source_id)
-    assert runtime.state.status is SourceStatus.NEEDS_AUTH and "log in again" in runtime.state.message
+    assert runtime.state.status is SourceStatus.NEEDS_AUTH
+    assert f"log in again (reelctl add-jellyfin {server.url} --user NAME)" in runtime.state.message
     assert core.auth.status[source_id].attention_needed
     assert await cached(core, source_id) == before
 

@@ -168,7 +168,7 @@ async def test_a_rejected_token_adds_nothing(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, _ = daemon
-    with pytest.raises(AuthRequired, match=r"plex\.tv rejected"):
+    with pytest.raises(AuthRequired, match=r"plex\.tv did not accept that token"):
         await core.add_plex_account("not-a-token")
     assert core.auth.accounts == {}
 

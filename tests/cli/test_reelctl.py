@@ -330,6 +330,8 @@ def test_search_finds_items_by_title(reelctl: Reelctl) -> None:
     assert result.code == 0
     assert "The Matrix" in result.out
     assert "Nothing matches" in reelctl("search", "zzzzqqq").out
+    assert "there may be more: --limit 4" in reelctl("search", "dark", "--limit", "1").out
+    assert "there may be more" not in result.out  # fewer than the limit: that was all
 
 
 def test_watched_and_unwatched_change_what_ls_shows(reelctl: Reelctl) -> None:
@@ -348,6 +350,24 @@ def test_url_of_a_local_movie_is_its_file(reelctl: Reelctl, media: Path) -> None
     result = reelctl("url", matrix)
     assert result.code == 0
     assert result.out.strip() == (media / "The.Matrix.1999.mkv").as_uri()
+
+
+def test_a_show_has_no_file_and_no_position_invalid_argument_exit_4(
+    reelctl: Reelctl, bus: PrivateBus
+) -> None:
+    dark = item_id(reelctl, "TV Shows", "Dark")
+    result = reelctl("url", dark)
+    assert result.code == 4
+    assert (
+        result.err.strip()
+        == "reelctl: InvalidArgument: 'Dark' is a show: only what is played has a file to play"
+    )
+    progress = subprocess.run(
+        ["busctl", f"--address={bus.address}", "call", "io.github.reeld.Reeld1", "/io/github/reeld/Reeld1",
+         "io.github.reeld.Reeld1.Manager", "ReportProgress", "sts", dark, "1000", "playing"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert progress.returncode != 0 and "a playback position" in progress.stderr
 
 
 def test_recent_lists_what_was_added(reelctl: Reelctl) -> None:
@@ -375,6 +395,13 @@ def test_bad_arguments_from_the_daemon_are_invalid_argument_exit_4(reelctl: Reel
     missing = reelctl("add-folder", str(tmp_path / "not-there"))
     assert missing.code == 4
     assert "not an existing folder" in missing.err
+
+
+def test_adding_a_folder_again_says_it_was_there_and_adds_nothing(reelctl: Reelctl, media: Path) -> None:
+    before = reelctl("--json", "accounts").json()
+    again = reelctl("add-folder", str(media))
+    assert again.code == 0 and again.out.startswith(f"Already had the folder {media} ")
+    assert reelctl("--json", "accounts").json() == before
 
 
 def test_an_empty_folder_argument_is_refused_not_taken_as_the_working_directory(reelctl: Reelctl) -> None:

@@ -67,6 +67,13 @@ class JellyfinClient:
         #: The server's clock at the last response (its Date header), for sync cursors.
         self.server_date: str | None = None
 
+    def login_rejected(self) -> str:
+        """What to tell a person whose saved login the server no longer takes, and what to do."""
+        return (
+            f"The Jellyfin server at {self.host} rejected the saved login: log in again "
+            f"(reelctl add-jellyfin {self.base_url} --user NAME)"
+        )
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
@@ -88,7 +95,7 @@ class JellyfinClient:
             raise unreachable(self.host, exc) from exc
         self.server_date = response.headers.get("date", self.server_date)
         if response.status_code == 401:
-            raise AuthRequired(f"The Jellyfin server at {self.host} rejected the saved login: log in again")
+            raise AuthRequired(self.login_rejected())
         if response.status_code == 403:
             raise AuthRequired(f"The Jellyfin server at {self.host} refused access to {path.split('?')[0]}")
         if response.status_code == 404:

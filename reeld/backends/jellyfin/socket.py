@@ -40,7 +40,7 @@ async def watch_socket(backend: "JellyfinBackend") -> AsyncIterator[ChangeSet]:
     connection = await open_live_updates(
         url,
         client.host,
-        f"The Jellyfin server at {client.host} rejected the saved login: log in again",
+        client.login_rejected(),
         ping_interval=None,
     )
     log.info("live_updates_connected", source=backend.source_id)

@@ -131,7 +131,7 @@ class PlexBackend(MediaBackend):
         )
         if response.status_code in (401, 403):
             raise AuthRequired(
-                f"{self.server.name} rejected its access token: refresh the Plex account or log in again"
+                f"{self.server.name} rejected its access token: log in to Plex again (reelctl login-plex)"
             )
         response.raise_for_status()
         try:

@@ -47,7 +47,7 @@ class PlexServerClient:
         status = response.status_code
         if status == 401:
             raise AuthRequired(
-                f"{self.name} rejected its access token: refresh the Plex account or log in again"
+                f"{self.name} rejected its access token: log in to Plex again (reelctl login-plex)"
             )
         if status == 403:
             raise AuthRequired(f"{self.name} refused access to {path}")

@@ -125,7 +125,13 @@ class PlexKind(BackendKind):
     async def login_with_token(self, token: str, services: BackendServices) -> LoginResult:
         from reeld.backends.plex.plextv import fetch_user
 
-        user = await fetch_user(token, await self.client_id(services))
+        try:
+            user = await fetch_user(token, await self.client_id(services))
+        except AuthRequired as exc:
+            # A token just typed in, not a saved login: say which one plex.tv turned down.
+            raise AuthRequired(
+                "plex.tv did not accept that token (reelctl login-plex logs in with a PIN)"
+            ) from exc
         return _account(user), {"token": token}
 
     async def begin_pin_login(

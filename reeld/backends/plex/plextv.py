@@ -107,7 +107,7 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, exceptions.TwoFactorRequired):
         return AuthRequired("plex.tv wants a two-factor code: log in with `reelctl login-plex` instead")
     if isinstance(exc, exceptions.Unauthorized):
-        return AuthRequired("plex.tv rejected the saved login: log in again with `reelctl login-plex`")
+        return AuthRequired("plex.tv rejected the saved login: log in again (reelctl login-plex)")
     if isinstance(exc, exceptions.BadRequest | exceptions.NotFound):
         status = http_status(exc)
         if status is not None and status >= 500:

@@ -23,9 +23,11 @@ async def add_folder(ctx: Context) -> int:
     client, out = ctx.client, ctx.out
     path = absolute(ctx.args.path)
     queue = await client.subscribe() if ctx.args.wait else None
+    known = await _account_paths(client)
     account = await client.manager("AddLocalFolder", "s", path)
     if not out.json:
-        out.line(f"Added the folder {path} (account {object_id(account)}).")
+        added = "Already had" if account in known else "Added"
+        out.line(f"{added} the folder {path} (account {object_id(account)}).")
     if queue is None:
         if out.json:
             out.dump({"account": account, "path": path})
@@ -85,34 +87,38 @@ async def add_jellyfin(ctx: Context) -> int:
         if args.password_stdin:
             raise InvalidArgument("--password-stdin goes with --user, not --quick-connect")
         queue = await client.subscribe()
+        known = await _account_paths(client)
         login_id, code = await client.manager("BeginJellyfinQuickConnect", "s", args.url)
         if not out.json:
             out.line(f"Quick Connect code: {code}")
             out.line("Enter it in a Jellyfin app where you are signed in (Settings, Quick Connect).")
-        return await _await_login(client, queue, out, login_id)
+        return await _await_login(client, queue, out, login_id, known)
     password = await _read_secret("Jellyfin password: ", from_stdin=args.password_stdin)
+    known = await _account_paths(client)
     account = await client.manager("AddJellyfinAccount", "sss", args.url, args.user, password)
-    return _account_added(out, account)
+    return _account_added(out, account, known)
 
 
 async def login_plex(ctx: Context) -> int:
     client, out = ctx.client, ctx.out
     queue = await client.subscribe()
+    known = await _account_paths(client)
     login_id, code, auth_url = await client.manager("BeginPlexLogin")
     if not out.json:
         out.line(f"Open {auth_url}")
         out.line(f"and sign in to Plex there to let reeld use your account. Login code: {code}")
-    return await _await_login(client, queue, out, login_id)
+    return await _await_login(client, queue, out, login_id, known)
 
 
 async def add_plex_token(ctx: Context) -> int:
     token = await _read_secret("Plex token: ", from_stdin=not sys.stdin.isatty())
+    known = await _account_paths(ctx.client)
     account = await ctx.client.manager("AddPlexAccount", "s", token)
-    return _account_added(ctx.out, account)
+    return _account_added(ctx.out, account, known)
 
 
 async def _await_login(
-    client: ReeldClient, queue: "asyncio.Queue[Signal]", out: Output, login_id: str
+    client: ReeldClient, queue: "asyncio.Queue[Signal]", out: Output, login_id: str, known: set[str]
 ) -> int:
     if not out.json:
         out.line("Waiting for the login to finish (Ctrl-C cancels it)...")
@@ -124,7 +130,7 @@ async def _await_login(
         raise
     if error:
         raise ReelctlError(f"the login failed: {error}")
-    return _account_added(out, account)
+    return _account_added(out, account, known)
 
 
 async def _login_finished(queue: "asyncio.Queue[Signal]", login_id: str) -> tuple[str, str]:
@@ -134,9 +140,16 @@ async def _login_finished(queue: "asyncio.Queue[Signal]", login_id: str) -> tupl
             return str(signal.args[1]), str(signal.args[2])
 
 
-def _account_added(out: Output, account: str) -> int:
+async def _account_paths(client: ReeldClient) -> set[str]:
+    """The accounts there are now: adding one again updates it (a new token), and says so."""
+    return {entry["path"] for entry in Tree(await client.objects()).accounts}
+
+
+def _account_added(out: Output, account: str, known: set[str]) -> int:
     if out.json:
-        out.dump({"account": account})
+        out.dump({"account": account, "new": account not in known})
+    elif account in known:
+        out.line(f"Updated account {object_id(account)}, which was already added; it syncs now.")
     else:
         out.line(f"Added account {object_id(account)}. Its sources sync now: see 'reelctl status'.")
     return 0

@@ -7,6 +7,8 @@ from reeld.bus.constants import LIBRARY_IFACE, MANAGER_IFACE, ROOT_PATH
 from reeld.cli.output import Column, ago, duration, item_title, print_items, print_table, progress
 from reeld.cli.reelctl.app import Context
 from reeld.cli.reelctl.tree import Entry, Tree, object_id
+from reeld.text import plural
+from reeld.validation import MAX_LIMIT
 
 NO_SOURCES = "No sources yet. Add a folder with 'reelctl add-folder PATH', or see 'reelctl --help'."
 
@@ -29,8 +31,8 @@ async def status(ctx: Context) -> int:
     out.line(f"reeld {manager.get('Version', '?')}: {network}, {activity}")
     items = sum(int(source.get("ItemCount", 0)) for source in tree.sources)
     out.line(
-        f"{len(tree.accounts)} account(s), {len(tree.sources)} source(s), "
-        f"{len(tree.libraries)} libraries, {items} items cached"
+        f"{plural(len(tree.accounts), 'account')}, {plural(len(tree.sources), 'source')}, "
+        f"{plural(len(tree.libraries), 'library', 'libraries')}, {plural(items, 'item')} cached"
     )
     out.line()
     columns = [
@@ -162,8 +164,11 @@ def _details(item: dict[str, Any], tree: Tree) -> list[tuple[str, str]]:
 
 
 async def search(ctx: Context) -> int:
-    items = await ctx.client.manager("Search", "su", ctx.args.text, ctx.args.limit)
+    limit = ctx.args.limit
+    items = await ctx.client.manager("Search", "su", ctx.args.text, limit)
     print_items(ctx.out, items, empty=f"Nothing matches {ctx.args.text!r}.")
+    if len(items) == limit and not ctx.out.json and limit < MAX_LIMIT:
+        ctx.out.line(f"The best {limit} matches; there may be more: --limit {min(MAX_LIMIT, limit * 4)}")
     return 0
 
 

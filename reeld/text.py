@@ -1,0 +1,7 @@
+"""Words for people: counts with the right noun."""
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 item``, ``2 items``, ``3 libraries`` (``plural_form`` when adding an s is wrong)."""
+    noun = singular if count == 1 else plural_form or f"{singular}s"
+    return f"{count} {noun}"
