@@ -88,6 +88,8 @@ class ChangeSet:
     upserts: Sequence[MediaItem] = ()
     deleted: Sequence[str] = ()
     watch_states: Sequence[WatchState] = ()
+    # Items that only moved (a renamed file: old id -> new id); they keep their watch state.
+    moved: Mapping[str, str] = field(default_factory=dict)
     # Libraries whose contents changed in ways only a listing can tell (a finished server scan).
     libraries_to_sync: Sequence[str] = ()
 

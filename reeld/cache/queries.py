@@ -6,7 +6,7 @@ Functions here are blocking: call them through ``Database.read`` / ``Database.wr
 import functools
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,6 +365,18 @@ def with_descendants(conn: Connection, source_id: str, remote_ids: Sequence[str]
             ).scalars()
         )
     return found
+
+
+def copy_watch_states(conn: Connection, source_id: str, moved: Mapping[str, str]) -> None:
+    """Give items that moved (old id -> new id) the watch state of where they were."""
+    for old_id, new_id in moved.items():
+        conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO watch_state "
+            "(source_id, remote_id, watched, position_ms, view_count, last_viewed_at) "
+            "SELECT source_id, ?, watched, position_ms, view_count, last_viewed_at FROM watch_state "
+            "WHERE source_id = ? AND remote_id = ?",
+            (new_id, source_id, old_id),
+        )
 
 
 def delete_items(conn: Connection, source_id: str, remote_ids: Iterable[str]) -> int:

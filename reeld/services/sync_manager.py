@@ -430,6 +430,8 @@ class SyncManager:
         if change.upserts or change.watch_states:
             page = ItemPage(items=change.upserts, watch_states=change.watch_states)
             await self.db.write(_write_page, source_id, page)
+        if change.moved:
+            await self.db.write(queries.copy_watch_states, source_id, change.moved)
         if change.deleted:
             await self.db.write(queries.delete_items, source_id, change.deleted)
         for library_id in change.libraries_to_sync:

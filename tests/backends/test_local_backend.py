@@ -440,8 +440,12 @@ async def test_watcher_reports_a_new_show_with_its_season(watch: Watch, sample: 
 async def test_watcher_reports_a_rename_as_delete_and_add(watch: Watch, sample: SampleFolder) -> None:
     movie = next(f for f in sample.files if f.kind == "movie").relpath
     (sample.root / movie).rename(sample.root / "Renamed.Film.2011.mkv")
-    upserted, deleted, _ = await watch.until(lambda up, gone: "Renamed.Film.2011.mkv" in up and movie in gone)
+    upserted, deleted, changes = await watch.until(
+        lambda up, gone: "Renamed.Film.2011.mkv" in up and movie in gone
+    )
     assert upserted == {"Renamed.Film.2011.mkv"} and deleted == {movie}
+    # Same size and mtime, gone and arrived together: the same file, which keeps its watch state.
+    assert [change.moved for change in changes if change.moved] == [{movie: "Renamed.Film.2011.mkv"}]
 
 
 async def test_watcher_deletes_a_season_and_show_with_their_last_episode(

@@ -2,10 +2,12 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from reeld.backends.base import ChangeSet
 from reeld.cache import browse, queries
 from reeld.config import Paths
 from reeld.daemon import Daemon
@@ -197,6 +199,25 @@ async def test_watch_state_set_offline_is_queued_kept_and_replayed(
     await recorder.sync_finished()
     assert catalog.sent == [("watched", "m1", 0), ("stopped", "m2", 61_000)]
     assert await daemon.db.read(queries.pending_count) == 0
+
+
+async def test_an_item_that_moved_keeps_its_watch_state(running: tuple[Daemon, Recorder]) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    await daemon.db.write(
+        queries.upsert_watch_states,
+        SOURCE,
+        [WatchState("m1", watched=True, view_count=2, last_viewed_at=100)],
+    )
+    await daemon.db.write(queries.upsert_watch_states, SOURCE, [WatchState("m2", position_ms=61_000)])
+    # As a file watcher reports them: the files, with no watch state of their own (it lives here).
+    renamed = [replace(movie(n), remote_id=f"m{n}-renamed", watch=None) for n in (1, 2)]
+    moves = {"m1": "m1-renamed", "m2": "m2-renamed"}
+    await daemon.sync.apply_changes(SOURCE, ChangeSet(upserts=renamed, deleted=["m1", "m2"], moved=moves))
+    first = await daemon.get_item(f"{SOURCE}:m1-renamed")
+    assert (first.watched, first.view_count, first.last_viewed_at) == (True, 2, 100)
+    assert (await daemon.get_item(f"{SOURCE}:m2-renamed")).position_ms == 61_000
+    assert {"m1", "m2"}.isdisjoint(await cached_ids(daemon))
 
 
 async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemon, Recorder]) -> None:

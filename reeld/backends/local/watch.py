@@ -77,6 +77,10 @@ class _Batch:
     """What one batch did to the index, to be reported as one ``ChangeSet``."""
 
     removed: set[str] = field(default_factory=set)
+    # The etags (size and mtime) of the files removed, and which of the files listed are new: a
+    # new file with the etag of one removed in the same batch is that file, renamed or moved.
+    removed_etags: dict[str, str] = field(default_factory=dict)
+    new_files: set[str] = field(default_factory=set)
     files: dict[str, tuple[FileStat, Classification]] = field(default_factory=dict)
     # Season and show ids touched, and whether each existed before the batch.
     groups_before: dict[str, bool] = field(default_factory=dict)
@@ -102,6 +106,7 @@ def apply_batch(
         entry = index.pop(relpath)
         if entry is not None:
             _note(batch, index, entry)
+            batch.removed_etags[relpath] = entry.etag
         if entry is not None or is_video_name(relpath):
             batch.removed.add(relpath)
     for file in candidates:
@@ -154,6 +159,8 @@ def _upsert(
     if old is not None:
         _note(batch, index, old)
         index.pop(file.relpath)
+    else:
+        batch.new_files.add(file.relpath)
     if entry is None:  # now a sample: no longer listed
         if old is not None:
             batch.removed.add(file.relpath)
@@ -193,5 +200,24 @@ def _change_set(batch: _Batch, index: FolderIndex) -> ChangeSet | None:
     upserts: list[MediaItem] = [*new_groups, *files]
     if not (upserts or deleted or batch.libraries_to_sync):
         return None
-    log.info("local_changes", upserts=len(upserts), deleted=len(deleted))
-    return ChangeSet(upserts=upserts, deleted=deleted, libraries_to_sync=sorted(batch.libraries_to_sync))
+    moved = _moves(batch)
+    log.info("local_changes", upserts=len(upserts), deleted=len(deleted), moved=len(moved))
+    return ChangeSet(
+        upserts=upserts, deleted=deleted, moved=moved, libraries_to_sync=sorted(batch.libraries_to_sync)
+    )
+
+
+def _moves(batch: _Batch) -> dict[str, str]:
+    """Removed file -> new file with the same size and mtime, where that pairing is unambiguous."""
+    by_etag: dict[str, list[str]] = {}
+    for relpath, etag in batch.removed_etags.items():
+        if relpath not in batch.files:
+            by_etag.setdefault(etag, []).append(relpath)
+    arrived: dict[str, list[str]] = {}
+    for relpath in batch.new_files & batch.files.keys():
+        arrived.setdefault(batch.files[relpath][0].etag, []).append(relpath)
+    return {
+        gone[0]: new[0]
+        for etag, new in arrived.items()
+        if len(new) == 1 and len(gone := by_etag.get(etag, [])) == 1
+    }
