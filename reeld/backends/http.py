@@ -2,6 +2,7 @@
 off the event loop, and fetching a paged listing a few pages ahead."""
 
 import asyncio
+import gc
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,24 @@ _page_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-pages
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on the page worker thread: CPU-bound work on a server's answer."""
-    return await asyncio.get_running_loop().run_in_executor(_page_worker, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_page_worker, _without_gc, fn, *args)
+
+
+def _without_gc(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn`` with the cycle collector paused.
+
+    Decoding and mapping a page allocates some 50,000 dicts, lists and items that all stay alive
+    until the call returns, so the collector, run every few hundred allocations, would walk them
+    again and again: it doubled the CPU a 100k-item sync spent decoding and added a third to mapping.
+    None of it forms cycles (reference counting frees it), and the pause is one page long.
+    """
+    if not gc.isenabled():
+        return fn(*args)
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        gc.enable()
 
 
 def unreachable(host: str, exc: Exception) -> BackendUnavailable:
