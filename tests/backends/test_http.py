@@ -1,23 +1,35 @@
-"""What every HTTP backend shares: page work off the event loop, with the collector paused."""
+"""What every HTTP backend shares: large pages decoded off the loop, with the collector paused."""
 
 import gc
+from unittest import mock
 
+import httpx
+import orjson
 import pytest
 
-from reeld.backends.http import off_loop
+from reeld.backends.http import LARGE_BODY, decode_json
+from reeld.errors import BackendProtocolError
+
+PAGE = orjson.dumps({"Items": [{"Id": str(n), "Name": "x" * 50} for n in range(2000)]})
 
 
-async def test_page_work_runs_off_the_loop_with_the_cycle_collector_paused_then_restored() -> None:
+async def test_a_large_page_is_decoded_with_the_cycle_collector_paused_then_restored() -> None:
+    assert len(PAGE) > LARGE_BODY
     seen: list[bool] = []
-    assert await off_loop(lambda n: seen.append(gc.isenabled()) or n * 2, 21) == 42
+    real_loads = orjson.loads
+
+    def loads(body: bytes) -> object:
+        seen.append(gc.isenabled())
+        return real_loads(body)
+
+    with mock.patch("reeld.backends.http.orjson.loads", loads):
+        decoded = await decode_json(httpx.Response(200, content=PAGE), "jf.example")
+    assert len(decoded["Items"]) == 2000
     assert seen == [False]
     assert gc.isenabled()
 
 
-async def test_a_failing_page_job_still_restores_the_collector() -> None:
-    def boom() -> None:
-        raise ValueError("malformed page")
-
-    with pytest.raises(ValueError, match="malformed page"):
-        await off_loop(boom)
+async def test_a_truncated_large_page_is_a_protocol_error_and_the_collector_runs_again() -> None:
+    with pytest.raises(BackendProtocolError, match="malformed or truncated"):
+        await decode_json(httpx.Response(200, content=PAGE[:-100]), "jf.example")
     assert gc.isenabled()
