@@ -5,7 +5,6 @@ import asyncio
 import gc
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -13,6 +12,7 @@ import httpx
 import orjson
 
 from reeld.errors import BackendProtocolError, BackendUnavailable
+from reeld.workers import background_thread
 
 #: Bodies larger than this are decoded in a thread (a page of 1000 items takes tens of ms).
 LARGE_BODY = 64 * 1024
@@ -23,7 +23,7 @@ T = TypeVar("T")
 # One thread decodes and maps every page of every sync. The work holds the GIL, so more threads
 # would not finish it sooner; they would only take turns with the event loop and the cache's
 # reader, and a client's ListItems would wait behind all of them.
-_page_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-pages")
+_page_worker = background_thread("reeld-pages")
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reeld.cache.schema import HEAD_REVISION
 from reeld.errors import CacheError
+from reeld.workers import background_thread
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,8 @@ class Database:
         # The writer alone gets a large page cache: a sync's index pages stay in memory between its
         # transactions, and readers, which touch few pages, keep SQLite's small default.
         self.writer_engine = create_cache_engine(path, cache_kib=WRITER_CACHE_KIB, pool_size=1)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reeld-db-write")
+        # Low priority: while a sync writes, the readers answering clients get the CPU first.
+        self._writer = background_thread("reeld-db-write")
         #: Bumped by every committed write; readers use it to tell whether what they derived is stale.
         self.generation = 0
         # Counted from startup: background work that waits for a quiet cache leaves the first reads alone.
