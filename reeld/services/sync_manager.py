@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -258,15 +258,15 @@ class SyncManager:
         watch_sets: dict[str, queries.WatchSets] = {}
         if backend.uses_cached_watched and not full:
             watch_sets = await self.db.read(queries.watch_sets, runtime.id)
-        written = 0
-        failed: list[str] = []
         now = time.time()
-        for library in chosen:
+
+        async def sync_one(library: Library) -> tuple[int, str | None]:
+            """Items written, or why this library failed (the others go on)."""
             key = (runtime.id, library.remote_id)
             if scheduled and self._library_backoff.get(key, 0) > now:
-                continue
+                return 0, None
             try:
-                written += await self._sync_library(
+                written = await self._sync_library(
                     runtime,
                     backend,
                     library,
@@ -276,9 +276,9 @@ class SyncManager:
                     known,
                     watch_sets.get(library.remote_id, queries.WatchSets()),
                 )
-            except (AuthRequired, BackendUnavailable, asyncio.CancelledError):
-                raise
             except ReeldError as exc:
+                if isinstance(exc, AuthRequired | BackendUnavailable):
+                    raise
                 count = await self.db.write(
                     queries.record_library_error, runtime.id, library.remote_id, str(exc)
                 )
@@ -286,9 +286,19 @@ class SyncManager:
                 log.warning(
                     "library_sync_failed", source=runtime.id, library=library.remote_id, reason=str(exc)
                 )
-                failed.append(f"{library.title}: {exc}")
-            else:
-                self._library_backoff.pop(key, None)
+                return 0, f"{library.title}: {exc}"
+            self._library_backoff.pop(key, None)
+            return written, None
+
+        if full:
+            # One library after another: a full listing is large, and fetching two at once would only
+            # hold twice the pages in memory.
+            results = [await sync_one(library) for library in chosen]
+        else:
+            # An incremental sync is a few small requests per library, mostly waiting: all at once.
+            results = await _all_or_none([sync_one(library) for library in chosen])
+        written = sum(count for count, _ in results)
+        failed = [reason for _, reason in results if reason is not None]
         if failed:
             # The other libraries are synced and kept; the source's last sync stays the last complete one.
             raise ReeldError("; ".join(failed))
@@ -534,6 +544,18 @@ def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:
         queries.upsert_watch_states(conn, source_id, page.watch_states)
     if page.deleted:
         queries.delete_items(conn, source_id, page.deleted)
+
+
+async def _all_or_none(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``coros`` concurrently; the first to fail cancels the rest, and its error is raised."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def prefetch(pages: AsyncIterator[T], depth: int) -> AsyncGenerator[T, None]:

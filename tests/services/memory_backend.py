@@ -36,6 +36,8 @@ class Catalog:
     fail_page: tuple[int, ReeldError] | None = None
     fail_connect: ReeldError | None = None
     fail_watch: ReeldError | None = None
+    # Raise this error when this library is listed (every time, until removed).
+    fail_library: dict[str, ReeldError] = field(default_factory=dict)
     # When set, listing waits on it before each page (lets a test hold a sync open).
     gate: asyncio.Event | None = None
     # Report a larger total than is listed (a truncated listing).
@@ -62,6 +64,8 @@ class MemoryBackend(MediaBackend):
     async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
         self.catalog.listings.append(ctx)
         self.catalog.cursor += 1
+        if library.remote_id in self.catalog.fail_library:
+            raise self.catalog.fail_library[library.remote_id]
         items = self.catalog.libraries[library.remote_id]
         if ctx.since is not None:
             items = [i for i in items if (i.updated_at or 0) > int(ctx.since)]

@@ -201,6 +201,35 @@ async def test_watch_state_set_offline_is_queued_kept_and_replayed(
     assert await daemon.db.read(queries.pending_count) == 0
 
 
+async def test_a_library_that_fails_an_incremental_sync_leaves_the_others_synced(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()  # the first sync, started when the account was added
+    catalog.libraries["shows"] = [movie(n, library="shows") for n in range(1000, 1010)]
+    assert await daemon.sync.sync(SOURCE, full=True)
+    catalog.libraries["movies"].append(replace(movie(900), updated_at=2_000_000_000))
+    catalog.fail_library["shows"] = BackendProtocolError("the server sent a malformed page")
+    assert not await daemon.sync.sync(SOURCE, full=False)
+    assert "m900" in await cached_ids(daemon)  # the movies library synced all the same
+    runtime = daemon.coordinator.get(SOURCE)
+    assert "Shows: the server sent a malformed page" in runtime.state.message
+
+
+async def test_a_rejected_login_in_one_library_stops_the_whole_incremental_sync(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()  # the first sync, started when the account was added
+    catalog.libraries["shows"] = [movie(n, library="shows") for n in range(1000, 1010)]
+    assert await daemon.sync.sync(SOURCE, full=True)
+    catalog.gate = asyncio.Event()  # the movies listing waits: it must be cancelled, not left hanging
+    catalog.fail_library["shows"] = AuthRequired("The server rejected the saved login")
+    assert not await asyncio.wait_for(daemon.sync.sync(SOURCE, full=False), 10)
+    assert daemon.coordinator.get(SOURCE).state.status is SourceStatus.NEEDS_AUTH
+    assert not daemon.sync.is_syncing(SOURCE)
+
+
 async def test_an_item_that_moved_keeps_its_watch_state(running: tuple[Daemon, Recorder]) -> None:
     daemon, recorder = running
     await recorder.sync_finished()
