@@ -29,6 +29,12 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 WRITER_CACHE_KIB = 16 * 1024
+#: The writer copies the WAL back into the database every this many pages (SQLite: 1000). A sync
+#: rewrites the same index pages commit after commit; copying them back less often copies each once
+#: where it was copied several times: a 100k-item first sync wrote 0.42 GB instead of 0.58 GB.
+WRITER_CHECKPOINT_PAGES = 10_000
+#: After a checkpoint the WAL file is cut back to this size, so it does not stay at its peak.
+WAL_SIZE_LIMIT = 8 * 1024 * 1024
 
 
 def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,10 +49,11 @@ def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_cache_engine(path: Path, cache_kib: int = 0, pool_size: int = 4) -> Engine:
+def create_cache_engine(path: Path, cache_kib: int = 0, pool_size: int = 4, writer: bool = False) -> Engine:
     """An engine on ``path`` with the pragmas every connection needs. Creates the file 0600.
 
-    ``cache_kib``: a page cache of that size instead of SQLite's 2 MB default.
+    ``cache_kib``: a page cache of that size instead of SQLite's 2 MB default. ``writer``: the
+    connection that commits, hence checkpoints (readers never do).
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -56,7 +63,14 @@ def create_cache_engine(path: Path, cache_kib: int = 0, pool_size: int = 4) -> E
     event.listen(engine, "connect", _set_pragmas)
     if cache_kib:
         event.listen(engine, "connect", lambda conn, _record: conn.execute(f"PRAGMA cache_size=-{cache_kib}"))
+    if writer:
+        event.listen(engine, "connect", _set_writer_pragmas)
     return engine
+
+
+def _set_writer_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+    dbapi_connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -110,7 +124,7 @@ class Database:
         self.engine = create_cache_engine(path)
         # The writer alone gets a large page cache: a sync's index pages stay in memory between its
         # transactions, and readers, which touch few pages, keep SQLite's small default.
-        self.writer_engine = create_cache_engine(path, cache_kib=WRITER_CACHE_KIB, pool_size=1)
+        self.writer_engine = create_cache_engine(path, cache_kib=WRITER_CACHE_KIB, pool_size=1, writer=True)
         # Low priority: while a sync writes, the readers answering clients get the CPU first.
         self._writer = background_thread("reeld-db-write")
         #: Bumped by every committed write; readers use it to tell whether what they derived is stale.

@@ -9,7 +9,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from reeld.cache import browse
-from reeld.cache.db import alembic_config, create_cache_engine, migrate
+from reeld.cache.db import (
+    WAL_SIZE_LIMIT,
+    WRITER_CHECKPOINT_PAGES,
+    alembic_config,
+    create_cache_engine,
+    migrate,
+)
 from reeld.cache.schema import HEAD_REVISION, metadata
 
 FTS_TABLES = {"items_fts", "items_fts_data", "items_fts_idx", "items_fts_docsize", "items_fts_config"}
@@ -43,6 +49,15 @@ def test_database_file_is_private_and_pragmas_apply(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+        assert conn.execute(text("PRAGMA temp_store")).scalar() == 2  # MEMORY
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000  # readers: the default
+
+
+def test_the_writer_checkpoints_less_often_and_keeps_the_wal_small(tmp_path: Path) -> None:
+    engine = create_cache_engine(tmp_path / "cache.db", writer=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == WRITER_CHECKPOINT_PAGES
+        assert conn.execute(text("PRAGMA journal_size_limit")).scalar() == WAL_SIZE_LIMIT
 
 
 def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
