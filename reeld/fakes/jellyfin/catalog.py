@@ -6,7 +6,7 @@ import hashlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -140,6 +140,9 @@ class FakeJellyfin:
         self.socket_connected = asyncio.Event()  # set when a client's websocket is listening
         self._version = 0
         self._sorted: dict[tuple[str, str, str, bool], list[Item]] = {}
+        # Per cached listing, each item's position in it: picks a few thousand played items out of
+        # 100k in their listing order without walking the whole list (a server's index would).
+        self._positions: dict[tuple[str, str, str, bool], dict[str, int]] = {}
         self._clock = 1_700_000_000.0
 
     # -- building ---------------------------------------------------------------------------------
@@ -254,6 +257,7 @@ class FakeJellyfin:
     def _changed(self) -> None:
         self._version += 1
         self._sorted.clear()
+        self._positions.clear()
 
     # -- mutations "from another device" ----------------------------------------------------------
 
@@ -373,7 +377,15 @@ class FakeJellyfin:
 
     def query(self, params: dict[str, str], user_id: str) -> tuple[list[Item], int]:
         """/Items semantics: filters, sort, then paging. Returns (page, total)."""
-        items = self._candidates(params)
+        candidates = items = self._candidates(params)
+
+        def only(ids: Collection[str]) -> list[Item]:
+            """``items`` whose id is in ``ids``, in order."""
+            if items is candidates:
+                positions = self._candidate_positions(params)
+                return [candidates[p] for p in sorted(positions[i] for i in ids if i in positions)]
+            return [i for i in items if i.id in ids]
+
         if ids := params.get("Ids"):
             wanted = set(ids.split(","))
             items = [i for i in items if i.id in wanted]
@@ -390,10 +402,10 @@ class FakeJellyfin:
             if played_filter is not None or "IsPlayed" in filters:
                 want = played_filter.lower() == "true" if played_filter is not None else True
                 played = {iid for iid, st in mine.items() if st.played}
-                items = [i for i in items if (i.id in played) == want]
+                items = only(played) if want else [i for i in items if i.id not in played]
             if "IsResumable" in filters:
                 resumable = {iid for iid, st in mine.items() if st.position_ticks > 0 and not st.played}
-                items = [i for i in items if i.id in resumable]
+                items = only(resumable)
         if params.get("SortBy", "").split(",")[0] == "DatePlayed":
             # The user's own last-played time; never-played items sort as the oldest.
             played_at = {
@@ -401,23 +413,28 @@ class FakeJellyfin:
                 for (uid, iid), st in self.user_data.items()
                 if uid == user_id and st.last_played is not None
             }
-            dated = sorted((i for i in items if i.id in played_at), key=lambda i: played_at[i.id])
-            never = [i for i in items if i.id not in played_at]
+            dated = sorted(only(played_at.keys()), key=lambda i: played_at[i.id])
             descending = params.get("SortOrder", "Ascending").lower().startswith("desc")
+            start, end = _window(params, len(items))
+            if descending and end <= len(dated):
+                # The page lies among the played items: the never-played rest need not be listed.
+                return list(reversed(dated))[start:end], len(items)
+            never = [i for i in items if i.id not in played_at]
             items = [*reversed(dated), *never] if descending else [*never, *dated]
-        total = len(items)
-        start = int(params.get("StartIndex") or 0)
-        limit = params.get("Limit")
-        end = total if limit is None else start + int(limit)
-        return items[start:end], total
+        start, end = _window(params, len(items))
+        return items[start:end], len(items)
+
+    def _candidate_positions(self, params: dict[str, str]) -> dict[str, int]:
+        key = _candidates_key(params)
+        positions = self._positions.get(key)
+        if positions is None:
+            positions = {item.id: n for n, item in enumerate(self._candidates(params))}
+            self._positions[key] = positions
+        return positions
 
     def _candidates(self, params: dict[str, str]) -> list[Item]:
-        parent = params.get("ParentId", "")
-        types = params.get("IncludeItemTypes", "")
-        # Orders other than by creation date start from the name order (query() re-sorts by DatePlayed).
-        sort = "DateCreated" if params.get("SortBy", "").split(",")[0] == "DateCreated" else "SortName"
-        recursive = params.get("Recursive", "false").lower() == "true"
-        key = (parent, types, sort, recursive)
+        key = _candidates_key(params)
+        parent, types, sort, recursive = key
         cached = self._sorted.get(key)
         if cached is not None:
             return cached
@@ -531,6 +548,25 @@ class FakeJellyfin:
         }
         result["TotalRecordCount"] = total if with_total else len(items)
         return result
+
+
+def _candidates_key(params: dict[str, str]) -> tuple[str, str, str, bool]:
+    """(parent, types, order, recursive): what a listing's candidates, before filters, depend on."""
+    # Orders other than by creation date start from the name order (query() re-sorts by DatePlayed).
+    sort = "DateCreated" if params.get("SortBy", "").split(",")[0] == "DateCreated" else "SortName"
+    return (
+        params.get("ParentId", ""),
+        params.get("IncludeItemTypes", ""),
+        sort,
+        params.get("Recursive", "false").lower() == "true",
+    )
+
+
+def _window(params: dict[str, str], total: int) -> tuple[int, int]:
+    """The [start, end) of the page asked for by StartIndex and Limit."""
+    start = int(params.get("StartIndex") or 0)
+    limit = params.get("Limit")
+    return start, total if limit is None else start + int(limit)
 
 
 def _library_change(
