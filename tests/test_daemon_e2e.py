@@ -218,6 +218,26 @@ async def test_watch_state_and_progress_of_local_items_persist(
     assert item["watched"].value is False
 
 
+async def test_a_file_renamed_while_the_daemon_was_stopped_keeps_its_watch_state(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    sample = make_sample_folder(tmp_path / "media", movies=5, shows=1, seasons=1, episodes=2)
+    first = daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, sample.root)
+    (movie, *_) = await list_all(client, (await libraries(client, source))["Movies"])
+    await client.manager("SetWatched", "sb", movie["id"].value, True)
+    first.stop()
+    source_id, old_path = movie["id"].value.split(":", 1)
+    (sample.root / old_path).rename(sample.root / "Renamed.While.Away.2003.mkv")
+    daemon()  # its start-up sync finds the file under its new name
+    await client.sync_finished(source)
+    (item,) = await client.manager("GetItem", "s", f"{source_id}:Renamed.While.Away.2003.mkv")
+    assert item["watched"].value is True and item["title"].value == "Renamed While Away"
+    with pytest.raises(RuntimeError, match="NotFound"):
+        await client.manager("GetItem", "s", movie["id"].value)
+
+
 async def test_kill_9_mid_sync_leaves_a_consistent_cache_and_the_next_sync_completes(
     private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
 ) -> None:

@@ -118,6 +118,9 @@ class MediaBackend(abc.ABC):
     supports_live_updates: bool = False
     #: Whether the source is reached on one of several addresses, chosen again when the network changes.
     chooses_address: bool = False
+    #: Whether an etag names content, not a version of one item (a file's size and mtime): an item
+    #: gone and one new with its etag, in one listing, are the same thing moved; it keeps its watch state.
+    etag_follows_content: bool = False
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id

@@ -75,6 +75,7 @@ class LocalBackend(MediaBackend):
 
     kind = "local"
     uses_known_items = True
+    etag_follows_content = True
     supports_live_updates = True
 
     def __init__(self, source_id: str, path: str) -> None:
