@@ -140,12 +140,16 @@ async def through_daemon(address: str, url: str, pid: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--movies", type=int, default=20_000)
-    parser.add_argument("--series", type=int, default=2_000)
-    parser.add_argument("--seasons", type=int, default=4)
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--port", type=int, default=18096)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--movies", type=int, default=20_000, help="movies in the fake catalog (default 20000)"
+    )
+    parser.add_argument("--series", type=int, default=2_000, help="series (default 2000)")
+    parser.add_argument("--seasons", type=int, default=4, help="seasons per series or show (default 4)")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per season (default 10)")
+    parser.add_argument("--port", type=int, default=18096, help="port of the fake server (default 18096)")
     args = parser.parse_args()
     fake, url = start_fake(args, args.port)
     bus = start_bus("session")

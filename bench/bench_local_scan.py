@@ -92,6 +92,13 @@ async def main(target: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20_000)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=20_000,
+        help="about how many files the generated folder holds (default 20000)",
+    )
     asyncio.run(main(parser.parse_args().files))

@@ -97,11 +97,13 @@ async def through_daemon(address: str, env: dict[str, str], folder: Path) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--movies", type=int, default=3000)
-    parser.add_argument("--shows", type=int, default=140)
-    parser.add_argument("--seasons", type=int, default=4)
-    parser.add_argument("--episodes", type=int, default=30)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--movies", type=int, default=3000, help="movie files (default 3000)")
+    parser.add_argument("--shows", type=int, default=140, help="shows (default 140)")
+    parser.add_argument("--seasons", type=int, default=4, help="seasons per series or show (default 4)")
+    parser.add_argument("--episodes", type=int, default=30, help="episode files per season (default 30)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

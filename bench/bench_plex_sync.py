@@ -197,13 +197,24 @@ async def _headers() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--movies", type=int, default=20_000)
-    parser.add_argument("--shows", type=int, default=2_000)
-    parser.add_argument("--seasons", type=int, default=4)
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--port", type=int, default=18400)
-    parser.add_argument("--skip-plexapi", action="store_true")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--movies", type=int, default=20_000, help="movies in the fake catalog (default 20000)"
+    )
+    parser.add_argument("--shows", type=int, default=2_000, help="shows (default 2000)")
+    parser.add_argument("--seasons", type=int, default=4, help="seasons per series or show (default 4)")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per season (default 10)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=18400,
+        help="port of the fake plex.tv; its servers take the ports after it (default 18400)",
+    )
+    parser.add_argument(
+        "--skip-plexapi", action="store_true", help="skip the slow plexapi comparison (about 150 s)"
+    )
     args = parser.parse_args()
     fake, plex_tv, server = start_fake(args)
     bus = start_bus("session")
