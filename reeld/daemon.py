@@ -158,6 +158,9 @@ class Daemon:
         account = local_account(folder)
         if account.id not in self.auth.accounts:
             await self.coordinator.add_account(account)
+            # A folder's source is found without a network: have it on the bus before answering, so a
+            # client can use the source the moment it has the account.
+            await self.coordinator.first_discovery(account.id, timeout_s=10)
         return account.id
 
     async def add_account(self, account: AuthProvider, secrets: dict[str, str]) -> str:

@@ -218,6 +218,17 @@ async def test_watch_state_and_progress_of_local_items_persist(
     assert item["watched"].value is False
 
 
+async def test_a_folder_s_source_is_on_the_bus_when_add_local_folder_answers(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    sample = make_sample_folder(tmp_path / "media", movies=2, shows=1, seasons=1, episodes=1)
+    daemon()
+    client = await client_for(private_bus)
+    (account,) = await client.manager("AddLocalFolder", "s", str(sample.root))
+    (objects,) = await client.call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+    assert f"{IFACE}.Source" in objects[account.replace("/accounts/", "/sources/")]
+
+
 async def test_a_file_renamed_while_the_daemon_was_stopped_keeps_its_watch_state(
     private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
 ) -> None:

@@ -70,6 +70,8 @@ class SourceCoordinator:
         self.runtimes: dict[str, SourceRuntime] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._discovery_backoff: dict[str, Backoff] = {}
+        # New accounts until their first discovery has run (AddLocalFolder waits for it).
+        self._first_discovery: dict[str, asyncio.Event] = {}
         self._discovery_messages: dict[str, str] = {}
         self._counts_pending = False
         self._stopping = False
@@ -150,6 +152,7 @@ class SourceCoordinator:
         await self.auth.add(account, secrets)
         if not renewed:
             self.events.emit(ev.AccountAdded(account.id))
+            self._first_discovery[account.id] = asyncio.Event()
             self.spawn(self._discover_loop(account))
             return
         self.auth.set_status(account.id, False, "")
@@ -172,6 +175,14 @@ class SourceCoordinator:
         await self.auth.remove(account_id, secret_names=("token", "password"))
         self.events.emit(ev.AccountRemoved(account.id))
 
+    async def first_discovery(self, account_id: str, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) until a new account's first discovery has run: its sources
+        are then on the bus. Discovery goes on in the background either way."""
+        first = self._first_discovery.get(account_id)
+        if first is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(first.wait(), timeout_s)
+
     def refresh_account(self, account_id: str) -> None:
         account = self.auth.get(account_id)
         self.spawn(self._discover_once(account))
@@ -181,6 +192,8 @@ class SourceCoordinator:
         backoff = self._discovery_backoff.setdefault(account.id, Backoff(first_s=5, max_s=900))
         while account.id in self.auth.accounts and not self._stopping:
             ok = await self._discover_once(account)
+            if (first := self._first_discovery.pop(account.id, None)) is not None:
+                first.set()
             delay = 3600.0 if ok else backoff.next_delay()
             if ok:
                 backoff.reset()
