@@ -94,6 +94,24 @@ class ChangeSet:
     libraries_to_sync: Sequence[str] = ()
 
 
+def pair_moves(gone: Mapping[str, str], arrived: Mapping[str, str]) -> dict[str, str]:
+    """Old id -> new id of items that moved, from the etags (id -> etag) of the items gone and of
+    those new: paired where an etag is that of one gone item and one new item alone."""
+
+    def by_etag(etags: Mapping[str, str]) -> dict[str, list[str]]:
+        ids: dict[str, list[str]] = {}
+        for remote_id, etag in etags.items():
+            ids.setdefault(etag, []).append(remote_id)
+        return ids
+
+    gone_ids = by_etag(gone)
+    return {
+        old[0]: new[0]
+        for etag, new in by_etag(arrived).items()
+        if len(new) == 1 and len(old := gone_ids.get(etag, [])) == 1
+    }
+
+
 def count_if_only(
     cached: frozenset[str], recent: Sequence[WatchState], holds: Callable[[WatchState], bool]
 ) -> int:

@@ -10,13 +10,21 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
-from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
+from reeld.backends.base import (
+    ChangeSet,
+    ItemPage,
+    KnownItem,
+    MediaBackend,
+    PlaybackState,
+    SyncContext,
+    pair_moves,
+)
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.config import SyncSettings
@@ -333,10 +341,10 @@ class SyncManager:
         )
         exhaustive = backend.listing_is_exhaustive(ctx)
         seen: set[str] = set()
-        # Items new to the cache, by etag, where an etag names content: a file renamed while reeld
-        # was not watching is gone under its old id and new under another.
-        arrived: dict[str, list[str]] = {}
-        pair_moves = exhaustive and backend.etag_follows_content
+        # The etags of items new to the cache, where an etag names content: a file renamed while
+        # reeld was not watching is gone under its old id and new under another.
+        arrived: dict[str, str] = {}
+        track_arrivals = exhaustive and backend.etag_follows_content
         present: frozenset[str] | None = None
         cursor: str | None = None
         listed_total: int | None = None
@@ -354,10 +362,12 @@ class SyncManager:
                 if exhaustive:
                     seen.update(item.remote_id for item in page.items)
                     seen.update(page.unchanged)
-                if pair_moves:
-                    for item in page.items:
-                        if item.etag and item.remote_id not in known:
-                            arrived.setdefault(item.etag, []).append(item.remote_id)
+                if track_arrivals:
+                    arrived.update(
+                        (item.remote_id, item.etag)
+                        for item in page.items
+                        if item.etag and item.remote_id not in known
+                    )
                 cursor = page.cursor or cursor
                 present = page.present_ids if page.present_ids is not None else present
                 if page.total is not None:
@@ -372,7 +382,7 @@ class SyncManager:
         if batch:
             await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
         if exhaustive:
-            await self._sweep(runtime.id, library, seen, listed_total, _moves(known, seen, arrived))
+            await self._sweep(runtime.id, library, seen, listed_total, known, arrived)
         elif present is not None:
             await self._sweep(runtime.id, library, set(present), None)
         total = len(seen) if exhaustive else (state.total if state else 0)
@@ -393,10 +403,12 @@ class SyncManager:
         library: Library,
         seen: set[str],
         listed_total: int | None,
-        moves: Callable[[set[str]], dict[str, str]] | None = None,
+        known: Mapping[str, KnownItem] | None = None,
+        arrived: Mapping[str, str] | None = None,
     ) -> None:
-        """Delete what a complete listing no longer names, unless the listing looks wrong; what
-        ``moves`` pairs with a new item hands it its watch state first."""
+        """Delete what a complete listing no longer names, unless the listing looks wrong. An item
+        gone whose etag (in ``known``) is that of one item ``arrived`` moved there: it hands that
+        item its watch state first."""
         cached = await self.db.read(queries.cached_remote_ids, source_id, library.remote_id)
         missing = cached - seen
         if not missing:
@@ -426,7 +438,10 @@ class SyncManager:
             )
             return
         self._held_sweeps.pop(key, None)
-        moved = moves(missing) if moves is not None else {}
+        moved: dict[str, str] = {}
+        if known and arrived:
+            gone = {rid: etag for rid in missing if rid in known and (etag := known[rid].etag)}
+            moved = pair_moves(gone, arrived)
         if moved:
             await self.db.write(queries.copy_watch_states, source_id, moved)
             log.info("moved", source=source_id, library=library.remote_id, items=len(moved))
@@ -562,27 +577,6 @@ def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:
         queries.upsert_watch_states(conn, source_id, page.watch_states)
     if page.deleted:
         queries.delete_items(conn, source_id, page.deleted)
-
-
-def _moves(
-    known: Mapping[str, KnownItem], seen: set[str], arrived: dict[str, list[str]]
-) -> Callable[[set[str]], dict[str, str]]:
-    """Pair each missing item with the one new item of its etag, where the etag is that of one
-    missing item alone."""
-
-    def pairs(missing: set[str]) -> dict[str, str]:
-        gone: dict[str, list[str]] = {}
-        for remote_id in missing - seen:
-            etag = known[remote_id].etag if remote_id in known else None
-            if etag:
-                gone.setdefault(etag, []).append(remote_id)
-        return {
-            old[0]: new[0]
-            for etag, new in arrived.items()
-            if len(new) == 1 and len(old := gone.get(etag, [])) == 1
-        }
-
-    return pairs
 
 
 async def _all_or_none(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

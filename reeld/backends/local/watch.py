@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 from watchfiles import Change
 
-from reeld.backends.base import ChangeSet
+from reeld.backends.base import ChangeSet, pair_moves
 from reeld.backends.local.classify import Classification, FileKind
 from reeld.backends.local.scan import (
     FileStat,
@@ -209,15 +209,6 @@ def _change_set(batch: _Batch, index: FolderIndex) -> ChangeSet | None:
 
 def _moves(batch: _Batch) -> dict[str, str]:
     """Removed file -> new file with the same size and mtime, where that pairing is unambiguous."""
-    by_etag: dict[str, list[str]] = {}
-    for relpath, etag in batch.removed_etags.items():
-        if relpath not in batch.files:
-            by_etag.setdefault(etag, []).append(relpath)
-    arrived: dict[str, list[str]] = {}
-    for relpath in batch.new_files & batch.files.keys():
-        arrived.setdefault(batch.files[relpath][0].etag, []).append(relpath)
-    return {
-        gone[0]: new[0]
-        for etag, new in arrived.items()
-        if len(new) == 1 and len(gone := by_etag.get(etag, [])) == 1
-    }
+    gone = {relpath: etag for relpath, etag in batch.removed_etags.items() if relpath not in batch.files}
+    arrived = {relpath: batch.files[relpath][0].etag for relpath in batch.new_files & batch.files.keys()}
+    return pair_moves(gone, arrived)
