@@ -111,9 +111,6 @@ class JellyfinBackend(MediaBackend):
             return
         cursor = self._next_cursor()
         query: dict[str, Any] = {
-            "userId": self.user_id,
-            "ParentId": library.remote_id,
-            "Recursive": "true",
             "IncludeItemTypes": types,
             "Fields": FIELDS,
             "EnableImageTypes": "Primary",
@@ -123,7 +120,7 @@ class JellyfinBackend(MediaBackend):
         }
         if ctx.since and not ctx.full:
             query["MinDateLastSaved"] = ctx.since
-        async for page in self._pages(query, library.remote_id):
+        async for page in self._pages(query, library):
             yield ItemPage(items=page.items, total=page.total, cursor=cursor)
         if not ctx.full:
             present, (states, watched) = await asyncio.gather(
@@ -138,22 +135,28 @@ class JellyfinBackend(MediaBackend):
             now = parsed if parsed is not None else now
         return format_date(now - CURSOR_MARGIN_S)
 
-    async def _pages(self, query: dict[str, Any], library_id: str) -> AsyncIterator[ItemPage]:
+    async def _pages(self, query: dict[str, Any], library: Library) -> AsyncIterator[ItemPage]:
         """Every page of an /Items listing, in order, with a few fetched ahead concurrently."""
-        first = await self._fetch_page(query, 0, library_id)
+        first = await self._fetch_page(query, 0, library)
         yield first
         starts = list(range(PAGE_SIZE, first.total or 0, PAGE_SIZE))
-        fetch = functools.partial(self._fetch_page, query, library_id=library_id)
+        fetch = functools.partial(self._fetch_page, query, library=library)
         async for page in pipelined(fetch, starts, CONCURRENT_PAGES):
             yield page
 
-    async def _fetch_page(self, query: dict[str, Any], start: int, library_id: str) -> ItemPage:
-        result = await self.client.get(
-            "/Items", **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
+    async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> ItemPage:
+        result = await self._under(
+            library, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         dtos = _items_of(result, self.client.host)
-        items = await off_loop(_map_page, dtos, library_id, self.client.base_url)
+        items = await off_loop(_map_page, dtos, library.remote_id, self.client.base_url)
         return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
+
+    async def _under(self, library: Library, **params: Any) -> Any:
+        """An ``/Items`` request over everything under ``library``, as this user sees it."""
+        return await self.client.get(
+            "/Items", userId=self.user_id, ParentId=library.remote_id, Recursive="true", **params
+        )
 
     async def _present_ids_if_fewer(
         self, library: Library, types: str, ctx: SyncContext
@@ -201,11 +204,8 @@ class JellyfinBackend(MediaBackend):
         found: list[WatchState] = []
         start = 0
         while since is not None:
-            result = await self.client.get(
-                "/Items",
-                userId=self.user_id,
-                ParentId=library.remote_id,
-                Recursive="true",
+            result = await self._under(
+                library,
                 IncludeItemTypes=playable,
                 SortBy="DatePlayed",
                 SortOrder="Descending",
@@ -225,11 +225,8 @@ class JellyfinBackend(MediaBackend):
         return found
 
     async def _count(self, library: Library, **filters: str) -> int:
-        result = await self.client.get(
-            "/Items",
-            userId=self.user_id,
-            ParentId=library.remote_id,
-            Recursive="true",
+        result = await self._under(
+            library,
             Limit=0,
             EnableTotalRecordCount="true",
             **filters,
@@ -245,11 +242,8 @@ class JellyfinBackend(MediaBackend):
         """Every item of a library matching ``filters`` (no images, default fields), page by page."""
         found: list[dict[str, Any]] = []
         while True:
-            result = await self.client.get(
-                "/Items",
-                userId=self.user_id,
-                ParentId=library.remote_id,
-                Recursive="true",
+            result = await self._under(
+                library,
                 EnableImages="false",
                 StartIndex=len(found),
                 Limit=page_size,
@@ -270,11 +264,8 @@ class JellyfinBackend(MediaBackend):
             if types is None:
                 continue
             for start in range(0, len(item_ids), FETCH_BATCH):
-                result = await self.client.get(
-                    "/Items",
-                    userId=self.user_id,
-                    ParentId=library.remote_id,
-                    Recursive="true",
+                result = await self._under(
+                    library,
                     IncludeItemTypes=types,
                     Ids=",".join(item_ids[start : start + FETCH_BATCH]),
                     Fields=FIELDS,
