@@ -103,6 +103,12 @@ async def add_account(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster)
     return account_id
 
 
+async def home_added(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster) -> tuple[FakePlexServer, str]:
+    """Add the account (first syncs done); the "Home" server and its source id."""
+    await add_account(daemon, cluster)
+    return cluster.server("Home"), source_of(cluster, "Home")
+
+
 def expected(server: FakePlexServer) -> dict[str, CachedRow]:
     """The catalog as reeld should cache it: movies, shows, seasons, episodes and albums."""
     out: dict[str, CachedRow] = {}
@@ -319,9 +325,7 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, _ = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     home.notifier._queues.clear()  # no websocket: this is the safety net's job
     movies = home.catalog.of_type(1, MOVIE)
     episodes = [e for s in home.catalog.sections.values() for e in home.catalog.of_type(s.id, EPISODE)]
@@ -362,9 +366,7 @@ async def test_live_notifications_reach_the_cache_within_two_seconds(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, recorder = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     await asyncio.wait_for(home.notifier.wait_for_listener(), 10)
     recorder.events.clear()
     added = home.add_movie("Pushed Film", year=2026)
@@ -380,9 +382,7 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, recorder = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     first, second = [m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0][:2]
     await core.set_watched(f"{home_id}:{first.rating_key}", True)
     await core.report_progress(f"{home_id}:{second.rating_key}", 90_000, "paused")
@@ -405,9 +405,7 @@ async def test_a_show_marked_watched_is_watched_to_its_last_episode_here_and_on_
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, _ = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     shows = home.catalog.section_of_type(SHOW)
     assert shows is not None
     show = home.catalog.of_type(shows.id, SHOW)[0]
@@ -457,9 +455,7 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, recorder = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     before = await cached(core, home_id)
     for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.STATUS, FaultKind.DROP):
         home.wire.add_fault(Fault(kind, path="/library/sections/2/all", times=1))
@@ -483,9 +479,7 @@ async def test_a_server_ignoring_date_filters_gets_full_listings(
 ) -> None:
     """A filter that does not narrow must not be trusted: incremental listings become full ones."""
     core, _ = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     home.notifier._queues.clear()
     home.set_ignore_date_filters(True)
     movies = home.catalog.of_type(1, MOVIE)
@@ -547,9 +541,7 @@ async def test_a_finished_scan_and_another_players_progress_reach_the_cache(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     core, recorder = daemon
-    await add_account(daemon, cluster)
-    home = cluster.server("Home")
-    home_id = source_of(cluster, "Home")
+    home, home_id = await home_added(daemon, cluster)
     await asyncio.wait_for(home.notifier.wait_for_listener(), 10)
     # A library scan that ended: that library gets an incremental sync.
     recorder.events.clear()
