@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import freeze_client_heap
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
@@ -98,6 +99,7 @@ async def call(
 
 
 async def measure(address: str, env: dict[str, str], items: int) -> dict[str, float]:
+    freeze_client_heap()
     client = await MessageBus(bus_address=address).connect()
     lib = f"/io/github/reeld/Reeld1/sources/{SOURCE}/libraries/movies"
     iface = "io.github.reeld.Reeld1.Library"
@@ -201,6 +203,7 @@ asyncio.run(main())
 async def floor_latency(address: str) -> tuple[float, float]:
     proc = subprocess.Popen([sys.executable, "-c", FLOOR_SERVICE, address], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    freeze_client_heap()
     client = await MessageBus(bus_address=address).connect()
     timings = []
     for _ in range(300):
