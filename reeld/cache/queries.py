@@ -5,6 +5,7 @@ Functions here are blocking: call them through ``Database.read`` / ``Database.wr
 
 import functools
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -204,12 +205,17 @@ def _item_values(source_id: str, item: MediaItem) -> tuple[Any, ...]:
         item.show_title,
         item.added_at,
         item.updated_at,
-        item.rating,
+        _finite(item.rating),
         item.thumb,
         item.etag,
         orjson.dumps(item.extra).decode() if item.extra else None,
         1 if item.kind in _TOP_LEVEL_KINDS else 0,
     )
+
+
+def _finite(value: float | None) -> float | None:
+    # SQLite stores an infinite rating (a server's "inf") as is, and cannot write it back out as JSON.
+    return value if value is None or math.isfinite(value) else None
 
 
 def _watch_values(source_id: str, state: WatchState) -> tuple[Any, ...]:

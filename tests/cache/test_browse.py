@@ -90,3 +90,29 @@ def test_upgrading_recomputes_the_sort_keys_already_stored(tmp_path: Path) -> No
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
         assert connection.execute(text("SELECT sort_title FROM items")).scalar() == "ca ira 0000000010"
+
+
+def test_a_page_keeps_its_sort_order_and_survives_an_infinite_rating(conn: Connection) -> None:
+    """Pages are read as one aggregated value per query; an "inf" rating from a server must not
+    break that encoding (it is stored as unknown)."""
+    queries.upsert_items(
+        conn,
+        SOURCE,
+        [
+            MediaItem(
+                remote_id=f"movies/{n}",
+                library_id="movies",
+                kind=ItemKind.MOVIE,
+                title=f"Movie {n}",
+                added_at=1_000 + n * 7 % 50,
+                rating=float("inf") if n == 3 else n % 10 / 1.0,
+            )
+            for n in range(50)
+        ],
+    )
+    added, rating = browse.BROWSE_COLUMNS.index("added_at"), browse.BROWSE_COLUMNS.index("rating")
+    newest_first = sorted((1_000 + n * 7 % 50 for n in range(50)), reverse=True)
+    page = browse.list_library(conn, SOURCE, "movies", 10, 20, "added")
+    assert [row[added] for row in page] == newest_first[10:30]
+    by_rating = browse.list_library(conn, SOURCE, "movies", 0, 50, "rating")
+    assert by_rating[-1][rating] is None and by_rating[0][rating] == 9.0
