@@ -18,7 +18,7 @@ from reeld.backends.base import (
     SyncContext,
     count_if_only,
 )
-from reeld.backends.http import off_loop, parse_http_date, pipelined
+from reeld.backends.http import as_is, off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.mapping import (
     FIELDS,
@@ -145,17 +145,16 @@ class JellyfinBackend(MediaBackend):
             yield page
 
     async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> ItemPage:
-        result = await self._under(
-            library, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
+        map_page = functools.partial(_page_of, self.client.host, library.remote_id, self.client.base_url)
+        page: ItemPage = await self._under(
+            library, map_page, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
-        dtos = _items_of(result, self.client.host)
-        items = await off_loop(_map_page, dtos, library.remote_id, self.client.base_url)
-        return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
+        return page
 
-    async def _under(self, library: Library, **params: Any) -> Any:
+    async def _under(self, library: Library, then: Callable[[Any], Any] = as_is, /, **params: Any) -> Any:
         """An ``/Items`` request over everything under ``library``, as this user sees it."""
         return await self.client.get(
-            "/Items", userId=self.user_id, ParentId=library.remote_id, Recursive="true", **params
+            "/Items", then, userId=self.user_id, ParentId=library.remote_id, Recursive="true", **params
         )
 
     async def _present_ids_if_fewer(
@@ -322,8 +321,10 @@ def _map_watch_states(dtos: list[dict[str, Any]]) -> list[WatchState]:
     return [watch_state_of(dto) for dto in dtos]
 
 
-def _map_page(dtos: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:
-    return [item for dto in dtos if (item := item_from_dto(dto, library_id, base_url))]
+def _page_of(host: str, library_id: str, base_url: str, result: Any) -> ItemPage:
+    """A decoded ``/Items`` page as mapped items and the listing's total."""
+    items = [item for dto in _items_of(result, host) if (item := item_from_dto(dto, library_id, base_url))]
+    return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
 
 
 def _items_of(result: Any, host: str) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 reeld's error tree (once, here)."""
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -11,7 +11,7 @@ import httpx
 import structlog
 
 from reeld import __version__
-from reeld.backends.http import decode_json, unreachable
+from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -85,11 +85,15 @@ class JellyfinClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         expect_json: bool = True,
+        then: Callable[[Any], Any] = as_is,
     ) -> Any:
+        """The decoded answer; ``then`` (a page's mapping) runs on it off the event loop (``decode_json``)."""
         headers = {"Authorization": authorization(self.device_id, self.token), "Accept": "application/json"}
         try:
-            response = await self._http.request(
-                method, self.base_url + path, params=params, json=body, headers=headers
+            response = without_stream_cycle(
+                await self._http.request(
+                    method, self.base_url + path, params=params, json=body, headers=headers
+                )
             )
         except httpx.HTTPError as exc:
             raise unreachable(self.host, exc) from exc
@@ -108,10 +112,11 @@ class JellyfinClient:
             raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
         if not expect_json or response.status_code == 204 or not response.content:
             return None
-        return await decode_json(response, self.host)
+        return await decode_json(response, self.host, then)
 
-    async def get(self, path: str, **params: Any) -> Any:
-        return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+    async def get(self, path: str, then: Callable[[Any], Any] = as_is, /, **params: Any) -> Any:
+        query = {k: v for k, v in params.items() if v is not None}
+        return await self.request("GET", path, params=query, then=then)
 
     # -- the calls that need no user -----------------------------------------------------------------
 

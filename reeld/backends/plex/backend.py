@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -205,23 +206,20 @@ class PlexBackend(MediaBackend):
     async def _fetch_page(
         self, library: Library, plex_type: int, filters: dict[str, Any], since: int | None, start: int
     ) -> list[MediaItem]:
-        container = await self.client.container(
+        map_page = functools.partial(_page_of, self.server.name, library.remote_id, self.client.base_url)
+        items, oldest_update = await self.client.mapped_container(
             self._section_path(library),
+            map_page,
             headers=_page(start, PAGE_SIZE),
             type=plex_type,
             includeGuids=1,
             **filters,
         )
-        entries = _metadata(container, self.server.name)
-        if filters and since is not None and self.date_filters_work:
-            self._check_date_filter(entries, since)
-        return await off_loop(_map_page, entries, library.remote_id, self.client.base_url)
-
-    def _check_date_filter(self, entries: list[dict[str, Any]], since: int) -> None:
-        """A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings)."""
-        if any(int(e.get("updatedAt") or 0) < since for e in entries):
+        if filters and since is not None and self.date_filters_work and oldest_update < since:
+            # A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings).
             self.date_filters_work = False
             log.warning("plex_date_filter_ignored", source=self.source_id)
+        return items
 
     async def _entries(self, library: Library, plex_type: int, **filters: Any) -> list[dict[str, Any]]:
         """The entries of a listing, in large pages."""
@@ -376,5 +374,12 @@ def _map_watch_states(entries: list[dict[str, Any]]) -> list[WatchState]:
     return [watch_state_from(entry) for entry in entries]
 
 
-def _map_page(entries: list[dict[str, Any]], library_id: str, base_url: str) -> list[MediaItem]:
-    return [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]
+def _page_of(
+    name: str, library_id: str, base_url: str, container: dict[str, Any]
+) -> tuple[list[MediaItem], int]:
+    """A decoded page of a listing as mapped items, and the oldest ``updatedAt`` among its entries
+    (to check that a date filter was honoured)."""
+    entries = _metadata(container, name)
+    items = [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]
+    oldest_update = min((int(entry.get("updatedAt") or 0) for entry in entries), default=sys.maxsize)
+    return items, oldest_update

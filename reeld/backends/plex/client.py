@@ -1,16 +1,18 @@
 """All talk with one Plex Media Server over the address chosen for it: JSON, the token in a header
 (never in a URL that could reach a log), and every failure as a reeld error (once, here)."""
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from reeld.backends.http import decode_json, unreachable
+from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+T = TypeVar("T")
 
 
 class PlexServerClient:
@@ -33,13 +35,17 @@ class PlexServerClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
+        then: Callable[[Any], Any] = as_is,
     ) -> Any:
+        """The decoded answer; ``then`` (a page's mapping) runs on it off the event loop (``decode_json``)."""
         try:
-            response = await self._http.request(
-                method,
-                self.base_url + path,
-                params=params,
-                headers={**self._headers, **(headers or {})},
+            response = without_stream_cycle(
+                await self._http.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    headers={**self._headers, **(headers or {})},
+                )
             )
         except httpx.HTTPError as exc:
             raise unreachable(f"{self.name} ({self.host})", exc) from exc
@@ -57,7 +63,7 @@ class PlexServerClient:
             raise BackendProtocolError(f"{self.name} refused {path} (HTTP {status})")
         if not expect_json or not response.content:
             return None
-        return await decode_json(response, self.name)
+        return await decode_json(response, self.name, then)
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Any:
         return await self.request("GET", path, params=params, headers=headers)
@@ -66,8 +72,22 @@ class PlexServerClient:
         self, path: str, headers: Mapping[str, str] | None = None, **params: Any
     ) -> dict[str, Any]:
         """The ``MediaContainer`` of a JSON answer."""
-        body = await self.get(path, headers=headers, **params)
-        container = body.get("MediaContainer") if isinstance(body, dict) else None
-        if not isinstance(container, dict):
-            raise BackendProtocolError(f"{self.name} sent an answer reeld does not understand ({path})")
-        return container
+        return await self.mapped_container(path, as_is, headers, **params)
+
+    async def mapped_container(
+        self,
+        path: str,
+        then: Callable[[dict[str, Any]], T],
+        headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> T:
+        """``then`` of the ``MediaContainer`` of a JSON answer, run off the event loop for a large one."""
+
+        def unwrap(body: Any) -> T:
+            container = body.get("MediaContainer") if isinstance(body, dict) else None
+            if not isinstance(container, dict):
+                raise BackendProtocolError(f"{self.name} sent an answer reeld does not understand ({path})")
+            return then(container)
+
+        result: T = await self.request("GET", path, params=params, headers=headers, then=unwrap)
+        return result
