@@ -34,6 +34,13 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
 
 
+#: How long a thread holding the GIL may keep it from one that asks (CPython: 5 ms). During a sync
+#: the page worker and the cache writer run Python for long stretches; a ListItems answer needs
+#: the GIL a few times over, and waited up to this long each time. At 1 ms its p99 during a
+#: 110k-item Jellyfin sync fell from 62-73 ms to 45-49 ms, with no measurable cost to the sync.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT, ``stop`` being set, or the bus going away."""
     from reeld.bus.service import BusService
@@ -44,6 +51,7 @@ async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Even
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     limit_malloc_arenas()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     daemon = Daemon(paths)
     await daemon.start()
     service = BusService(daemon, bus_address)
