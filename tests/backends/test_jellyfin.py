@@ -231,12 +231,13 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     core, recorder = daemon
     source_id = await added(daemon, server)
     before = await cached(core, source_id)
-    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.STATUS):
+    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.EMPTY, FaultKind.STATUS):
         server.wire.add_fault(Fault(kind, path="/Items", times=1))
         assert not await core.sync.sync(source_id, full=True)
         assert await cached(core, source_id) == before
         runtime = core.coordinator.get(source_id)
-        assert runtime.state.message  # the status says why
+        assert runtime.state.message  # the status says why: what the server did, not a crash
+        assert "unexpectedly" not in runtime.state.message, (kind, runtime.state.message)
         if runtime.state.status is not SourceStatus.CONNECTED:
             # Reconnected at once (no waiting for backoff), it syncs again: and that sync completes.
             recorder.events.clear()

@@ -3,6 +3,7 @@ plex.tv and fake servers (plexapi itself talks to the fake plex.tv, routed by RE
 
 import asyncio
 import ssl
+import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,7 +13,7 @@ from keyring.backends.SecretService import Keyring
 from reeld.backends.local.kind import LocalKind
 from reeld.backends.plex import connection
 from reeld.backends.plex import kind as plex_kind
-from reeld.backends.plex.backend import PlexBackend
+from reeld.backends.plex.backend import PlexBackend, _page_of
 from reeld.backends.plex.kind import PlexKind, plex_source_id
 from reeld.config import Paths
 from reeld.daemon import Daemon
@@ -457,12 +458,13 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     core, recorder = daemon
     home, home_id = await home_added(daemon, cluster)
     before = await cached(core, home_id)
-    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.STATUS, FaultKind.DROP):
+    for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.EMPTY, FaultKind.STATUS, FaultKind.DROP):
         home.wire.add_fault(Fault(kind, path="/library/sections/2/all", times=1))
         assert not await core.sync.sync(home_id, full=True)
         assert await cached(core, home_id) == before
         runtime = core.coordinator.get(home_id)
-        assert runtime.state.message  # the status says why
+        assert runtime.state.message  # the status says why: what the server did, not a crash
+        assert "unexpectedly" not in runtime.state.message, (kind, runtime.state.message)
         if runtime.state.status is not SourceStatus.CONNECTED:
             recorder.events.clear()
             core.reconnect(home_id)
@@ -585,3 +587,12 @@ async def test_the_address_is_chosen_again_when_the_network_comes_back(
         await recorder.wait(lambda e: isinstance(e, ev.SourceDisconnected) and e.source_id == home_id, 10)
         await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
         assert core.coordinator.get(home_id).state.connection_kind is ConnectionKind.REMOTE
+
+
+def test_an_unreadable_updated_at_does_not_stop_a_page_from_mapping() -> None:
+    """Plex sends numbers; a server (or proxy) that sends something else must not fail the sync."""
+    page = {"Metadata": [{"ratingKey": "7", "type": "movie", "title": "Heat", "updatedAt": "n/a"}]}
+    for check_dates in (False, True):
+        items, oldest_update = _page_of("Home", "1", "http://pms.example", check_dates, page)
+        assert [item.title for item in items] == ["Heat"]
+        assert oldest_update == (0 if check_dates else sys.maxsize)

@@ -110,8 +110,10 @@ class JellyfinClient:
             )
         if response.status_code >= 400:
             raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
-        if not expect_json or response.status_code == 204 or not response.content:
+        if not expect_json:
             return None
+        if response.status_code == 204 or not response.content:
+            return then(None)  # what the caller makes of no answer: a listing's mapping refuses it
         return await decode_json(response, self.host, then)
 
     async def get(self, path: str, then: Callable[[Any], Any] = as_is, /, **params: Any) -> Any:

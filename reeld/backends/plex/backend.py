@@ -27,6 +27,7 @@ from reeld.backends.plex.mapping import (
     LEAF_TYPES,
     LIBRARY_IDENTIFIER,
     LIST_TYPES,
+    int_or_none,
     item_from_metadata,
     library_from_section,
     watch_state_from,
@@ -206,7 +207,10 @@ class PlexBackend(MediaBackend):
     async def _fetch_page(
         self, library: Library, plex_type: int, filters: dict[str, Any], since: int | None, start: int
     ) -> list[MediaItem]:
-        map_page = functools.partial(_page_of, self.server.name, library.remote_id, self.client.base_url)
+        check_dates = bool(filters) and since is not None and self.date_filters_work
+        map_page = functools.partial(
+            _page_of, self.server.name, library.remote_id, self.client.base_url, check_dates
+        )
         items, oldest_update = await self.client.mapped_container(
             self._section_path(library),
             map_page,
@@ -215,7 +219,7 @@ class PlexBackend(MediaBackend):
             includeGuids=1,
             **filters,
         )
-        if filters and since is not None and self.date_filters_work and oldest_update < since:
+        if check_dates and since is not None and oldest_update < since:
             # A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings).
             self.date_filters_work = False
             log.warning("plex_date_filter_ignored", source=self.source_id)
@@ -375,11 +379,13 @@ def _map_watch_states(entries: list[dict[str, Any]]) -> list[WatchState]:
 
 
 def _page_of(
-    name: str, library_id: str, base_url: str, container: dict[str, Any]
+    name: str, library_id: str, base_url: str, check_dates: bool, container: dict[str, Any]
 ) -> tuple[list[MediaItem], int]:
-    """A decoded page of a listing as mapped items, and the oldest ``updatedAt`` among its entries
-    (to check that a date filter was honoured)."""
+    """A decoded page of a listing as mapped items and, with ``check_dates``, the oldest
+    ``updatedAt`` among its entries (to check that a date filter was honoured)."""
     entries = _metadata(container, name)
     items = [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]
-    oldest_update = min((int(entry.get("updatedAt") or 0) for entry in entries), default=sys.maxsize)
-    return items, oldest_update
+    if not check_dates:
+        return items, sys.maxsize
+    updates = (int_or_none(entry.get("updatedAt")) or 0 for entry in entries)
+    return items, min(updates, default=sys.maxsize)

@@ -61,8 +61,10 @@ class PlexServerClient:
             raise BackendUnavailable(f"{self.name} failed (HTTP {status})")
         if status >= 400:
             raise BackendProtocolError(f"{self.name} refused {path} (HTTP {status})")
-        if not expect_json or not response.content:
+        if not expect_json:
             return None
+        if not response.content:
+            return then(None)  # what the caller makes of no answer: a listing's mapping refuses it
         return await decode_json(response, self.name, then)
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Any:

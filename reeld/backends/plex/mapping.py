@@ -45,19 +45,19 @@ def library_from_section(section: dict[str, Any]) -> Library:
 
 def watch_state_from(entry: dict[str, Any]) -> WatchState:
     """The watch state in an entry: leaves by ``viewCount``, shows and seasons by their leaf counts."""
-    view_count = _int(entry.get("viewCount")) or 0
+    view_count = int_or_none(entry.get("viewCount")) or 0
     leaves = entry.get("leafCount")
     if leaves is not None:
-        leaves = _int(leaves) or 0
-        watched = leaves > 0 and (_int(entry.get("viewedLeafCount")) or 0) >= leaves
+        leaves = int_or_none(leaves) or 0
+        watched = leaves > 0 and (int_or_none(entry.get("viewedLeafCount")) or 0) >= leaves
     else:
         watched = view_count > 0
     return WatchState(
         remote_id=str(entry["ratingKey"]),
         watched=watched,
-        position_ms=_int(entry.get("viewOffset")) or 0,
+        position_ms=int_or_none(entry.get("viewOffset")) or 0,
         view_count=view_count,
-        last_viewed_at=_int(entry.get("lastViewedAt")),
+        last_viewed_at=int_or_none(entry.get("lastViewedAt")),
     )
 
 
@@ -81,7 +81,7 @@ def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) ->
             extra["part_key"] = part
     rating = get("audienceRating", get("rating"))
     thumb = get("thumb")
-    updated = _int(get("updatedAt"))
+    updated = int_or_none(get("updatedAt"))
     is_episode = kind is ItemKind.EPISODE
     parent = get("parentRatingKey") if kind in _CHILD_KINDS else None
     return MediaItem(
@@ -91,13 +91,13 @@ def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) ->
         title=str(get("title") or ""),
         sort_title=get("titleSort"),
         parent_id=str(parent) if parent else None,
-        year=_int(get("year")),
+        year=int_or_none(get("year")),
         summary=get("summary") or None,
-        duration_ms=_int(get("duration")),
-        index=_int(get("index")) if kind is not ItemKind.MOVIE else None,
-        parent_index=_int(get("parentIndex")) if is_episode else None,
+        duration_ms=int_or_none(get("duration")),
+        index=int_or_none(get("index")) if kind is not ItemKind.MOVIE else None,
+        parent_index=int_or_none(get("parentIndex")) if is_episode else None,
         show_title=get("grandparentTitle") if is_episode else None,
-        added_at=_int(get("addedAt")),
+        added_at=int_or_none(get("addedAt")),
         updated_at=updated,
         rating=float(rating) if rating is not None else None,
         # No token here: the cache and the bus never hold one. Clients ask for a URL to play.
@@ -119,7 +119,8 @@ def _first_part(media: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A Plex number (JSON int, or a string in XML-ish answers) as an int; None when it is not one."""
     if value.__class__ is int:  # what JSON gives, nearly always: no conversion, no exception handling
         return value
     if value is None or value == "":

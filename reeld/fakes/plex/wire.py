@@ -30,6 +30,7 @@ class FaultKind(StrEnum):
     STATUS = "status"  # answer with `status` (5xx by default) and a small HTML body
     UNAUTHORIZED = "unauthorized"  # answer 401 as if the token had been revoked
     MALFORMED = "malformed"  # a complete response whose body does not parse
+    EMPTY = "empty"  # 200 with no body at all (a proxy, or a server restarting)
     TRUNCATED = "truncated"  # headers promise the whole body, half arrives, the connection closes
     DROP = "drop"  # close the connection without answering
     LATENCY = "latency"  # answer normally after `delay` seconds
@@ -160,6 +161,11 @@ class Wire:
         elif fault.kind in (FaultKind.STATUS, FaultKind.UNAUTHORIZED):
             status = 401 if fault.kind == FaultKind.UNAUTHORIZED else fault.status
             await _plain(counted, status)
+        elif fault.kind == FaultKind.EMPTY:
+            await counted(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+            )
+            await counted({"type": "http.response.body", "body": b""})
         else:
             await self._mangled(fault.kind, scope, receive, send, counted)
 
