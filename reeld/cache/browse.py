@@ -7,6 +7,7 @@ bus layer to convert. They never touch the network.
 from __future__ import annotations  # array[int] in annotations (subscriptable only from 3.12)
 
 import re
+import sqlite3
 import threading
 from array import array
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Row, Select, and_, desc, func, literal_column
 from sqlalchemy.dialects import sqlite
 
 from reeld.cache.schema import TOP_LEVEL_ONLY, items, watch_state
+from reeld.errors import CacheError
 from reeld.models.media import PLAYABLE_KINDS, ItemKind, sort_key
 
 BrowseRow = Row[Any]
@@ -145,11 +147,14 @@ def _one_value(driver: Any, sql: str, parameters: Sequence[Any]) -> list[Any]:
     """The JSON array that ``sql`` aggregates its rows into, decoded.
 
     Python's sqlite3 lets go of the GIL for every row it steps to. While a sync keeps other threads
-    busy, taking it back waits for them to yield, up to a switch interval (5 ms) per row: a page of
-    200 rows took 100-150 ms that way. One aggregated value is one step.
+    busy, taking it back waits for them to yield, up to a switch interval per row (CPython's 5 ms
+    then): a page of 200 rows took 100-150 ms that way. One aggregated value is one step.
     """
-    (value,) = driver.execute(sql, parameters).fetchone()
-    return orjson.loads(value)
+    try:
+        (value,) = driver.execute(sql, parameters).fetchone()
+        return orjson.loads(value)
+    except (orjson.JSONDecodeError, sqlite3.Error) as exc:  # a stored value JSON cannot hold
+        raise CacheError(f"A page of the cache could not be read ({exc.__class__.__name__})") from exc
 
 
 def _as_json_array(select_sql: str) -> str:

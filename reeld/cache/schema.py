@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 #: The alembic revision this code expects. Startup compares it with the database's and
 #: imports alembic only when they differ (alembic costs ~0.1 s of cold start).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = MetaData()
 

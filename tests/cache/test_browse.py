@@ -92,9 +92,9 @@ def test_upgrading_recomputes_the_sort_keys_already_stored(tmp_path: Path) -> No
         assert connection.execute(text("SELECT sort_title FROM items")).scalar() == "ca ira 0000000010"
 
 
-def test_a_page_keeps_its_sort_order_and_survives_an_infinite_rating(conn: Connection) -> None:
-    """Pages are read as one aggregated value per query; an "inf" rating from a server must not
-    break that encoding (it is stored as unknown)."""
+def test_pages_follow_each_sort_exactly_ties_included(conn: Connection) -> None:
+    """Pages are read as one aggregated JSON value per query: the ids must keep the sort's order,
+    as the plain ordered query gives it, at any offset."""
     queries.upsert_items(
         conn,
         SOURCE,
@@ -103,16 +103,61 @@ def test_a_page_keeps_its_sort_order_and_survives_an_infinite_rating(conn: Conne
                 remote_id=f"movies/{n}",
                 library_id="movies",
                 kind=ItemKind.MOVIE,
-                title=f"Movie {n}",
-                added_at=1_000 + n * 7 % 50,
-                rating=float("inf") if n == 3 else n % 10 / 1.0,
+                title=f"Movie {n % 9}",
+                added_at=1_000 + n % 7,
+                year=None if n % 5 == 0 else 1990 + n % 4,
+                rating=n % 3 / 1.0,
             )
-            for n in range(50)
+            for n in range(120)
         ],
     )
-    added, rating = browse.BROWSE_COLUMNS.index("added_at"), browse.BROWSE_COLUMNS.index("rating")
-    newest_first = sorted((1_000 + n * 7 % 50 for n in range(50)), reverse=True)
-    page = browse.list_library(conn, SOURCE, "movies", 10, 20, "added")
-    assert [row[added] for row in page] == newest_first[10:30]
-    by_rating = browse.list_library(conn, SOURCE, "movies", 0, 50, "rating")
-    assert by_rating[-1][rating] is None and by_rating[0][rating] == 9.0
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    position = browse.BROWSE_COLUMNS.index("id")
+    for sort in browse.SORTS:
+        expected = [row[0] for row in driver.execute(browse._page_ids_sql(sort), (SOURCE, "movies", 1000, 0))]
+        for offset in (0, 13, 50, 115):
+            page = browse.list_library(conn, SOURCE, "movies", offset, 20, sort)
+            assert [row[position] for row in page] == expected[offset : offset + 20], (sort, offset)
+
+
+def test_an_infinite_rating_from_a_server_is_stored_as_unknown(conn: Connection) -> None:
+    """SQLite cannot write an infinite number out as JSON: it would break every page it is on."""
+    queries.upsert_items(
+        conn,
+        SOURCE,
+        [
+            MediaItem(remote_id="movies/a", library_id="movies", kind=ItemKind.MOVIE, title="A", rating=7.5),
+            MediaItem(
+                remote_id="movies/b", library_id="movies", kind=ItemKind.MOVIE, title="B", rating=float("inf")
+            ),
+        ],
+    )
+    rating = browse.BROWSE_COLUMNS.index("rating")
+    assert [row[rating] for row in browse.list_library(conn, SOURCE, "movies", 0, 10, "title")] == [7.5, None]
+
+
+def test_upgrading_clears_the_infinite_ratings_already_stored(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0003")
+        connection.execute(
+            text("INSERT INTO sources (id, account_id, kind, name) VALUES ('s', 'a', 'local', 'S')")
+        )
+        connection.execute(
+            text("INSERT INTO libraries (source_id, id, title, kind) VALUES ('s', 'l', 'L', 'movies')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title, rating, top_level) "
+                "VALUES ('s', '1', 'l', 'movie', 'A', 'a', 1e999, 1), ('s', '2', 'l', 'movie', 'B', 'b', 6.5, 1)"
+            )
+        )
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    with engine.connect() as connection:
+        rating = browse.BROWSE_COLUMNS.index("rating")
+        assert [row[rating] for row in browse.list_library(connection, "s", "l", 0, 10, "title")] == [
+            None,
+            6.5,
+        ]
