@@ -130,14 +130,18 @@ class SyncManager:
             (True, self.settings.full_hours * 3600),
         ):
             self._scheduler.add_job(
-                self.request_sync,
+                self._scheduled_sync,
                 IntervalTrigger(seconds=interval, jitter=jitter),
                 args=[source_id, full],
-                kwargs={"scheduled": True},
                 id=f"{source_id}:{'full' if full else 'incremental'}",
                 max_instances=1,
                 coalesce=True,
             )
+
+    async def _scheduled_sync(self, source_id: str, full: bool) -> None:
+        # A coroutine, so the scheduler runs it on the event loop: a plain function would run in
+        # its thread pool, where starting the sync's task fails (no running event loop).
+        self.request_sync(source_id, full, scheduled=True)
 
     def _unschedule_source(self, source_id: str) -> None:
         if self._scheduler is None:

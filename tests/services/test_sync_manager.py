@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,21 @@ async def test_progress_is_reported_and_ends_at_one(running: tuple[Daemon, Recor
     assert progress[0].syncing and progress[-1] == ev.SyncProgress(SOURCE, False, 1.0)
     values = [e.progress for e in progress if e.syncing]
     assert values == sorted(values)
+
+
+async def test_the_scheduled_incremental_sync_runs(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    listed = len(catalog.listings)
+    recorder.events.clear()
+    assert daemon.sync._scheduler is not None
+    job = daemon.sync._scheduler.get_job(f"{SOURCE}:incremental")
+    job.modify(next_run_time=datetime.now(UTC))  # as if its 15 minutes were up
+    finished = await recorder.sync_finished()
+    assert finished.success
+    assert len(catalog.listings) > listed and not catalog.listings[-1].full
 
 
 async def test_incremental_sync_sends_the_stored_cursor(
