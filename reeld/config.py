@@ -47,6 +47,21 @@ class SyncSettings:
     jitter_s: float = 60
     sync_on_start: bool = True
 
+    def __post_init__(self) -> None:
+        # A hand-edited value must not make the daemon sync in a tight loop or never at all.
+        _check_number("incremental_minutes", self.incremental_minutes, 1, 7 * 24 * 60)
+        _check_number("full_hours", self.full_hours, 1, 365 * 24)
+        _check_number("jitter_s", self.jitter_s, 0, 24 * 3600)
+        if not isinstance(self.sync_on_start, bool):
+            raise InvalidArgument("config.toml: [sync] sync_on_start must be true or false")
+
+
+def _check_number(name: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidArgument(
+            f"config.toml: [sync] {name} must be a number from {low:g} to {high:g}, not {value!r}"
+        )
+
 
 @dataclass(slots=True)
 class Config:
