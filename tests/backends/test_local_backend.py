@@ -467,6 +467,15 @@ async def test_watcher_deletes_a_season_and_show_with_their_last_episode(
     assert {f.relpath for f in files if f.season != 2} <= deleted
 
 
+async def test_watcher_deletes_a_show_with_its_only_episode(watch: Watch, sample: SampleFolder) -> None:
+    episode = sample.root / "Solo Show" / "Solo.Show.S01E01.mkv"
+    touch(episode)
+    await watch.until(lambda up, _: "show:solo show" in up)
+    episode.unlink()
+    _, deleted, _ = await watch.until(lambda _, gone: "show:solo show" in gone)
+    assert deleted == {"Solo Show/Solo.Show.S01E01.mkv", "season:solo show:1", "show:solo show"}
+
+
 async def test_watcher_asks_for_a_listing_when_the_first_extra_appears(tmp_path: Path) -> None:
     touch(tmp_path / "Movie (2001)" / "Movie (2001).mkv")
     async with LocalBackend("local_test", str(tmp_path)) as backend:

@@ -103,9 +103,10 @@ def apply_batch(
     removals, candidates = _resolve(root, index, changes)
     batch = _Batch()
     for relpath in removals:
-        entry = index.pop(relpath)
+        entry = index.files.get(relpath)
         if entry is not None:
-            _note(batch, index, entry)
+            _note(batch, index, entry)  # before the pop: whether its season and show existed
+            index.pop(relpath)
             batch.removed_etags[relpath] = entry.etag
         if entry is not None or is_video_name(relpath):
             batch.removed.add(relpath)
