@@ -469,6 +469,8 @@ class SyncManager:
                 return
             except ReeldError as exc:
                 log.warning("live_updates_failed", source=source_id, reason=str(exc))
+            except Exception:  # a bug must not end live updates for good, silently
+                log.exception("live_updates_crashed", source=source_id)
             # Ended or failed: reconnect after a jittered pause; the periodic incremental sync is the safety net.
             await asyncio.sleep(backoff_s * random.uniform(0.5, 1.5))
             backoff_s = min(backoff_s * 2, 300.0)

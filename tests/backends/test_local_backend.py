@@ -341,6 +341,29 @@ def test_unreadable_files_and_folders_are_skipped_and_reported() -> None:
     assert all(log["skipped"] == 2 for log in logs if log["event"] == "local_listing")
 
 
+def not_utf8(folder: Path, name: bytes) -> Path:
+    """A file in ``folder`` whose name is bytes that are not UTF-8 (Linux allows any)."""
+    path = Path(os.fsdecode(os.path.join(os.fsencode(folder), name)))
+    path.write_bytes(b"not text")
+    return path
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_and_named_in_the_log(tmp_path: Path) -> None:
+    touch(tmp_path / "Good.Movie.2001.mkv")
+    not_utf8(tmp_path, b"Bad\xffName.2002.mkv")
+    listed, logs = scan_with_logs(tmp_path)
+    assert listed == {"Good.Movie.2001.mkv"}
+    skipped = [log for log in logs if log["event"] == "local_path_skipped"]
+    assert skipped == [
+        {
+            "event": "local_path_skipped",
+            "log_level": "warning",
+            "path": f"{tmp_path}/Bad\\xffName.2002.mkv",
+            "reason": "its name is not valid UTF-8",
+        }
+    ]
+
+
 def test_an_unreadable_folder_says_permission_denied() -> None:
     def initialize() -> str:
         try:
@@ -561,12 +584,28 @@ async def test_a_local_folder_syncs_into_the_cache_and_follows_changes(
                 break
         assert "Live.Arrival.2024.mkv" in await cached("movies")
 
+        async def until_cached(name: str) -> None:
+            async with asyncio.timeout(10):
+                while name not in await cached("movies"):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.get(), 0.3)
+
+        # A name that is not UTF-8 ends a watchfiles batch: what else it held comes through a
+        # rescan, the bad name is passed over, and the watcher goes on.
+        not_utf8(sample.root, b"Bad\xffName.2002.mkv")
+        touch(sample.root / "Beside.The.Bad.One.2003.mkv")
+        await until_cached("Beside.The.Bad.One.2003.mkv")
+        touch(sample.root / "Still.Watching.2004.mkv")
+        await until_cached("Still.Watching.2004.mkv")
+
         # After a rescan what went away is gone from the cache (the watcher or the sweep removed it),
         # and every other file is still there.
         gone = next(f.relpath for f in sample.files if f.kind == "movie")
         (sample.root / gone).unlink()
         assert await daemon.sync.sync(source, full=False)
         assert gone not in await cached("movies")
-        assert len(await cached("movies")) == sample.movies
+        assert (
+            len(await cached("movies")) == sample.movies + 2
+        )  # one arrived live, one gone, two after the bad name
     finally:
         await daemon.stop()

@@ -251,6 +251,9 @@ class LocalBackend(MediaBackend):
         self._watch_stops.add(stop)
         try:
             async for batch in folder_events(self.root, stop):
+                if batch is None:  # lost: a rescan finds what it held
+                    yield ChangeSet(libraries_to_sync=sorted(self._listed_libraries))
+                    continue
                 change = await asyncio.to_thread(self._apply, batch)
                 if change is not None:
                     yield change

@@ -145,10 +145,13 @@ def walk_folder(root: str, under: str = "") -> WalkResult:
             with os.scandir(folder) as entries:
                 listed = list(entries)
         except OSError as exc:
-            _skip(result, folder, exc)
+            _skip(result, folder, exc.strerror or str(exc))
             continue
         for entry in listed:
             if is_hidden(entry.name):
+                continue
+            if not has_text_name(entry.name):
+                _skip(result, entry.path, NOT_TEXT)
                 continue
             try:
                 if entry.is_dir():
@@ -161,7 +164,7 @@ def walk_folder(root: str, under: str = "") -> WalkResult:
             except FileNotFoundError:
                 continue  # a dangling symlink, or a file deleted while we looked
             except OSError as exc:
-                _skip(result, entry.path, exc)
+                _skip(result, entry.path, exc.strerror or str(exc))
     result.files.sort(key=lambda f: f.relpath)
     return result
 
@@ -183,10 +186,30 @@ def _add_file(result: WalkResult, entry: os.DirEntry[str], prefix: str) -> None:
     )
 
 
-def _skip(result: WalkResult, path: str, exc: OSError) -> None:
+def _skip(result: WalkResult, path: str, reason: str) -> None:
     result.skipped += 1
     if result.skipped <= MAX_SKIP_WARNINGS:
-        log.warning("local_path_skipped", path=path, reason=exc.strerror or str(exc))
+        log.warning("local_path_skipped", path=printable_path(path), reason=reason)
+
+
+NOT_TEXT = "its name is not valid UTF-8"
+
+
+def has_text_name(name: str) -> bool:
+    """Whether a file name is text. Linux allows any bytes; Python keeps the ones that are not
+    UTF-8 as lone surrogates, which neither the cache nor D-Bus can carry."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: str) -> str:
+    """``path`` for a log line or a message, with bytes that are not UTF-8 as ``\\xff`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def stat_file(root: str, relpath: str) -> FileStat | None:
@@ -194,6 +217,8 @@ def stat_file(root: str, relpath: str) -> FileStat | None:
     path = os.path.join(root, relpath)
     name = relpath.rpartition("/")[2]
     if not is_video_name(name) or any(is_hidden(part) for part in relpath.split("/")):
+        return None
+    if not has_text_name(relpath):
         return None
     try:
         info = os.stat(path)

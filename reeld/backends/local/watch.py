@@ -16,15 +16,18 @@ from watchfiles import Change
 from reeld.backends.base import ChangeSet, pair_moves
 from reeld.backends.local.classify import Classification, FileKind
 from reeld.backends.local.scan import (
+    NOT_TEXT,
     FileStat,
     FolderIndex,
     IndexEntry,
     check_root,
     choose_show_titles,
     file_item,
+    has_text_name,
     index_entry,
     is_hidden,
     is_video_name,
+    printable_path,
     read_duration_ms,
     show_and_season_items,
     show_id,
@@ -39,6 +42,8 @@ log = structlog.get_logger(__name__)
 DEBOUNCE_MS = 200
 #: Quiet time after which gathered events are handled at once.
 STEP_MS = 50
+#: How long a watch that lost a batch waits before it starts again.
+LOST_BATCH_PAUSE_S = 0.5
 
 
 def relative_path(root: str, path: str) -> str | None:
@@ -57,19 +62,46 @@ def wanted(root: str, path: str) -> bool:
     return relative is not None and not any(is_hidden(part) for part in relative.split("/") if part)
 
 
-async def folder_events(root: str, stop: asyncio.Event) -> AsyncIterator[set[tuple[Change, str]]]:
-    """Batches of (change, absolute path) until ``stop`` is set."""
+async def folder_events(root: str, stop: asyncio.Event) -> AsyncIterator[set[tuple[Change, str]] | None]:
+    """Batches of (change, absolute path) until ``stop`` is set; None for a batch that was lost.
+
+    watchfiles gives up on a batch holding a path that is not UTF-8 (Linux allows any bytes in a
+    name), and its watch ends with it: the watch is started again, and the caller rescans for
+    whatever else that batch held.
+    """
     from watchfiles import awatch
 
-    async for batch in awatch(
-        root,
-        watch_filter=lambda _change, path: wanted(root, path),
-        debounce=DEBOUNCE_MS,
-        step=STEP_MS,
-        stop_event=stop,
-        ignore_permission_denied=True,
-    ):
-        yield batch
+    while not stop.is_set():
+        try:
+            async for batch in awatch(
+                root,
+                watch_filter=lambda _change, path: wanted(root, path),
+                debounce=DEBOUNCE_MS,
+                step=STEP_MS,
+                stop_event=stop,
+                ignore_permission_denied=True,
+            ):
+                yield batch
+            return
+        except Exception as exc:
+            if not _watchfiles_failed(exc):
+                raise
+            log.warning("local_watch_batch_lost", reason=_printable(exc))
+        await asyncio.sleep(LOST_BATCH_PAUSE_S)  # a file that keeps changing must not spin the watch
+        yield None
+
+
+def _watchfiles_failed(exc: Exception) -> bool:
+    """Whether ``exc`` is watchfiles' own failure (WatchfilesRustInternalError, a RuntimeError,
+    raised through anyio's task group as an exception group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(RuntimeError)[1] is None
+    return isinstance(exc, RuntimeError)
+
+
+def _printable(exc: BaseException) -> str:
+    leaves = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+    return "; ".join(str(leaf) for leaf in leaves).encode("utf-8", "backslashreplace").decode()
 
 
 @dataclass(slots=True)
@@ -124,6 +156,9 @@ def _resolve(
     for change, path in changes:
         relative = relative_path(root, path)
         if not relative:
+            continue
+        if not has_text_name(relative):  # never listed: nothing to add, nothing to delete
+            log.warning("local_path_skipped", path=printable_path(path), reason=NOT_TEXT)
             continue
         if os.path.isdir(path):
             if change is Change.added:
