@@ -347,9 +347,25 @@ class Daemon:
         await self.sync.set_watched(row.source_id, row.remote_id, watched)
 
     async def report_progress(self, item_id: str, position_ms: int, state: str) -> None:
+        """Where playback of an item is. Stopped at or past ``PLAYED_FRACTION`` of it, the item
+        counts as watched, here at once as on its server (and for a local file, only here)."""
         check_choice(state, PLAYBACK_STATES, "playback state")
+        if position_ms > MAX_POSITION_MS:
+            raise InvalidArgument(
+                f"A playback position of {position_ms} ms is past anything that plays (at most {MAX_POSITION_MS})"
+            )
         row = await self._playable_item(item_id, "a playback position")
-        await self.sync.report_progress(row.source_id, row.remote_id, position_ms, PlaybackState(state))
+        duration_ms = row.duration_ms or 0
+        if duration_ms:
+            position_ms = min(position_ms, duration_ms)  # a player that overshoots the end
+        finished = (
+            state == PlaybackState.STOPPED
+            and duration_ms > 0
+            and position_ms >= duration_ms * PLAYED_FRACTION
+        )
+        await self.sync.report_progress(
+            row.source_id, row.remote_id, position_ms, PlaybackState(state), finished=finished
+        )
 
     async def _playable_item(self, item_id: str, what: str) -> Any:
         """The item, if it is one a person plays (a movie, episode or track); shows and seasons are not."""
@@ -358,6 +374,11 @@ class Daemon:
             raise InvalidArgument(f"{row.title[:100]!r} is a {row.kind}: only what is played has {what}")
         return row
 
+
+#: Stopped this far into an item, it was watched: what Plex and Jellyfin (MaxResumePct) count.
+PLAYED_FRACTION = 0.9
+#: A week, in ms: a position past it is a client's bug, not a place in a film.
+MAX_POSITION_MS = 7 * 24 * 3600 * 1000
 
 BACKGROUND_MODULES = (
     "apscheduler.schedulers.asyncio",

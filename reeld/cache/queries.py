@@ -582,7 +582,10 @@ def apply_watch_change(
         "view_count": current.view_count if current else 0,
         "last_viewed_at": current.last_viewed_at if current else None,
     }
-    if watched is not None:
+    if position_ms is not None:
+        state["position_ms"] = position_ms
+        state["last_viewed_at"] = now
+    if watched is not None:  # after the position: played to the end is watched, from the start
         state["watched"] = watched
         state["position_ms"] = 0
         if watched:
@@ -590,9 +593,6 @@ def apply_watch_change(
             state["last_viewed_at"] = now
         else:
             state["view_count"] = 0
-    if position_ms is not None:
-        state["position_ms"] = position_ms
-        state["last_viewed_at"] = now
     stmt = sqlite_insert(watch_state).values(source_id=source_id, remote_id=remote_id, **state)
     conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "remote_id"], set_=state))
     if watched is not None:

@@ -497,10 +497,17 @@ class SyncManager:
         await self._record_and_send(source_id, remote_id, action=action, watched=watched)
 
     async def report_progress(
-        self, source_id: str, remote_id: str, position_ms: int, state: PlaybackState
+        self, source_id: str, remote_id: str, position_ms: int, state: PlaybackState, finished: bool = False
     ) -> None:
+        """``finished``: played to the end, so watched in the cache at once (the server, sent the
+        position, decides the same)."""
         await self._record_and_send(
-            source_id, remote_id, action="progress", position_ms=position_ms, state=str(state)
+            source_id,
+            remote_id,
+            action="progress",
+            position_ms=position_ms,
+            state=str(state),
+            watched=True if finished else None,
         )
 
     async def _record_and_send(

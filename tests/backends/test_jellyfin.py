@@ -248,6 +248,27 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     assert await cached(core, source_id) == expected(fake)
 
 
+async def test_stopped_at_the_end_is_watched_here_at_once_and_on_the_server(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    user = fake.users[USER].id
+    movie = next(
+        i
+        for i in fake.items.values()
+        if i.type == "Movie" and i.runtime_ticks and not fake.user_data.get((user, i.id))
+    )
+    item_id = f"{source_id}:{movie.id}"
+    runtime_ms = movie.runtime_ticks // 10_000
+    await core.report_progress(item_id, runtime_ms + 60_000, "stopped")  # a player overshooting the end
+    row = await core.get_item(item_id)
+    assert row.watched and row.position_ms == 0 and row.view_count == 1
+    await core.sync.replay_pending(source_id)
+    state = fake.user_data[(user, movie.id)]
+    assert state.played and state.position_ticks == 0
+
+
 async def test_a_series_marked_watched_is_watched_to_its_last_episode_here_and_on_the_server(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:

@@ -86,6 +86,7 @@ BAD_CALLS = [
     ("Manager", "GetStreamUrl", "s", ["nope:1"], "NotFound"),
     ("Manager", "SetWatched", "sb", ["nope:1", "true"], "NotFound"),
     ("Manager", "ReportProgress", "sts", ["nope:1", "10", "playing"], "NotFound"),
+    ("Manager", "ReportProgress", "sts", ["nope:1", "18446744073709551615", "playing"], "InvalidArgument"),
     ("Manager", "Search", "su", ["", "10"], "InvalidArgument"),
     ("Manager", "Search", "su", [HUGE, "10"], "InvalidArgument"),
     ("Manager", "Search", "su", ["blade", "0"], "InvalidArgument"),
