@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -26,7 +27,7 @@ from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import InvalidArgument, NotFound, NotSupported, ReeldError
-from reeld.models.auth import AuthProvider
+from reeld.models.auth import AuthProvider, LocalFiles
 from reeld.models.media import PLAYABLE_KINDS, ItemKind, MediaItem
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
@@ -155,13 +156,28 @@ class Daemon:
 
     async def add_local_folder(self, path: str) -> str:
         folder = check_folder(path)
+        if folder.parts[1:2] in (("proc",), ("sys",), ("dev",)) or folder == Path(folder.anchor):
+            raise InvalidArgument(f"{folder} is not a folder of media (the system's own files are there)")
         account = local_account(folder)
         if account.id not in self.auth.accounts:
+            self._check_no_overlap(folder)
             await self.coordinator.add_account(account)
             # A folder's source is found without a network: have it on the bus before answering, so a
             # client can use the source the moment it has the account.
             await self.coordinator.first_discovery(account.id, timeout_s=10)
         return account.id
+
+    def _check_no_overlap(self, folder: Path) -> None:
+        """A folder inside one already added, or holding one, would list the same files twice."""
+        for account in self.auth.accounts.values():
+            if not isinstance(account, LocalFiles):
+                continue
+            added = Path(account.path)
+            if folder.is_relative_to(added) or added.is_relative_to(folder):
+                raise InvalidArgument(
+                    f"{folder} overlaps the folder {added} already added: remove that one first, or add "
+                    "folders that do not contain each other"
+                )
 
     async def add_account(self, account: AuthProvider, secrets: dict[str, str]) -> str:
         """Add (or update the credentials of) an account a kind has logged in."""

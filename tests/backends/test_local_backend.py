@@ -609,3 +609,21 @@ async def test_a_local_folder_syncs_into_the_cache_and_follows_changes(
         )  # one arrived live, one gone, two after the bad name
     finally:
         await daemon.stop()
+
+
+async def test_folders_that_contain_each_other_are_refused(tmp_path: Path) -> None:
+    """Both would list the same files: every search would find them twice."""
+    (tmp_path / "media" / "sub").mkdir(parents=True)
+    daemon = Daemon(Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state"), watch_network=False)
+    await daemon.start()
+    await daemon.run()
+    try:
+        first = await daemon.add_local_folder(str(tmp_path / "media"))
+        for inside_or_around in (tmp_path / "media" / "sub", tmp_path):
+            with pytest.raises(
+                InvalidArgument, match=f"overlaps the folder {tmp_path / 'media'} already added"
+            ):
+                await daemon.add_local_folder(str(inside_or_around))
+        assert await daemon.add_local_folder(str(tmp_path / "media")) == first  # the same one: no error
+    finally:
+        await daemon.stop()

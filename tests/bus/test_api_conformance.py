@@ -96,6 +96,8 @@ BAD_CALLS = [
     ("Manager", "AddLocalFolder", "s", ["relative/path"], "InvalidArgument"),
     ("Manager", "AddLocalFolder", "s", ["/etc/hostname"], "InvalidArgument"),
     ("Manager", "AddLocalFolder", "s", [""], "InvalidArgument"),
+    ("Manager", "AddLocalFolder", "s", ["/"], "InvalidArgument"),
+    ("Manager", "AddLocalFolder", "s", ["/proc/self"], "InvalidArgument"),
     ("Manager", "AddJellyfinAccount", "sss", ["ftp://host", "anna", "pw"], "InvalidArgument"),
     ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:9", "", "pw"], "InvalidArgument"),
     ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:9", "anna", "pw"], "Offline"),
