@@ -35,6 +35,7 @@ from reeld.services.network import NetworkMonitor
 from reeld.services.secrets import SecretStore
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.services.sync_manager import SyncManager
+from reeld.text import with_article
 from reeld.validation import check_choice, check_folder, check_limit, check_text, check_url
 
 log = structlog.get_logger(__name__)
@@ -387,7 +388,9 @@ class Daemon:
         """The item, if it is one a person plays (a movie, episode or track); shows and seasons are not."""
         row = await self.get_item(item_id)
         if row.kind not in PLAYABLE_KINDS:
-            raise InvalidArgument(f"{row.title[:100]!r} is a {row.kind}: only what is played has {what}")
+            raise InvalidArgument(
+                f"{row.title[:100]!r} is {with_article(row.kind)}: only what is played has {what}"
+            )
         return row
 
 

@@ -228,7 +228,7 @@ class SyncWaiter:
 
 def _not_connected(sync: SourceSync) -> str:
     reason = f": {sync.status_message}" if sync.status_message else ""
-    return f"not synced, the source is {sync.status}{reason}"
+    return f"not synced, the source's status is {sync.status}{reason}"
 
 
 async def wait_for_account(
