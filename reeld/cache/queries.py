@@ -257,27 +257,35 @@ def _upsert_watch_sql(rows: int) -> str:
     )
 
 
-def _execute_rows(conn: Connection, make_sql: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+def _execute_rows(conn: Connection, make_sql: Any, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Rows written (an upsert whose WHERE finds nothing changed writes none)."""
+    changed = 0
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(make_sql(len(chunk)), tuple(value for row in chunk for value in row))
+        result = conn.exec_driver_sql(make_sql(len(chunk)), tuple(value for row in chunk for value in row))
+        changed += max(result.rowcount, 0)
+    return changed
 
 
-def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) -> None:
-    _execute_rows(conn, _upsert_items_sql, [_item_values(source_id, item) for item in page])
-    upsert_watch_states(conn, source_id, [item.watch for item in page if item.watch is not None])
+def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) -> int:
+    """Store items and their watch states; how many item rows and watch states changed."""
+    changed = _execute_rows(conn, _upsert_items_sql, [_item_values(source_id, item) for item in page])
+    return changed + upsert_watch_states(
+        conn, source_id, [item.watch for item in page if item.watch is not None]
+    )
 
 
-def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> None:
-    """Store watch states. Most items of a library were never played: their state is the default,
-    which needs no row (reads treat a missing row as unwatched); such states only reset rows that
-    exist, which saves inserting a row per item on a first sync."""
+def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> int:
+    """Store watch states; how many changed. Most items of a library were never played: their
+    state is the default, which needs no row (reads treat a missing row as unwatched); such states
+    only reset rows that exist, which saves inserting a row per item on a first sync."""
     played = [_watch_values(source_id, state) for state in states if not _is_default(state)]
-    _execute_rows(conn, _upsert_watch_sql, played)
+    changed = _execute_rows(conn, _upsert_watch_sql, played)
     unplayed = [state.remote_id for state in states if _is_default(state)]
     for start in range(0, len(unplayed), ROWS_PER_STATEMENT):
         chunk = unplayed[start : start + ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(_reset_watch_sql(len(chunk)), (source_id, *chunk))
+        changed += max(conn.exec_driver_sql(_reset_watch_sql(len(chunk)), (source_id, *chunk)).rowcount, 0)
+    return changed
 
 
 def _is_default(state: WatchState) -> bool:

@@ -360,9 +360,8 @@ class SyncManager:
             async for page in pages:
                 batch.append(page)
                 if sum(len(p.items) + len(p.watch_states) for p in batch) >= WRITE_BATCH_ITEMS:
-                    await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
+                    written += await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
                     batch = []
-                written += len(page.items)
                 if exhaustive:
                     seen.update(item.remote_id for item in page.items)
                     seen.update(page.unchanged)
@@ -384,7 +383,7 @@ class SyncManager:
                     last_emit = time.monotonic()
                     self._set_progress(runtime, True, progress.fraction())
         if batch:
-            await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
+            written += await self.db.write(_write_batch, runtime.id, library.remote_id, batch)
         if exhaustive:
             await self._sweep(runtime.id, library, seen, listed_total, known, arrived)
         elif present is not None:
@@ -576,20 +575,25 @@ async def _send(backend: MediaBackend, action: queries.PendingAction) -> None:
         await backend.update_progress(action.remote_id, action.position_ms, PlaybackState(action.state))
 
 
-def _write_batch(conn: Any, source_id: str, library_id: str, pages: list[ItemPage]) -> None:
+def _write_batch(conn: Any, source_id: str, library_id: str, pages: list[ItemPage]) -> int:
+    """Write pages; how many items and watch states changed (what a sync reports as updated)."""
+    changed = 0
     for page in pages:
-        _write_page(conn, source_id, page)
+        changed += _write_page(conn, source_id, page)
         if page.watched_ids is not None:
             queries.reconcile_watched(conn, source_id, library_id, page.watched_ids)
+    return changed
 
 
-def _write_page(conn: Any, source_id: str, page: ItemPage) -> None:
+def _write_page(conn: Any, source_id: str, page: ItemPage) -> int:
+    changed = 0
     if page.items:
-        queries.upsert_items(conn, source_id, page.items)
+        changed += queries.upsert_items(conn, source_id, page.items)
     if page.watch_states:
-        queries.upsert_watch_states(conn, source_id, page.watch_states)
+        changed += queries.upsert_watch_states(conn, source_id, page.watch_states)
     if page.deleted:
         queries.delete_items(conn, source_id, page.deleted)
+    return changed
 
 
 async def _all_or_none(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

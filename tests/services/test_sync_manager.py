@@ -81,6 +81,20 @@ async def test_the_scheduled_incremental_sync_runs(
     assert len(catalog.listings) > listed and not catalog.listings[-1].full
 
 
+async def test_a_sync_reports_what_changed_not_what_it_listed(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    assert (await recorder.sync_finished()).message == "full sync: 250 items updated"
+    recorder.events.clear()
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert (await recorder.sync_finished()).message == "full sync: 0 items updated"
+    catalog.libraries["movies"][7] = replace(catalog.libraries["movies"][7], title="Renamed", etag="v2-7")
+    recorder.events.clear()
+    assert await daemon.sync.sync(SOURCE, full=True)
+    assert (await recorder.sync_finished()).message == "full sync: 1 item updated"
+
+
 async def test_incremental_sync_sends_the_stored_cursor(
     running: tuple[Daemon, Recorder], catalog: Catalog
 ) -> None:
