@@ -80,3 +80,23 @@ def test_add_jellyfin_with_quick_connect(
     assert proc.returncode == 0, err
     sources = json.loads(reelctl(private_bus, "--json", "sources").stdout)
     assert [s["Kind"] for s in sources] == ["jellyfin"]
+
+
+def test_marking_watched_while_the_server_is_away_says_it_waits_for_it(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
+) -> None:
+    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
+    daemon()
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        added = reelctl(
+            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
+        )
+        assert added.returncode == 0, added.stderr
+        assert reelctl(private_bus, "sync").returncode == 0
+        (movie, *_) = json.loads(reelctl(private_bus, "--json", "ls", "Movies").stdout)
+        online = reelctl(private_bus, "watched", movie["id"])
+        assert online.returncode == 0 and "gets the change" not in online.stdout
+    assert reelctl(private_bus, "sync").returncode != 0  # the server is gone: the source goes offline
+    away = reelctl(private_bus, "watched", movie["id"])
+    assert away.returncode == 0, away.stderr
+    assert "is offline: it gets the change when it is back." in away.stdout

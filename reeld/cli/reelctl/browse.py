@@ -3,7 +3,7 @@
 import datetime
 from typing import Any
 
-from reeld.bus.constants import LIBRARY_IFACE, MANAGER_IFACE, ROOT_PATH
+from reeld.bus.constants import LIBRARY_IFACE, MANAGER_IFACE, ROOT_PATH, SOURCE_IFACE
 from reeld.cli.output import Column, ago, duration, item_title, print_items, print_table, progress
 from reeld.cli.reelctl.app import Context
 from reeld.cli.reelctl.tree import Entry, Tree, object_id
@@ -199,6 +199,12 @@ async def set_watched(ctx: Context) -> int:
     item = await ctx.client.manager("GetItem", "s", ctx.args.item)
     if ctx.out.json:
         ctx.out.dump(item)
-    else:
-        ctx.out.line(f"Marked {item_title(item)!r} as {'watched' if watched else 'unwatched'}.")
+        return 0
+    ctx.out.line(f"Marked {item_title(item)!r} as {'watched' if watched else 'unwatched'}.")
+    source = await ctx.client.properties(str(item["source"]), SOURCE_IFACE)
+    if source.get("Kind") != "local" and source.get("Status") != "connected":
+        # The change is kept and sent in order once the server answers again.
+        ctx.out.line(
+            f"{source.get('Name', 'Its server')} is {source.get('Status')}: it gets the change when it is back."
+        )
     return 0
