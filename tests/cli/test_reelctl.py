@@ -567,8 +567,10 @@ def test_a_name_matching_two_libraries_is_ambiguous_and_lists_them() -> None:
     }
     tree = Tree(objects)
     with pytest.raises(
-        Exception, match=r"'Movies' matches 2 libraries: 'Home/Movies', 'NAS/Movies'"
+        Exception,
+        match=r"'Movies' matches 2 libraries: 'Home/Movies', 'NAS/Movies'; name one as Source/Title",
     ) as caught:
         tree.library("Movies")
     assert getattr(caught.value, "exit_code", None) == 4
     assert tree.library("NAS/Movies")["path"] == f"{root}/b/libraries/m"
+    assert tree.library("NAS/Movies/")["path"] == f"{root}/b/libraries/m"  # as a shell completes it

@@ -93,6 +93,8 @@ def _find(entries: list[Entry], ref: str, what: str, names: Callable[[Entry], li
     """The one entry ``ref`` names: exact path, id, exact name, then a case-insensitive name."""
     plural = "libraries" if what == "library" else f"{what}s"
     ref = ref.strip()
+    if what == "library" and len(ref) > 1:
+        ref = ref.rstrip("/")  # "Home/TV Shows/", as a shell completes a path
     if not ref:
         raise InvalidArgument(f"{what} must not be empty")
     folded = ref.casefold()
@@ -110,9 +112,8 @@ def _find(entries: list[Entry], ref: str, what: str, names: Callable[[Entry], li
         raise NotFound(f"no {what} {ref!r} (see 'reelctl {plural}')")
     if len(found) > 1:
         tree_hint = ", ".join(sorted(_hint(what, entry, names) for entry in found))
-        raise InvalidArgument(
-            f"{ref!r} matches {len(found)} {plural}: {tree_hint}; name one by its id or path"
-        )
+        how = "as Source/Title, as listed" if what == "library" else "by its id or path"
+        raise InvalidArgument(f"{ref!r} matches {len(found)} {plural}: {tree_hint}; name one {how}")
     return found[0]
 
 
