@@ -173,7 +173,7 @@ class Daemon:
         for account in self.auth.accounts.values():
             if not isinstance(account, LocalFiles):
                 continue
-            added = Path(account.path)
+            added = Path(account.path).resolve()  # a folder reached through a symlink is that folder
             if folder.is_relative_to(added) or added.is_relative_to(folder):
                 raise InvalidArgument(
                     f"{folder} overlaps the folder {added} already added: remove that one first, or add "

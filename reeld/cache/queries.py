@@ -267,12 +267,22 @@ def _execute_rows(conn: Connection, make_sql: Any, rows: Sequence[tuple[Any, ...
     return changed
 
 
-def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) -> int:
-    """Store items and their watch states; how many item rows and watch states changed."""
-    changed = _execute_rows(conn, _upsert_items_sql, [_item_values(source_id, item) for item in page])
-    return changed + upsert_watch_states(
-        conn, source_id, [item.watch for item in page if item.watch is not None]
-    )
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write changed: item rows, and watch states (which may belong to the same items)."""
+
+    items: int = 0
+    watch_states: int = 0
+
+    def __add__(self, other: "Written") -> "Written":
+        return Written(self.items + other.items, self.watch_states + other.watch_states)
+
+
+def upsert_items(conn: Connection, source_id: str, page: Sequence[MediaItem]) -> Written:
+    """Store items and their watch states; how many of each changed."""
+    items_changed = _execute_rows(conn, _upsert_items_sql, [_item_values(source_id, item) for item in page])
+    watch = [item.watch for item in page if item.watch is not None]
+    return Written(items_changed, upsert_watch_states(conn, source_id, watch))
 
 
 def upsert_watch_states(conn: Connection, source_id: str, states: Sequence[WatchState]) -> int:

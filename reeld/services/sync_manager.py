@@ -77,6 +77,8 @@ class SyncManager:
         self.settings = settings
         self._locks: dict[str, asyncio.Lock] = {}
         self._requested: dict[str, asyncio.Task[Any]] = {}
+        #: Per source, a rescan asked for while a sync ran: the library, or None for all.
+        self._follow_ups: dict[str, str | None] = {}
         self._live_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held_sweeps: dict[tuple[str, str], int] = {}
@@ -182,12 +184,36 @@ class SyncManager:
         for source_id in list(self.coordinator.runtimes):
             self.request_sync(source_id, full)
 
+    def request_rescan(self, source_id: str, library_id: str | None = None) -> None:
+        """An incremental sync for changes seen live (one library, or None: all). A sync already
+        running may have listed that part before the change: then another runs after it."""
+        if self.request_sync(source_id, False, library_id=library_id) is not None:
+            return
+        if source_id in self.coordinator.backends:
+            wanted = self._follow_ups.get(source_id, library_id)
+            self._follow_ups[source_id] = library_id if wanted == library_id else None
+
+    def _start_follow_up(self, source_id: str) -> None:
+        if source_id not in self._follow_ups:
+            return
+        library_id = self._follow_ups.pop(source_id)
+        if self._scheduler is not None and source_id in self.coordinator.backends:  # not stopping
+            self._spawn(self.sync(source_id, False, library_id=library_id))
+
     async def sync(
         self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
     ) -> bool:
         lock = self._locks.setdefault(source_id, asyncio.Lock())
         if lock.locked():
             return False
+        try:
+            return await self._sync_locked(lock, source_id, full, library_id, scheduled)
+        finally:
+            self._start_follow_up(source_id)  # the lock is free again
+
+    async def _sync_locked(
+        self, lock: asyncio.Lock, source_id: str, full: bool, library_id: str | None, scheduled: bool
+    ) -> bool:
         async with lock:
             runtime = self.coordinator.runtimes.get(source_id)
             if runtime is None or source_id not in self.coordinator.backends:
@@ -214,12 +240,11 @@ class SyncManager:
                 "sync_done",
                 source=source_id,
                 kind=kind,
-                items=written,
+                items=written.items,
+                watch_states=written.watch_states,
                 seconds=round(time.monotonic() - started, 2),
             )
-            return await self._finish(
-                runtime, True, f"{kind} sync: {plural(written, 'item')} updated", started
-            )
+            return await self._finish(runtime, True, f"{kind} sync: {_updated(written)}", started)
 
     async def _finish(
         self,
@@ -253,7 +278,7 @@ class SyncManager:
         full: bool,
         library_id: str | None,
         scheduled: bool,
-    ) -> int:
+    ) -> queries.Written:
         libraries = await backend.get_libraries()
         gone = await self.db.write(queries.replace_libraries, runtime.id, libraries)
         if gone:
@@ -272,11 +297,11 @@ class SyncManager:
             watch_sets = await self.db.read(queries.watch_sets, runtime.id)
         now = time.time()
 
-        async def sync_one(library: Library) -> tuple[int, str | None]:
-            """Items written, or why this library failed (the others go on)."""
+        async def sync_one(library: Library) -> tuple[queries.Written, str | None]:
+            """What was written, or why this library failed (the others go on)."""
             key = (runtime.id, library.remote_id)
             if scheduled and self._library_backoff.get(key, 0) > now:
-                return 0, None
+                return queries.Written(), None
             try:
                 written = await self._sync_library(
                     runtime,
@@ -298,7 +323,7 @@ class SyncManager:
                 log.warning(
                     "library_sync_failed", source=runtime.id, library=library.remote_id, reason=str(exc)
                 )
-                return 0, f"{library.title}: {exc}"
+                return queries.Written(), f"{library.title}: {exc}"
             self._library_backoff.pop(key, None)
             return written, None
 
@@ -309,7 +334,7 @@ class SyncManager:
         else:
             # An incremental sync is a few small requests per library, mostly waiting: all at once.
             results = await _all_or_none([sync_one(library) for library in chosen])
-        written = sum(count for count, _ in results)
+        written = sum((count for count, _ in results), queries.Written())
         failed = [reason for _, reason in results if reason is not None]
         if failed:
             # The other libraries are synced and kept; the source's last sync stays the last complete one.
@@ -332,7 +357,7 @@ class SyncManager:
         progress: _Progress,
         known: Mapping[str, KnownItem],
         watch_sets: queries.WatchSets,
-    ) -> int:
+    ) -> queries.Written:
         full = full or state is None or state.last_full_sync == 0
         cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
         ctx = SyncContext(
@@ -352,7 +377,7 @@ class SyncManager:
         present: frozenset[str] | None = None
         cursor: str | None = None
         listed_total: int | None = None
-        written = 0
+        written = queries.Written()
         last_emit = 0.0
         batch: list[ItemPage] = []
         # Closed on the way out (a cancelled sync too), so the read-ahead and its fetches stop with it.
@@ -482,8 +507,9 @@ class SyncManager:
             await self.db.write(queries.copy_watch_states, source_id, change.moved)
         if change.deleted:
             await self.db.write(queries.delete_items, source_id, change.deleted)
-        for library_id in change.libraries_to_sync:
-            self.request_sync(source_id, False, library_id=library_id)
+        if change.libraries_to_sync:
+            only = change.libraries_to_sync
+            self.request_rescan(source_id, only[0] if len(only) == 1 else None)
         if change.upserts or change.deleted or change.watch_states:
             self.coordinator.counts_changed()
             self.events.emit(ev.ItemsChanged(source_id))
@@ -575,25 +601,35 @@ async def _send(backend: MediaBackend, action: queries.PendingAction) -> None:
         await backend.update_progress(action.remote_id, action.position_ms, PlaybackState(action.state))
 
 
-def _write_batch(conn: Any, source_id: str, library_id: str, pages: list[ItemPage]) -> int:
-    """Write pages; how many items and watch states changed (what a sync reports as updated)."""
-    changed = 0
+def _write_batch(conn: Any, source_id: str, library_id: str, pages: list[ItemPage]) -> queries.Written:
+    """Write pages; what changed (what a sync reports as updated)."""
+    written = queries.Written()
     for page in pages:
-        changed += _write_page(conn, source_id, page)
+        written += _write_page(conn, source_id, page)
         if page.watched_ids is not None:
             queries.reconcile_watched(conn, source_id, library_id, page.watched_ids)
-    return changed
+    return written
 
 
-def _write_page(conn: Any, source_id: str, page: ItemPage) -> int:
-    changed = 0
+def _write_page(conn: Any, source_id: str, page: ItemPage) -> queries.Written:
+    written = queries.Written()
     if page.items:
-        changed += queries.upsert_items(conn, source_id, page.items)
+        written += queries.upsert_items(conn, source_id, page.items)
     if page.watch_states:
-        changed += queries.upsert_watch_states(conn, source_id, page.watch_states)
+        written += queries.Written(
+            watch_states=queries.upsert_watch_states(conn, source_id, page.watch_states)
+        )
     if page.deleted:
         queries.delete_items(conn, source_id, page.deleted)
-    return changed
+    return written
+
+
+def _updated(written: queries.Written) -> str:
+    """``250 items updated``, ``3 items updated, 2 watch states``: what a sync changed."""
+    text = f"{plural(written.items, 'item')} updated"
+    if written.watch_states:
+        text += f", {plural(written.watch_states, 'watch state')}"
+    return text
 
 
 async def _all_or_none(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

@@ -574,6 +574,9 @@ async def test_a_local_folder_syncs_into_the_cache_and_follows_changes(
         assert len(await cached("movies")) == sample.movies
         assert len(await cached("shows")) == sample.episodes + sample.seasons + sample.shows
         assert len(await cached("other")) == sample.others
+        # Nothing changed: nothing is rewritten, shows and seasons included.
+        assert await daemon.sync.sync(source, full=True)
+        assert (await asyncio.wait_for(finished.get(), 10)).message == "full sync: 0 items updated"
 
         # A file that appears is in the cache moments later, through the watcher.
         for attempt in range(50):
@@ -584,17 +587,19 @@ async def test_a_local_folder_syncs_into_the_cache_and_follows_changes(
                 break
         assert "Live.Arrival.2024.mkv" in await cached("movies")
 
-        async def until_cached(name: str) -> None:
+        async def until_cached(name: str, library: str = "movies") -> None:
             async with asyncio.timeout(10):
-                while name not in await cached("movies"):
+                while name not in await cached(library):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changed.get(), 0.3)
 
-        # A name that is not UTF-8 ends a watchfiles batch: what else it held comes through a
-        # rescan, the bad name is passed over, and the watcher goes on.
+        # A name that is not UTF-8 ends a watchfiles batch: what else it held, in every library,
+        # comes through a rescan, the bad name is passed over, and the watcher goes on.
         not_utf8(sample.root, b"Bad\xffName.2002.mkv")
         touch(sample.root / "Beside.The.Bad.One.2003.mkv")
+        touch(sample.root / "Brand New Show" / "Brand.New.Show.S01E01.mkv")
         await until_cached("Beside.The.Bad.One.2003.mkv")
+        await until_cached("Brand New Show/Brand.New.Show.S01E01.mkv", "shows")
         touch(sample.root / "Still.Watching.2004.mkv")
         await until_cached("Still.Watching.2004.mkv")
 

@@ -347,6 +347,7 @@ def show_and_season_items(
     items = []
     for key, files in files_of_show.items():
         title, year = titles[key]
+        added_at, updated_at = _group_times(files)
         items.append(
             MediaItem(
                 remote_id=show_id(key),
@@ -355,11 +356,13 @@ def show_and_season_items(
                 title=title,
                 sort_title=sort_title(title),
                 year=year,
-                added_at=min(f.ctime for f in files),
-                updated_at=max(f.mtime_ns for f in files) // 1_000_000_000,
+                added_at=added_at,
+                updated_at=updated_at,
+                etag=_group_etag(title, year, added_at, updated_at),
             )
         )
     for (key, number), files in sorted(seasons.items()):
+        added_at, updated_at = _group_times(files)
         items.append(
             MediaItem(
                 remote_id=season_id(key, number),
@@ -369,11 +372,22 @@ def show_and_season_items(
                 parent_id=show_id(key),
                 index=number,
                 show_title=titles[key][0],
-                added_at=min(f.ctime for f in files),
-                updated_at=max(f.mtime_ns for f in files) // 1_000_000_000,
+                added_at=added_at,
+                updated_at=updated_at,
+                etag=_group_etag(titles[key][0], number, added_at, updated_at),
             )
         )
     return items
+
+
+def _group_times(files: list[FileStat]) -> tuple[int, int]:
+    """When a show or season was added (its first file) and last changed (its newest file)."""
+    return min(f.ctime for f in files), max(f.mtime_ns for f in files) // 1_000_000_000
+
+
+def _group_etag(title: str, number: int | None, added_at: int, updated_at: int) -> str:
+    # Everything a show or season item holds, so an unchanged one is not rewritten every scan.
+    return f"group:{title}|{number}|{added_at}|{updated_at}"
 
 
 # -- what the backend knows ------------------------------------------------------------------------

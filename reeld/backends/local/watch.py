@@ -6,6 +6,7 @@ delete plus an add, and a folder moved in is walked. Runs in a worker thread, un
 """
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ DEBOUNCE_MS = 200
 STEP_MS = 50
 #: How long a watch that lost a batch waits before it starts again.
 LOST_BATCH_PAUSE_S = 0.5
+LOST_BATCH_MAX_PAUSE_S = 60.0
 
 
 def relative_path(root: str, path: str) -> str | None:
@@ -71,6 +73,7 @@ async def folder_events(root: str, stop: asyncio.Event) -> AsyncIterator[set[tup
     """
     from watchfiles import awatch
 
+    pause_s = LOST_BATCH_PAUSE_S
     while not stop.is_set():
         try:
             async for batch in awatch(
@@ -81,14 +84,19 @@ async def folder_events(root: str, stop: asyncio.Event) -> AsyncIterator[set[tup
                 stop_event=stop,
                 ignore_permission_denied=True,
             ):
+                pause_s = LOST_BATCH_PAUSE_S
                 yield batch
             return
         except Exception as exc:
             if not _watchfiles_failed(exc):
                 raise
-            log.warning("local_watch_batch_lost", reason=_printable(exc))
-        await asyncio.sleep(LOST_BATCH_PAUSE_S)  # a file that keeps changing must not spin the watch
-        yield None
+            log.warning("local_watch_batch_lost", reason=_printable(exc), next_try_s=pause_s)
+        # Such a file that keeps changing (a download) loses batch after batch: back off, up to a minute.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause_s)
+        pause_s = min(pause_s * 2, LOST_BATCH_MAX_PAUSE_S)
+        if not stop.is_set():
+            yield None
 
 
 def _watchfiles_failed(exc: Exception) -> bool:
