@@ -574,3 +574,8 @@ def test_a_name_matching_two_libraries_is_ambiguous_and_lists_them() -> None:
     assert getattr(caught.value, "exit_code", None) == 4
     assert tree.library("NAS/Movies")["path"] == f"{root}/b/libraries/m"
     assert tree.library("NAS/Movies/")["path"] == f"{root}/b/libraries/m"  # as a shell completes it
+    objects[f"{root}/b"]["io.github.reeld.Reeld1.Source"]["Name"] = "Home"  # two folders named alike
+    with pytest.raises(
+        Exception, match=rf"'{root}/a/libraries/m', '{root}/b/libraries/m'; name one by its path"
+    ):
+        Tree(objects).library("Movies")

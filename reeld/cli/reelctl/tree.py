@@ -111,8 +111,11 @@ def _find(entries: list[Entry], ref: str, what: str, names: Callable[[Entry], li
     if not found:
         raise NotFound(f"no {what} {ref!r} (see 'reelctl {plural}')")
     if len(found) > 1:
-        tree_hint = ", ".join(sorted(_hint(what, entry, names) for entry in found))
+        hints = sorted(_hint(what, entry, names) for entry in found)
         how = "as Source/Title, as listed" if what == "library" else "by its id or path"
+        if len(set(hints)) < len(hints):  # two sources of one name: only their paths tell them apart
+            hints, how = sorted(repr(entry["path"]) for entry in found), "by its path"
+        tree_hint = ", ".join(hints)
         raise InvalidArgument(f"{ref!r} matches {len(found)} {plural}: {tree_hint}; name one {how}")
     return found[0]
 
