@@ -32,16 +32,23 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m reeld.fakes.jellyfin", description="A fake Jellyfin server"
+        prog="python -m reeld.fakes.jellyfin",
+        description="A fake Jellyfin server on 127.0.0.1 over a generated catalog. Prints its URL once "
+        "ready, then serves until SIGTERM or SIGINT.",
+        epilog="Control API (JSON, no auth): POST /__control/mutate {action: add_movie | update | delete | "
+        "played | approve_quick_connect, ...}; POST /__control/fault {kind: status | unauthorized | malformed "
+        "| empty | truncated | drop | latency, path?, times?, status?, delay?}; POST /__control/clear; "
+        "GET /__control/stats; POST /__control/reset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=8096)
-    parser.add_argument("--movies", type=int, default=200)
-    parser.add_argument("--series", type=int, default=20)
-    parser.add_argument("--seasons", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=8)
-    parser.add_argument("--user", default="demo")
-    parser.add_argument("--password", default="demo")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=int, default=8096, help="port to listen on (0: any free one)")
+    parser.add_argument("--movies", type=int, default=200, help="movies in the catalog")
+    parser.add_argument("--series", type=int, default=20, help="series in the catalog")
+    parser.add_argument("--seasons", type=int, default=3, help="seasons per series")
+    parser.add_argument("--episodes", type=int, default=8, help="episodes per season")
+    parser.add_argument("--user", default="demo", help="the one user's name")
+    parser.add_argument("--password", default="demo", help="that user's password")
+    parser.add_argument("--seed", type=int, default=0, help="catalog seed: the same seed, the same catalog")
     asyncio.run(serve(parser.parse_args()))
 
 
