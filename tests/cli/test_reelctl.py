@@ -8,6 +8,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -441,9 +442,15 @@ def test_watch_prints_signals_until_ctrl_c(bus: PrivateBus, reelctl: Reelctl, me
         assert lines.next(20).startswith("Watching reeld's signals")
         assert reelctl("sync").code == 0
         seen = [lines.next()]
-        while not any("sync of" in line for line in seen):
+        while not (any("sync of" in line for line in seen) and any("LastSync=" in line for line in seen)):
             seen.append(lines.next())
         assert any(f"source {media.name}: " in line and "Syncing=true" in line for line in seen)
+        # Times as a person reads them, not Unix seconds.
+        assert all(
+            re.search(r"LastSync=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", line)
+            for line in seen
+            if "LastSync=" in line
+        )
         assert any(f"sync of {media.name} finished" in line for line in seen)
         watcher.send_signal(signal.SIGINT)
         assert watcher.wait(timeout=10) == 130  # Ctrl-C, as --help lists it

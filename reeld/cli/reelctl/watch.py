@@ -69,7 +69,7 @@ def describe(signal: Signal, tree: Tree) -> str:
             interface, changed, _invalidated = args
             kind = KINDS.get(interface, interface.removeprefix(IFACE_PREFIX + "."))
             name = "reeld" if kind == "Manager" else f"{kind} {tree.label(signal.path)}"
-            values = " ".join(f"{key}={_value(value)}" for key, value in sorted(changed.items()))
+            values = " ".join(f"{key}={_value(value, key)}" for key, value in sorted(changed.items()))
             return f"~ {name}: {values}"
         case "SyncFinished":
             source, success, message = args
@@ -88,7 +88,13 @@ def _added(path: str, interfaces: dict[str, dict[str, Any]]) -> str:
     return path
 
 
-def _value(value: Any) -> str:
+#: Properties that hold a time (Unix seconds, 0 for never).
+TIME_PROPERTIES = frozenset({"LastSync", "LastFullSync"})
+
+
+def _value(value: Any, key: str = "") -> str:
+    if key in TIME_PROPERTIES and isinstance(value, int) and not isinstance(value, bool):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(value)) if value else "never"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
