@@ -77,9 +77,18 @@ def truncate(text: str, width: int) -> str:
     return text[: width - 1] + "…"
 
 
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x09: "\\t", 0x0D: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """``text`` for one cell of a table: a newline or other control character in a name (a file
+    can be called anything) is shown as an escape, not obeyed."""
+    return text if text.isprintable() else text.translate(_CONTROL)
+
+
 def render_table(columns: Sequence[Column], rows: Iterable[Row], width: int | None = None) -> list[str]:
     """Lines of an aligned table with a header; flexible columns are cut to fit ``width``."""
-    cells = [[column.value(row) for column in columns] for row in rows]
+    cells = [[one_line(column.value(row)) for column in columns] for row in rows]
     widths = [
         max([len(column.header)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)
     ]

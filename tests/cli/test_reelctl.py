@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from reeld.cli.output import Output
+from reeld.cli.output import Column, Output, render_table
 from reeld.cli.reelctl import main
 from reeld.cli.reelctl.client import Signal
 from reeld.cli.reelctl.errors import EXIT_CODES_HELP, NOT_RUNNING_MESSAGE
@@ -596,3 +596,16 @@ def test_a_name_matching_two_libraries_is_ambiguous_and_lists_them() -> None:
         Exception, match=rf"'{root}/a/libraries/m', '{root}/b/libraries/m'; name one by its path"
     ):
         Tree(objects).library("Movies")
+
+
+def test_a_name_with_a_newline_stays_on_its_row() -> None:
+    """A file may be called anything; a table shows control characters as escapes."""
+    columns = [Column("TITLE", lambda row: str(row["title"])), Column("YEAR", lambda row: str(row["year"]))]
+    lines = render_table(
+        columns, [{"title": "Two\nLines\x1b[31m", "year": 2001}, {"title": "Heat", "year": 1995}]
+    )
+    assert lines == [
+        "TITLE               YEAR",
+        "Two\\nLines\\x1b[31m  2001",
+        "Heat                1995",
+    ]
