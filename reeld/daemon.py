@@ -156,29 +156,17 @@ class Daemon:
     # -- accounts ---------------------------------------------------------------------------------
 
     async def add_local_folder(self, path: str) -> str:
-        folder = check_folder(path)
-        if folder.parts[1:2] in (("proc",), ("sys",), ("dev",)) or folder == Path(folder.anchor):
-            raise InvalidArgument(f"{folder} is not a folder of media (the system's own files are there)")
+        added = [
+            Path(account.path) for account in self.auth.accounts.values() if isinstance(account, LocalFiles)
+        ]
+        folder = await asyncio.to_thread(folder_to_add, path, added)  # the file system can be slow (NFS)
         account = local_account(folder)
         if account.id not in self.auth.accounts:
-            self._check_no_overlap(folder)
             await self.coordinator.add_account(account)
             # A folder's source is found without a network: have it on the bus before answering, so a
             # client can use the source the moment it has the account.
             await self.coordinator.first_discovery(account.id, timeout_s=10)
         return account.id
-
-    def _check_no_overlap(self, folder: Path) -> None:
-        """A folder inside one already added, or holding one, would list the same files twice."""
-        for account in self.auth.accounts.values():
-            if not isinstance(account, LocalFiles):
-                continue
-            added = Path(account.path).resolve()  # a folder reached through a symlink is that folder
-            if folder.is_relative_to(added) or added.is_relative_to(folder):
-                raise InvalidArgument(
-                    f"{folder} overlaps the folder {added} already added: remove that one first, or add "
-                    "folders that do not contain each other"
-                )
 
     async def add_account(self, account: AuthProvider, secrets: dict[str, str]) -> str:
         """Add (or update the credentials of) an account a kind has logged in."""
@@ -398,6 +386,24 @@ class Daemon:
 PLAYED_FRACTION = 0.9
 #: A week, in ms: a position past it is a client's bug, not a place in a film.
 MAX_POSITION_MS = 7 * 24 * 3600 * 1000
+
+
+def folder_to_add(path: str, added: Sequence[Path]) -> Path:
+    """``path`` as a folder of media to add, resolved; ``added`` are the folders already added.
+
+    A folder inside one already added, or holding one, would list the same files twice. (The same
+    folder again is fine: adding it answers with its account.)
+    """
+    folder = check_folder(path)
+    for other in added:
+        other = other.resolve()  # a folder reached through a symlink is that folder
+        if other != folder and (folder.is_relative_to(other) or other.is_relative_to(folder)):
+            raise InvalidArgument(
+                f"{folder} overlaps the folder {other} already added: remove that one first, or add "
+                "folders that do not contain each other"
+            )
+    return folder
+
 
 BACKGROUND_MODULES = (
     "apscheduler.schedulers.asyncio",

@@ -32,8 +32,12 @@ def check_url(value: str, what: str = "server URL") -> str:
     return value.rstrip("/")
 
 
+#: Where the system keeps its own files, never media: scanning them only costs (/proc is endless).
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
 def check_folder(value: str) -> Path:
-    """An existing, readable directory, as an absolute resolved path."""
+    """An existing, readable directory that can hold media, as an absolute resolved path."""
     check_text(value, "folder path")
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
@@ -43,6 +47,8 @@ def check_folder(value: str) -> Path:
         raise InvalidArgument(f"{path} is not an existing folder")
     if not os.access(path, os.R_OK | os.X_OK):
         raise InvalidArgument(f"{path} cannot be read")
+    if path == Path(path.anchor) or any(path.is_relative_to(system) for system in SYSTEM_FOLDERS):
+        raise InvalidArgument(f"{path} is not a folder of media (the system's own files are there)")
     return path
 
 
