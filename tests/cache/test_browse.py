@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from reeld.cache import browse, queries
 from reeld.cache.db import alembic_config, create_cache_engine, migrate
@@ -71,24 +71,32 @@ def test_search_puts_the_exact_title_first_then_titles_that_start_with_it(conn: 
     assert all(row.kind == "episode" for row in found[5:])
 
 
-def test_upgrading_recomputes_the_sort_keys_already_stored(tmp_path: Path) -> None:
+def upgraded(tmp_path: Path, revision: str, items_sql: str) -> Engine:
+    """A cache at an older ``revision`` holding source 's', library 'l' and the rows of
+    ``items_sql`` (an INSERT into items), then upgraded to the head revision."""
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0002")
+        command.upgrade(alembic_config(connection), revision)
         connection.execute(
             text("INSERT INTO sources (id, account_id, kind, name) VALUES ('s', 'a', 'local', 'S')")
         )
         connection.execute(
             text("INSERT INTO libraries (source_id, id, title, kind) VALUES ('s', 'l', 'L', 'movies')")
         )
-        connection.execute(
-            text(
-                "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title) "
-                "VALUES ('s', '1', 'l', 'movie', 'Ça Ira 10', 'ça ira 10')"
-            )
-        )
+        connection.execute(text(items_sql))
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
+    return engine
+
+
+def test_upgrading_recomputes_the_sort_keys_already_stored(tmp_path: Path) -> None:
+    engine = upgraded(
+        tmp_path,
+        "0002",
+        "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title) "
+        "VALUES ('s', '1', 'l', 'movie', 'Ça Ira 10', 'ça ira 10')",
+    )
+    with engine.connect() as connection:
         assert connection.execute(text("SELECT sort_title FROM items")).scalar() == "ca ira 0000000010"
 
 
@@ -138,23 +146,12 @@ def test_an_infinite_rating_from_a_server_is_stored_as_unknown(conn: Connection)
 
 
 def test_upgrading_clears_the_infinite_ratings_already_stored(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0003")
-        connection.execute(
-            text("INSERT INTO sources (id, account_id, kind, name) VALUES ('s', 'a', 'local', 'S')")
-        )
-        connection.execute(
-            text("INSERT INTO libraries (source_id, id, title, kind) VALUES ('s', 'l', 'L', 'movies')")
-        )
-        connection.execute(
-            text(
-                "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title, rating, top_level) "
-                "VALUES ('s', '1', 'l', 'movie', 'A', 'a', 1e999, 1), ('s', '2', 'l', 'movie', 'B', 'b', 6.5, 1)"
-            )
-        )
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "head")
+    engine = upgraded(
+        tmp_path,
+        "0003",
+        "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title, rating, top_level) "
+        "VALUES ('s', '1', 'l', 'movie', 'A', 'a', 1e999, 1), ('s', '2', 'l', 'movie', 'B', 'b', 6.5, 1)",
+    )
     with engine.connect() as connection:
         rating = browse.BROWSE_COLUMNS.index("rating")
         assert [row[rating] for row in browse.list_library(connection, "s", "l", 0, 10, "title")] == [

@@ -231,13 +231,18 @@ async def test_watch_state_set_offline_is_queued_kept_and_replayed(
     assert await daemon.db.read(queries.pending_count) == 0
 
 
+async def with_a_shows_library(daemon: Daemon, recorder: Recorder, catalog: Catalog) -> None:
+    """After the first sync (started when the account was added), a second library fully synced."""
+    await recorder.sync_finished()
+    catalog.libraries["shows"] = [movie(n, library="shows") for n in range(1000, 1010)]
+    assert await daemon.sync.sync(SOURCE, full=True)
+
+
 async def test_a_library_that_fails_an_incremental_sync_leaves_the_others_synced(
     running: tuple[Daemon, Recorder], catalog: Catalog
 ) -> None:
     daemon, recorder = running
-    await recorder.sync_finished()  # the first sync, started when the account was added
-    catalog.libraries["shows"] = [movie(n, library="shows") for n in range(1000, 1010)]
-    assert await daemon.sync.sync(SOURCE, full=True)
+    await with_a_shows_library(daemon, recorder, catalog)
     catalog.libraries["movies"].append(replace(movie(900), updated_at=2_000_000_000))
     catalog.fail_library["shows"] = BackendProtocolError("the server sent a malformed page")
     assert not await daemon.sync.sync(SOURCE, full=False)
@@ -250,9 +255,7 @@ async def test_a_rejected_login_in_one_library_stops_the_whole_incremental_sync(
     running: tuple[Daemon, Recorder], catalog: Catalog
 ) -> None:
     daemon, recorder = running
-    await recorder.sync_finished()  # the first sync, started when the account was added
-    catalog.libraries["shows"] = [movie(n, library="shows") for n in range(1000, 1010)]
-    assert await daemon.sync.sync(SOURCE, full=True)
+    await with_a_shows_library(daemon, recorder, catalog)
     catalog.gate = asyncio.Event()  # the movies listing waits: it must be cancelled, not left hanging
     catalog.fail_library["shows"] = AuthRequired("The server rejected the saved login")
     assert not await asyncio.wait_for(daemon.sync.sync(SOURCE, full=False), 10)
