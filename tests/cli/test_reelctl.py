@@ -347,6 +347,42 @@ def test_watched_and_unwatched_change_what_ls_shows(reelctl: Reelctl) -> None:
     assert item["watched"] is False
 
 
+def test_progress_saves_a_resume_point_that_continue_shows_and_0_clears(reelctl: Reelctl) -> None:
+    alien = item_id(reelctl, "Movies", "Alien")
+    saved = reelctl("progress", alien, "12:34")
+    assert saved.code == 0, saved.err
+    assert saved.out.strip() == "Saved 'Alien' at 12:34."
+    started = reelctl("--json", "continue").json()
+    assert [(item["title"], item["position_ms"]) for item in started] == [("Alien", 754_000)]
+    assert reelctl("progress", alien, "0").code == 0
+    assert reelctl("--json", "continue").json() == []
+
+
+@pytest.mark.parametrize("position", ["abc", "1:75", "1:60:00", "-5", "1:2:3:4", ""])
+def test_progress_refuses_what_is_not_a_position_exit_64(
+    position: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reeld.cli.reelctl.parser import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["progress", "local_x:a.mkv", position])
+    assert exited.value.code == 64
+    error = capsys.readouterr().err
+    assert "not a position (seconds, M:SS or H:MM:SS)" in error or "minutes and seconds go up to 59" in error
+
+
+def test_progress_positions_are_read_as_seconds_minutes_and_hours() -> None:
+    from reeld.cli.reelctl.parser import build_parser
+
+    def position_ms(text: str) -> int:
+        return int(build_parser().parse_args(["progress", "item", text]).position)
+
+    assert position_ms("90") == 90_000
+    assert position_ms("1:30") == 90_000
+    assert position_ms("1:02:03") == 3_723_000
+    assert position_ms("0") == 0
+
+
 def test_url_of_a_local_movie_is_its_file(reelctl: Reelctl, media: Path) -> None:
     matrix = item_id(reelctl, "Movies", "The Matrix")
     result = reelctl("url", matrix)
@@ -370,6 +406,7 @@ def test_a_show_has_no_file_and_no_position_invalid_argument_exit_4(
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert progress.returncode != 0 and "a playback position" in progress.stderr
+    assert reelctl("progress", dark, "1:00").code == 4
 
 
 def test_recent_lists_what_was_added(reelctl: Reelctl) -> None:

@@ -100,3 +100,25 @@ def test_marking_watched_while_the_server_is_away_says_it_waits_for_it(
     away = reelctl(private_bus, "watched", movie["id"])
     assert away.returncode == 0, away.stderr
     assert "is offline: it gets the change when it is back." in away.stdout
+
+
+def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
+) -> None:
+    """The replay itself, once the server is back, is tested in tests/backends/test_jellyfin.py."""
+    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
+    daemon()
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        added = reelctl(
+            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
+        )
+        assert added.returncode == 0, added.stderr
+        assert reelctl(private_bus, "sync").returncode == 0
+        (movie, *_) = json.loads(reelctl(private_bus, "--json", "ls", "Movies").stdout)
+    assert reelctl(private_bus, "sync").returncode != 0  # the server is gone: the source goes offline
+    away = reelctl(private_bus, "progress", movie["id"], "0:42:00", "--state", "paused")
+    assert away.returncode == 0, away.stderr
+    assert f"Saved {movie['title']!r} at 42:00 of " in away.stdout
+    assert "is offline: it gets the change when it is back." in away.stdout
+    started = json.loads(reelctl(private_bus, "--json", "continue").stdout)
+    assert [(item["id"], item["position_ms"]) for item in started] == [(movie["id"], 42 * 60 * 1000)]

@@ -201,10 +201,30 @@ async def set_watched(ctx: Context) -> int:
         ctx.out.dump(item)
         return 0
     ctx.out.line(f"Marked {item_title(item)!r} as {'watched' if watched else 'unwatched'}.")
+    await _say_if_server_away(ctx, item)
+    return 0
+
+
+async def report_progress(ctx: Context) -> int:
+    position: int = ctx.args.position
+    await ctx.client.manager("ReportProgress", "sts", ctx.args.item, position, ctx.args.state)
+    item = await ctx.client.manager("GetItem", "s", ctx.args.item)
+    if ctx.out.json:
+        ctx.out.dump(item)
+        return 0
+    length = int(item.get("duration_ms") or 0)
+    at = duration(min(position, length) if length else position)
+    of = f" of {duration(length)}" if length else ""
+    watched = "; it counts as watched" if item.get("watched") else ""
+    ctx.out.line(f"Saved {item_title(item)!r} at {at}{of}{watched}.")
+    await _say_if_server_away(ctx, item)
+    return 0
+
+
+async def _say_if_server_away(ctx: Context, item: dict[str, Any]) -> None:
+    """A change to an item whose server is away is kept and sent, in order, once it answers again."""
     source = await ctx.client.properties(str(item["source"]), SOURCE_IFACE)
     if source.get("Kind") != "local" and source.get("Status") != "connected":
-        # The change is kept and sent in order once the server answers again.
         ctx.out.line(
             f"{source.get('Name', 'Its server')} is {source.get('Status')}: it gets the change when it is back."
         )
-    return 0

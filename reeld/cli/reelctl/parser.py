@@ -50,6 +50,20 @@ def _count(minimum: int, maximum: int = MAX_UINT32) -> Callable[[str], int]:
     return parse
 
 
+def _position(text: str) -> int:
+    """A playback position as ms, from seconds, ``M:SS`` or ``H:MM:SS``."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"not a position (seconds, M:SS or H:MM:SS): {text!r}")
+    *larger, seconds = (int(part) for part in parts)
+    if larger and (seconds > 59 or (len(larger) == 2 and larger[1] > 59)):
+        raise argparse.ArgumentTypeError(f"minutes and seconds go up to 59: {text!r}")
+    total = 0
+    for value in (*larger, seconds):
+        total = total * 60 + value
+    return total * 1000
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command: the copies on each command
     # default to SUPPRESS so they do not overwrite a value given before it.
@@ -123,6 +137,17 @@ def _browse_commands(command: CommandFactory) -> None:
         mark = command(name, "browse:set_watched", f"mark an item as {name}")
         mark.add_argument("item", metavar="ITEM")
         mark.set_defaults(watched=watched)
+    progress = command("progress", "browse:report_progress", "record where playing an item got to")
+    progress.add_argument("item", metavar="ITEM")
+    progress.add_argument(
+        "position", metavar="POSITION", type=_position, help="seconds, M:SS or H:MM:SS (0 clears it)"
+    )
+    progress.add_argument(
+        "--state",
+        choices=("playing", "paused", "stopped"),
+        default="stopped",
+        help="what the player is doing (default stopped: stopped near the end marks the item watched)",
+    )
 
 
 def _sync_commands(command: CommandFactory) -> None:
