@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -82,18 +83,25 @@ def test_add_jellyfin_with_quick_connect(
     assert [s["Kind"] for s in sources] == ["jellyfin"]
 
 
+def first_movie_synced(private_bus: PrivateBus, url: str) -> dict[str, Any]:
+    """Anna's account on the server at ``url`` added and synced; the first movie ``ls`` lists."""
+    added = reelctl(private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n")
+    assert added.returncode == 0, added.stderr
+    assert reelctl(private_bus, "sync").returncode == 0
+    movie: dict[str, Any] = json.loads(reelctl(private_bus, "--json", "ls", "Movies").stdout)[0]
+    return movie
+
+
+def three_movies() -> FakeJellyfin:
+    return FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
+
+
 def test_marking_watched_while_the_server_is_away_says_it_waits_for_it(
     private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
 ) -> None:
-    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
     daemon()
-    with FakeJellyfinServer(fake).run_in_thread() as url:
-        added = reelctl(
-            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
-        )
-        assert added.returncode == 0, added.stderr
-        assert reelctl(private_bus, "sync").returncode == 0
-        (movie, *_) = json.loads(reelctl(private_bus, "--json", "ls", "Movies").stdout)
+    with FakeJellyfinServer(three_movies()).run_in_thread() as url:
+        movie = first_movie_synced(private_bus, url)
         online = reelctl(private_bus, "watched", movie["id"])
         assert online.returncode == 0 and "gets the change" not in online.stdout
     assert reelctl(private_bus, "sync").returncode != 0  # the server is gone: the source goes offline
@@ -106,15 +114,9 @@ def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
     private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
 ) -> None:
     """The replay itself, once the server is back, is tested in tests/backends/test_jellyfin.py."""
-    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
     daemon()
-    with FakeJellyfinServer(fake).run_in_thread() as url:
-        added = reelctl(
-            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
-        )
-        assert added.returncode == 0, added.stderr
-        assert reelctl(private_bus, "sync").returncode == 0
-        (movie, *_) = json.loads(reelctl(private_bus, "--json", "ls", "Movies").stdout)
+    with FakeJellyfinServer(three_movies()).run_in_thread() as url:
+        movie = first_movie_synced(private_bus, url)
     assert reelctl(private_bus, "sync").returncode != 0  # the server is gone: the source goes offline
     away = reelctl(private_bus, "progress", movie["id"], "0:42:00", "--state", "paused")
     assert away.returncode == 0, away.stderr
