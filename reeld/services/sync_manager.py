@@ -28,7 +28,7 @@ from reeld.backends.base import (
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.config import SyncSettings
-from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.errors import AuthRequired, BackendUnavailable, NotFound, NotOnServer, ReeldError
 from reeld.models.media import Library
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
@@ -565,26 +565,38 @@ class SyncManager:
             self._spawn(self.replay_pending(source_id))
 
     async def replay_pending(self, source_id: str) -> int:
-        """Send queued watch-state changes in order; stop at the first the server cannot take now."""
+        """Send queued watch-state changes in order; how many were sent.
+
+        A server that cannot take changes now (away, or a login needed) ends the replay: every
+        change waits. One that refuses a change holds back only the later changes to that item, so
+        one bad change never keeps the rest from the server. A change to an item the server no
+        longer has is dropped: there is nothing left to apply it to.
+        """
         sent = 0
+        held: set[str] = set()  # items with a refused change: their later changes wait behind it
         lock = self._locks.setdefault(f"pending:{source_id}", asyncio.Lock())
         async with lock:
             for action in await self.db.read(queries.pending_for_source, source_id):
-                if source_id not in self.coordinator.backends:
-                    break
                 backend = self.coordinator.backends.get(source_id)
+                if backend is None:
+                    break
+                if action.remote_id in held:
+                    continue
                 try:
                     await _send(backend, action)
-                except NotFound:
-                    log.warning("pending_dropped_item_gone", source=source_id, item=action.remote_id)
+                except (NotFound, NotOnServer) as exc:
+                    log.warning(
+                        "pending_dropped_item_gone", source=source_id, item=action.remote_id, reason=str(exc)
+                    )
                 except (AuthRequired, BackendUnavailable) as exc:
                     await self.db.write(queries.fail_pending, action.id, str(exc))
                     self.coordinator.connection_lost(source_id, exc)
                     break
                 except ReeldError as exc:
                     await self.db.write(queries.fail_pending, action.id, str(exc))
-                    log.warning("pending_failed", source=source_id, item=action.remote_id, reason=str(exc))
-                    break
+                    log.warning("pending_refused", source=source_id, item=action.remote_id, reason=str(exc))
+                    held.add(action.remote_id)
+                    continue
                 await self.db.write(queries.finish_pending, action.id)
                 sent += 1
         if sent:

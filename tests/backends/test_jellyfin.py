@@ -269,6 +269,49 @@ async def test_stopped_at_the_end_is_watched_here_at_once_and_on_the_server(
     assert state.played and state.position_ticks == 0
 
 
+def unplayed_movies(fake: FakeJellyfin, count: int) -> list[str]:
+    user = fake.users[USER].id
+    movies = [i.id for i in fake.items.values() if i.type == "Movie" and not fake.user_data.get((user, i.id))]
+    return movies[:count]
+
+
+async def test_a_change_the_server_refuses_holds_back_only_that_items_later_changes(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    refused, other = unplayed_movies(fake, 2)
+    server.wire.add_fault(Fault(FaultKind.STATUS, path=f"/UserPlayedItems/{refused}", status=400))
+    await core.set_watched(f"{source_id}:{refused}", True)
+    await core.set_watched(f"{source_id}:{other}", True)
+    await core.set_watched(f"{source_id}:{refused}", False)  # after the refused one: waits behind it
+    await core.sync.replay_pending(source_id)
+    user = fake.users[USER].id
+    assert fake.user_data[(user, other)].played
+    assert await core.db.read(queries.pending_count) == 2
+    server.wire.clear_faults()
+    server.wire.reset_log()
+    await core.sync.replay_pending(source_id)  # after the sends set_watched started (one lock)
+    sent = [(r.method, r.status) for r in server.wire.requests if r.path == f"/UserPlayedItems/{refused}"]
+    assert sent == [("POST", 200), ("DELETE", 200)]  # in the order they were made
+    assert not fake.user_data[(user, refused)].played
+    assert await core.db.read(queries.pending_count) == 0
+
+
+async def test_a_change_to_an_item_the_server_no_longer_has_is_dropped_and_the_rest_go_through(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    gone, other = unplayed_movies(fake, 2)
+    del fake.items[gone]  # deleted on the server, and reeld not told yet
+    await core.set_watched(f"{source_id}:{gone}", True)
+    await core.set_watched(f"{source_id}:{other}", True)
+    await core.sync.replay_pending(source_id)
+    assert fake.user_data[(fake.users[USER].id, other)].played
+    assert await core.db.read(queries.pending_count) == 0
+
+
 async def test_a_series_marked_watched_is_watched_to_its_last_episode_here_and_on_the_server(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:

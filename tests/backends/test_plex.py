@@ -15,6 +15,7 @@ from reeld.backends.plex import connection
 from reeld.backends.plex import kind as plex_kind
 from reeld.backends.plex.backend import PlexBackend, _page_of
 from reeld.backends.plex.kind import PlexKind, plex_source_id
+from reeld.cache import queries
 from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import AuthRequired
@@ -400,6 +401,20 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
     await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
     await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 10)
     assert home.item(second.rating_key).view_count == 1
+
+
+async def test_a_change_to_an_item_the_server_no_longer_has_is_dropped_and_the_rest_go_through(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
+) -> None:
+    core, _ = daemon
+    home, home_id = await home_added(daemon, cluster)
+    gone, other = [m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0][:2]
+    home.catalog.remove(gone)  # deleted on the server, and reeld not told yet
+    await core.set_watched(f"{home_id}:{gone.rating_key}", True)
+    await core.set_watched(f"{home_id}:{other.rating_key}", True)
+    await core.sync.replay_pending(home_id)
+    assert home.item(other.rating_key).view_count == 1
+    assert await core.db.read(queries.pending_count) == 0
 
 
 async def test_a_show_marked_watched_is_watched_to_its_last_episode_here_and_on_the_server(
