@@ -248,11 +248,11 @@ class Daemon:
 
     def sync_source(self, source_id: str, full: bool) -> None:
         self.coordinator.get(source_id)
-        self.sync.request_sync(source_id, full)
+        self.sync.request_by_client(source_id, full)
 
     def sync_library(self, source_id: str, library_id: str) -> None:
         self.coordinator.get(source_id)
-        self.sync.request_sync(source_id, False, library_id=library_id)
+        self.sync.request_by_client(source_id, False, library_id=library_id)
 
     def reconnect(self, source_id: str) -> None:
         self.coordinator.reconnect(source_id)

@@ -53,6 +53,11 @@ class SourceRuntime:
         return self.source.id
 
 
+#: A source in these states is retried in the background, and keeps its status and the reason
+#: while it is: flipping to "connecting" at every attempt would hide why it is down.
+RETRYING = (SourceStatus.OFFLINE, SourceStatus.ERROR)
+
+
 class SourceCoordinator:
     def __init__(
         self,
@@ -300,6 +305,7 @@ class SourceCoordinator:
         if source_id in self.backends:
             self.backends.unregister(source_id)
             self.events.emit(ev.SourceDisconnected(source_id))
+        self._set_state(runtime, SourceState(SourceStatus.CONNECTING, "Connecting"))  # asked for: say so
         runtime.backoff.reset()
         self._ensure_connecting(runtime)
         runtime.wake.set()
@@ -338,7 +344,7 @@ class SourceCoordinator:
         account = self.auth.accounts.get(runtime.source.account_id)
         if account is None:
             return True
-        if runtime.state.status is not SourceStatus.CONNECTED:
+        if runtime.state.status not in (SourceStatus.CONNECTED, *RETRYING):
             self._set_state(runtime, SourceState(SourceStatus.CONNECTING, "Connecting"))
         try:
             if runtime.backend is None:

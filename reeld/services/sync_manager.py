@@ -30,6 +30,7 @@ from reeld.cache.db import Database
 from reeld.config import SyncSettings
 from reeld.errors import AuthRequired, BackendUnavailable, NotFound, NotOnServer, ReeldError
 from reeld.models.media import Library
+from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
 from reeld.text import plural
@@ -79,6 +80,8 @@ class SyncManager:
         self._requested: dict[str, asyncio.Task[Any]] = {}
         #: Per source, a rescan asked for while a sync ran: the library, or None for all.
         self._follow_ups: dict[str, str | None] = {}
+        #: Per source still connecting, a sync asked for by a client (full or not): run once connected.
+        self._asked_while_connecting: dict[str, bool] = {}
         self._live_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._held_sweeps: dict[tuple[str, str], int] = {}
@@ -114,6 +117,11 @@ class SyncManager:
         if isinstance(event, ev.SourceConnected):
             self._schedule_source(event.source_id)
             self._spawn(self._after_connect(event.source_id))
+        elif isinstance(event, ev.SourceChanged) and event.source_id in self._asked_while_connecting:
+            runtime = self.coordinator.runtimes.get(event.source_id)
+            if runtime is not None and runtime.state.status in CANNOT_SYNC:
+                del self._asked_while_connecting[event.source_id]
+                self.events.emit(ev.SyncFinished(event.source_id, False, not_synced_message(runtime)))
         elif isinstance(event, ev.SourceDisconnected | ev.SourceRemoved):
             task = self._live_tasks.pop(event.source_id, None)
             if task is not None:
@@ -157,9 +165,10 @@ class SyncManager:
         runtime = self.coordinator.runtimes.get(source_id)
         if runtime is None:
             return
-        if self.settings.sync_on_start or runtime.last_full_sync == 0:
+        asked_full = self._asked_while_connecting.pop(source_id, None)
+        if self.settings.sync_on_start or runtime.last_full_sync == 0 or asked_full is not None:
             # Start-up after a crash or a long pause: catch up; a first sync is full.
-            await self.sync(source_id, full=runtime.last_full_sync == 0)
+            await self.sync(source_id, full=runtime.last_full_sync == 0 or bool(asked_full))
         if source_id in self.coordinator.backends and source_id not in self._live_tasks:
             self._live_tasks[source_id] = asyncio.get_running_loop().create_task(self._live_loop(source_id))
 
@@ -182,7 +191,22 @@ class SyncManager:
 
     def request_all(self, full: bool) -> None:
         for source_id in list(self.coordinator.runtimes):
-            self.request_sync(source_id, full)
+            self.request_by_client(source_id, full)
+
+    def request_by_client(self, source_id: str, full: bool, library_id: str | None = None) -> None:
+        """A sync a client asked for: it always ends in ``SyncFinished``. A source still connecting
+        syncs once connected; one that cannot sync now (offline, login needed) says so at once."""
+        if self.request_sync(source_id, full, library_id) is not None or self.is_syncing(source_id):
+            return
+        runtime = self.coordinator.runtimes.get(source_id)
+        if runtime is None or source_id in self.coordinator.backends:
+            return  # about to sync on connecting, which ends in SyncFinished
+        if runtime.state.status in CANNOT_SYNC:
+            self.events.emit(ev.SyncFinished(source_id, False, not_synced_message(runtime)))
+        else:
+            self._asked_while_connecting[source_id] = (
+                self._asked_while_connecting.get(source_id, False) or full
+            )
 
     def request_rescan(self, source_id: str, library_id: str | None = None) -> None:
         """An incremental sync for changes seen live (one library, or None: all). A sync already
@@ -642,6 +666,22 @@ def _updated(written: queries.Written) -> str:
     if written.watch_states:
         text += f", {plural(written.watch_states, 'watch state')}"
     return text
+
+
+#: Source states in which a sync cannot start until something changes (the network, a login), in
+#: the words that follow a source's name.
+CANNOT_SYNC = {
+    SourceStatus.OFFLINE: "is offline",
+    SourceStatus.NEEDS_AUTH: "needs a login",
+    SourceStatus.ERROR: "has an error",
+}
+
+
+def not_synced_message(runtime: SourceRuntime) -> str:
+    """Why a client's sync did not run: ``Not synced: Home is offline: no address answered…``."""
+    state = runtime.state
+    reason = f": {state.message}" if state.message else ""
+    return f"Not synced: {runtime.source.name} {CANNOT_SYNC.get(state.status, str(state.status))}{reason}"
 
 
 async def _all_or_none(coros: list[Coroutine[Any, Any, T]]) -> list[T]:

@@ -332,6 +332,74 @@ async def test_a_series_marked_watched_is_watched_to_its_last_episode_here_and_o
     assert rows[series.id][2] and all(rows[episode][2] for episode in episodes)
 
 
+async def test_a_sync_asked_for_while_the_server_is_away_ends_at_once_saying_why(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    await server.stop()
+    assert not await core.sync.sync(source_id, full=False)  # finds the server gone
+    await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id)
+    runtime = core.coordinator.runtimes[source_id]
+    assert runtime.state.status is SourceStatus.OFFLINE
+    core.sync_source(source_id, False)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id)
+    assert isinstance(finished, ev.SyncFinished) and not finished.success
+    assert finished.message.startswith(f"Not synced: {runtime.source.name} is offline: ")
+
+    # Retries in the background keep the status and its reason: no flicker through "connecting".
+    statuses: list[SourceStatus] = []
+    core.events.subscribe(
+        lambda e: statuses.append(runtime.state.status) if isinstance(e, ev.SourceChanged) else None
+    )
+    backend = runtime.backend
+    assert backend is not None
+    attempted = asyncio.Event()
+    initialize = backend.initialize
+
+    async def observed_initialize() -> None:
+        try:
+            await initialize()
+        finally:
+            attempted.set()
+
+    backend.initialize = observed_initialize  # type: ignore[method-assign]
+    core.coordinator.reconnect_offline()
+    await asyncio.wait_for(attempted.wait(), 10)
+    await asyncio.sleep(0)  # the failed attempt's state is set right after initialize raises
+    assert runtime.state.status is SourceStatus.OFFLINE and runtime.state.message
+    assert SourceStatus.CONNECTING not in statuses
+
+
+async def test_a_sync_asked_for_while_connecting_runs_once_connected(
+    paths: Paths, fake: FakeJellyfin
+) -> None:
+    server = FakeJellyfinServer(fake)
+    await server.start()
+    first = make_daemon(paths)
+    async with running(first) as recorder:
+        source_id = await added((first, recorder), server)
+    await server.stop()
+    # Not syncing on start, so a sync after connecting is the one asked for.
+    paths.config_file.write_text(paths.config_file.read_text() + "\n[sync]\nsync_on_start = false\n")
+    again = make_daemon(paths)
+    async with running(again) as recorder:
+        runtime = again.coordinator.runtimes[source_id]
+        assert runtime.state.status is SourceStatus.CONNECTING  # the server is not back yet
+        again.sync_source(source_id, True)
+        second = FakeJellyfinServer(fake, port=server.port)
+        await second.start()
+        try:
+            again.coordinator.reconnect_offline()
+            finished = await recorder.wait(
+                lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 30
+            )
+            assert isinstance(finished, ev.SyncFinished) and finished.success, finished
+            assert again.coordinator.runtimes[source_id].last_full_sync > 0
+        finally:
+            await second.stop()
+
+
 async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_restart(
     paths: Paths, fake: FakeJellyfin
 ) -> None:
