@@ -2,7 +2,11 @@
 runs in a thread; every keyring failure becomes ``SecretStoreUnavailable`` with advice."""
 
 import asyncio
-from typing import Any
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 
@@ -15,6 +19,14 @@ SERVICE = "reeld"
 NO_SECRET_SERVICE = (
     "No Secret Service is running, so reeld cannot keep this account's password or token. "
     "Start GNOME Keyring or KWallet (or another Secret Service), then run `reelctl refresh ACCOUNT`."
+)
+#: How long a keyring call may take. A Secret Service that can be started but never starts keeps a
+#: call waiting for the bus's activation timeout (two minutes on desktops); an unlock prompt left
+#: open, forever.
+TIMEOUT_S = 25.0
+NOT_ANSWERING = (
+    "The keyring did not answer within {seconds:g} s. Check that GNOME Keyring or KWallet runs and is "
+    "unlocked, then run `reelctl refresh ACCOUNT`."
 )
 LOCKED = "The keyring is locked. Unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`), then refresh."
 
@@ -39,9 +51,10 @@ def _translate(exc: Exception) -> SecretStoreUnavailable:
 class SecretStore:
     """Secrets under service ``reeld`` in the system keyring, keyed ``<account id>/<name>``."""
 
-    def __init__(self, backend: Any | None = None) -> None:
+    def __init__(self, backend: Any | None = None, timeout_s: float = TIMEOUT_S) -> None:
         # ``backend``: a keyring backend instance; ``None`` lets keyring pick (Secret Service, KWallet…).
         self._backend = backend
+        self._timeout_s = timeout_s
 
     def _keyring(self) -> Any:
         if self._backend is None:
@@ -62,12 +75,46 @@ class SecretStore:
             log.warning("keyring_failed", operation=name, reason=exc.__class__.__name__)
             raise error from exc
 
+    async def _run(self, name: str, *args: str) -> Any:
+        try:
+            return await asyncio.wait_for(_in_daemon_thread(self._call, name, *args), self._timeout_s)
+        except TimeoutError:
+            log.warning("keyring_failed", operation=name, reason="timeout", seconds=self._timeout_s)
+            raise SecretStoreUnavailable(NOT_ANSWERING.format(seconds=self._timeout_s)) from None
+
     async def get(self, key: str) -> str | None:
-        result = await asyncio.to_thread(self._call, "get_password", key)
+        result = await self._run("get_password", key)
         return None if result is None else str(result)
 
     async def set(self, key: str, value: str) -> None:
-        await asyncio.to_thread(self._call, "set_password", key, value)
+        await self._run("set_password", key, value)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._call, "delete_password", key)
+        await self._run("delete_password", key)
+
+
+T = TypeVar("T")
+
+
+def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> "asyncio.Future[T]":
+    """``fn(*args)`` in a thread of its own that never holds up the daemon's exit: a keyring call
+    given up on may stay blocked in D-Bus for minutes, and a pool thread would be waited for."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # given up on (timed out, cancelled): nobody waits for it
+            outcome()
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            report = functools.partial(settle, functools.partial(future.set_exception, exc))
+        else:
+            report = functools.partial(settle, functools.partial(future.set_result, result))
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the daemon has stopped
+            loop.call_soon_threadsafe(report)
+
+    threading.Thread(target=run, name="reeld-keyring", daemon=True).start()
+    return future

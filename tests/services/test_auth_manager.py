@@ -93,6 +93,26 @@ async def test_without_a_secret_service_the_legacy_file_stays_and_the_account_sa
         await auth.secret(auth.get("jellyfin_abc"))
 
 
+async def test_a_keyring_that_never_answers_leaves_the_file_and_says_so_after_the_timeout(
+    private_bus: PrivateBus, on_bus: Paths
+) -> None:
+    # The Secret Service can be activated but never starts: without a limit of its own, every
+    # keyring call would wait for the bus to give up on starting it.
+    (private_bus.services_dir / "org.freedesktop.secrets.service").write_text(
+        "[D-BUS Service]\nName=org.freedesktop.secrets\nExec=/bin/sleep 30\n"
+    )
+    private_bus.reload_config()
+    write_config(on_bus, LEGACY)
+    auth = AuthManager(on_bus, SecretStore(Keyring(), timeout_s=0.5))
+    await auth.load()
+    assert on_bus.config_file.read_text() == LEGACY  # untouched: nothing lost
+    status = auth.status["jellyfin_abc"]
+    assert status.attention_needed
+    assert "did not answer within 0.5 s" in status.message
+    with pytest.raises(SecretStoreUnavailable, match="did not answer"):
+        await auth.secret(auth.get("jellyfin_abc"))
+
+
 async def test_missing_secret_asks_to_log_in_again(keyring_daemon: KeyringDaemon, on_bus: Paths) -> None:
     write_config(on_bus, LEGACY.replace('token = "legacy-plaintext-token"\n', ""))
     auth = manager(on_bus)
