@@ -72,7 +72,15 @@ class Config:
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> "Config":
+        unknown_tables = set(data) - {"sync", "accounts"}
+        if unknown_tables:
+            raise InvalidArgument(
+                f"Unknown settings in config.toml: {', '.join(sorted(unknown_tables))} "
+                "(it holds [sync] and [[accounts]])"
+            )
         sync = data.get("sync", {})
+        if not isinstance(sync, dict):
+            raise InvalidArgument("config.toml: sync must be a table ([sync])")
         known = {name for name in SyncSettings.__dataclass_fields__}
         unknown = set(sync) - known
         if unknown:

@@ -28,6 +28,22 @@ def test_a_bad_sync_setting_is_refused_with_its_name(tmp_path: Path, line: str, 
     assert says in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[sink]\nx = 1\n", "Unknown settings in config.toml: sink (it holds [sync] and [[accounts]])"),
+        ("sync = 5\n", "config.toml: sync must be a table ([sync])"),
+        ("acounts = []\n", "Unknown settings in config.toml: acounts"),
+    ],
+)
+def test_an_unknown_or_misshapen_table_is_refused_with_its_name(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(InvalidArgument) as refused:
+        read_config(path)
+    assert says in str(refused.value)
+
+
 def test_good_sync_settings_are_read(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(

@@ -562,7 +562,22 @@ def test_add_folder_makes_a_relative_path_absolute_and_remove_takes_it_away(
     assert removed.code == 0 and "Removed Videos" in removed.out
     assert own_daemon("--json", "accounts").json() == []
     assert own_daemon("--json", "libraries").json() == []
-    assert "No sources yet" in own_daemon("status").out
+    empty = own_daemon("status").out
+    assert (
+        "No sources yet" in empty
+        and "add-folder" in empty
+        and "add-jellyfin" in empty
+        and "login-plex" in empty
+    )
+
+
+def test_sources_and_accounts_are_listed_by_name_whatever_the_case(
+    own_daemon: Reelctl, tmp_path: Path
+) -> None:
+    for name in ("Media2", "anime", "Zoo"):
+        assert own_daemon("add-folder", str(make_folder(tmp_path / name)), "--wait").code == 0
+    assert [s["Name"] for s in own_daemon("--json", "sources").json()] == ["anime", "Media2", "Zoo"]
+    assert [a["DisplayName"] for a in own_daemon("--json", "accounts").json()] == ["anime", "Media2", "Zoo"]
 
 
 def test_sync_of_a_folder_that_is_gone_fails_with_its_reason(own_daemon: Reelctl, tmp_path: Path) -> None:

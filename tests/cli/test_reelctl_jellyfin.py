@@ -124,3 +124,36 @@ def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
     assert "is offline: it gets the change when it is back." in away.stdout
     started = json.loads(reelctl(private_bus, "--json", "continue").stdout)
     assert [(item["id"], item["position_ms"]) for item in started] == [(movie["id"], 42 * 60 * 1000)]
+
+
+def test_marking_watched_while_the_login_is_revoked_says_to_log_in_again(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
+) -> None:
+    fake = three_movies()
+    daemon()
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        movie = first_movie_synced(private_bus, url)
+        fake.revoke_tokens()
+        assert reelctl(private_bus, "sync").returncode != 0  # the server rejects the saved login
+        marked = reelctl(private_bus, "watched", movie["id"])
+    assert marked.returncode == 0, marked.stderr
+    assert "needs you to log in again (" in marked.stdout
+    assert "reelctl add-jellyfin" in marked.stdout and "it gets the change after that." in marked.stdout
+
+
+def test_without_a_terminal_the_password_is_asked_for_on_standard_input(
+    private_bus: PrivateBus, daemon: StartReeld
+) -> None:
+    daemon()
+    done = subprocess.run(
+        [sys.executable, "-m", "reeld.cli.reelctl", "add-jellyfin", "http://127.0.0.1:9", "--user", "anna"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=private_bus.env(),
+        timeout=60,
+        start_new_session=True,  # no controlling terminal, as under cron or a service
+    )
+    assert done.returncode == 4
+    assert "give it on standard input with --password-stdin" in done.stderr
+    assert "Warning" not in done.stderr and "echo" not in done.stderr

@@ -155,11 +155,23 @@ def _account_added(out: Output, account: str, known: set[str]) -> int:
     return 0
 
 
+def _has_terminal() -> bool:
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return False
+
+
 async def _read_secret(prompt: str, from_stdin: bool) -> str:
     """A secret from standard input (one line) or a prompt that does not echo it."""
     if from_stdin:
         line = await asyncio.to_thread(sys.stdin.readline)
         secret = line.rstrip("\r\n")
+    elif not _has_terminal():  # getpass would warn that it echoes, then read standard input
+        raise InvalidArgument(
+            "there is no terminal to ask for it on: give it on standard input with --password-stdin"
+        )
     else:
         try:
             secret = await asyncio.to_thread(getpass.getpass, prompt)

@@ -10,7 +10,10 @@ from reeld.cli.reelctl.tree import Entry, Tree, object_id
 from reeld.text import plural
 from reeld.validation import MAX_LIMIT
 
-NO_SOURCES = "No sources yet. Add a folder with 'reelctl add-folder PATH', or see 'reelctl --help'."
+NO_SOURCES = (
+    "No sources yet. Add a folder ('reelctl add-folder PATH'), a Jellyfin server ('reelctl add-jellyfin "
+    "URL --user NAME') or a Plex account ('reelctl login-plex')."
+)
 
 
 def _source_state(source: Entry) -> str:
@@ -224,7 +227,16 @@ async def report_progress(ctx: Context) -> int:
 async def _say_if_server_away(ctx: Context, item: dict[str, Any]) -> None:
     """A change to an item whose server is away is kept and sent, in order, once it answers again."""
     source = await ctx.client.properties(str(item["source"]), SOURCE_IFACE)
-    if source.get("Kind") != "local" and source.get("Status") != "connected":
-        ctx.out.line(
-            f"{source.get('Name', 'Its server')} is {source.get('Status')}: it gets the change when it is back."
-        )
+    status = str(source.get("Status", ""))
+    if source.get("Kind") == "local" or status == "connected":
+        return
+    name = source.get("Name") or "Its server"
+    why = str(source.get("StatusMessage") or "").rstrip(".")
+    if status == "needs-auth":
+        ctx.out.line(f"{name} needs you to log in again ({why}): it gets the change after that.")
+    elif status == "error":
+        ctx.out.line(f"{name} has a problem ({why}): it gets the change once that is fixed.")
+    elif status == "connecting":
+        ctx.out.line(f"{name} is connecting: it gets the change once connected.")
+    else:
+        ctx.out.line(f"{name} is offline: it gets the change when it is back.")

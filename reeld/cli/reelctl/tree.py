@@ -34,15 +34,21 @@ class Tree:
 
     @property
     def accounts(self) -> list[Entry]:
-        return self.entries(ACCOUNT_IFACE)
+        """By name, so the order is the same in every run."""
+        return sorted(
+            self.entries(ACCOUNT_IFACE), key=lambda e: (str(e.get("DisplayName", "")).casefold(), e["path"])
+        )
 
     @property
     def sources(self) -> list[Entry]:
-        return self.entries(SOURCE_IFACE)
+        """By name, so the order is the same in every run."""
+        return sorted(
+            self.entries(SOURCE_IFACE), key=lambda e: (str(e.get("Name", "")).casefold(), e["path"])
+        )
 
     @property
     def libraries(self) -> list[Entry]:
-        """Libraries grouped by source (in the daemon's source order), then by title."""
+        """Libraries grouped by source (in the order of ``sources``), then by title."""
         order = {source["path"]: n for n, source in enumerate(self.sources)}
         return sorted(
             self.entries(LIBRARY_IFACE),
