@@ -11,7 +11,6 @@ keyring, OSError) are translated into it once, at the boundary where they happen
     │   └── SecretStoreUnavailable   no Secret Service, or a locked one
     ├── BackendUnavailable    transient: a server or folder cannot be reached now; retry later
     ├── BackendProtocolError  the server answered, but not in a way we understand
-    │   └── NotOnServer      it answered 404: what was asked for is not there (an item deleted)
     ├── NotSupported          the operation does not exist for this kind of source
     ├── Busy                  the same thing is already under way
     └── CacheError            the local database failed
@@ -43,10 +42,6 @@ class BackendUnavailable(ReeldError):
 
 
 class BackendProtocolError(ReeldError):
-    pass
-
-
-class NotOnServer(BackendProtocolError):
     pass
 
 

@@ -556,6 +556,8 @@ class PendingAction:
     action: str  # "watched", "unwatched" or "progress"
     position_ms: int
     state: str
+    #: False once a sync has removed the item: the server no longer has it.
+    item_cached: bool = True
 
 
 def _mark_all(conn: Connection, source_id: str, remote_ids: Sequence[str], watched: bool, now: int) -> None:
@@ -631,10 +633,18 @@ def apply_watch_change(
 
 
 def pending_for_source(conn: Connection, source_id: str) -> list[PendingAction]:
-    rows = conn.execute(
-        select(pending_actions).where(pending_actions.c.source_id == source_id).order_by(pending_actions.c.id)
+    cached = exists().where(
+        items.c.source_id == pending_actions.c.source_id, items.c.remote_id == pending_actions.c.remote_id
     )
-    return [PendingAction(r.id, r.source_id, r.remote_id, r.action, r.position_ms, r.state) for r in rows]
+    rows = conn.execute(
+        select(pending_actions, cached.label("item_cached"))
+        .where(pending_actions.c.source_id == source_id)
+        .order_by(pending_actions.c.id)
+    )
+    return [
+        PendingAction(r.id, r.source_id, r.remote_id, r.action, r.position_ms, r.state, bool(r.item_cached))
+        for r in rows
+    ]
 
 
 def pending_count(conn: Connection) -> int:

@@ -28,7 +28,7 @@ from reeld.backends.base import (
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.config import SyncSettings
-from reeld.errors import AuthRequired, BackendUnavailable, NotFound, NotOnServer, ReeldError
+from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
 from reeld.models.media import Library
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
@@ -592,9 +592,11 @@ class SyncManager:
         """Send queued watch-state changes in order; how many were sent.
 
         A server that cannot take changes now (away, or a login needed) ends the replay: every
-        change waits. One that refuses a change holds back only the later changes to that item, so
-        one bad change never keeps the rest from the server. A change to an item the server no
-        longer has is dropped: there is nothing left to apply it to.
+        change waits. One that refuses a change (an item it no longer has answers 404) holds back
+        only the later changes to that item, so one bad change never keeps the rest from the
+        server. Once a sync has removed the item from the cache, its changes are dropped: the
+        server's listing has shown there is nothing left to apply them to. (A 404 alone does not
+        drop them: a proxy that answers 404 for everything must not cost a person's changes.)
         """
         sent = 0
         held: set[str] = set()  # items with a refused change: their later changes wait behind it
@@ -606,9 +608,13 @@ class SyncManager:
                     break
                 if action.remote_id in held:
                     continue
+                if not action.item_cached:
+                    log.warning("pending_dropped_item_gone", source=source_id, item=action.remote_id)
+                    await self.db.write(queries.finish_pending, action.id)
+                    continue
                 try:
                     await _send(backend, action)
-                except (NotFound, NotOnServer) as exc:
+                except NotFound as exc:
                     log.warning(
                         "pending_dropped_item_gone", source=source_id, item=action.remote_id, reason=str(exc)
                     )

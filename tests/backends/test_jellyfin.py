@@ -298,17 +298,22 @@ async def test_a_change_the_server_refuses_holds_back_only_that_items_later_chan
     assert await core.db.read(queries.pending_count) == 0
 
 
-async def test_a_change_to_an_item_the_server_no_longer_has_is_dropped_and_the_rest_go_through(
+async def test_a_change_to_an_item_the_server_no_longer_has_waits_until_a_sync_removes_it(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
     core, _ = daemon
     source_id = await added(daemon, server)
     gone, other = unplayed_movies(fake, 2)
-    del fake.items[gone]  # deleted on the server, and reeld not told yet
+    # As if deleted on the server, and reeld not told yet: the server answers 404 for it.
+    server.wire.add_fault(Fault(FaultKind.STATUS, path=f"/UserPlayedItems/{gone}", status=404))
     await core.set_watched(f"{source_id}:{gone}", True)
     await core.set_watched(f"{source_id}:{other}", True)
     await core.sync.replay_pending(source_id)
-    assert fake.user_data[(fake.users[USER].id, other)].played
+    assert fake.user_data[(fake.users[USER].id, other)].played  # not held back by the other
+    assert await core.db.read(queries.pending_count) == 1  # a 404 alone drops nothing
+    fake.delete_item(gone)
+    assert await core.sync.sync(source_id, full=True)  # the listing shows the item gone
+    await core.sync.replay_pending(source_id)
     assert await core.db.read(queries.pending_count) == 0
 
 

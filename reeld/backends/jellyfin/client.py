@@ -12,7 +12,7 @@ import structlog
 
 from reeld import __version__
 from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable, NotOnServer
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -103,7 +103,7 @@ class JellyfinClient:
         if response.status_code == 403:
             raise AuthRequired(f"The Jellyfin server at {self.host} refused access to {path.split('?')[0]}")
         if response.status_code == 404:
-            raise NotOnServer(f"{self.host} has no {path.split('?')[0]} (is it a Jellyfin server?)")
+            raise BackendProtocolError(f"{self.host} has no {path.split('?')[0]} (is it a Jellyfin server?)")
         if response.status_code >= 500:
             raise BackendUnavailable(
                 f"The Jellyfin server at {self.host} failed (HTTP {response.status_code})"

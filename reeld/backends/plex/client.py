@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable, NotOnServer
+from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -58,7 +58,7 @@ class PlexServerClient:
         if status == 403:
             raise AuthRequired(f"{self.name} refused access to {path}")
         if status == 404:
-            raise NotOnServer(f"{self.name} has no {path} (HTTP 404)")
+            raise BackendProtocolError(f"{self.name} has no {path} (HTTP 404)")
         if status >= 500:
             raise BackendUnavailable(f"{self.name} failed (HTTP {status})")
         if status >= 400:
