@@ -221,7 +221,7 @@ _TITLE_WEIGHTS = "10.0, 1.0"
 
 def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
     """Best matches first: the exact title, then titles that start with the text, then by relevance
-    (bm25), shows and movies before episodes, then by title."""
+    (bm25), shows and movies before episodes, episodes in their show's order, then by title."""
     query = fts_query(user_text)
     if query is None:
         return []
@@ -244,6 +244,10 @@ def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
             func.substr(title, 1, len(typed)) != typed,
             matches.c.score,
             items.c.kind == str(ItemKind.EPISODE),
+            # A show's episodes match its title equally: in the show's order, not by their titles.
+            items.c.show_title,
+            items.c.parent_idx,
+            items.c.idx,
             items.c.sort_title,
             items.c.id,
         )

@@ -71,6 +71,31 @@ def test_search_puts_the_exact_title_first_then_titles_that_start_with_it(conn: 
     assert all(row.kind == "episode" for row in found[5:])
 
 
+def test_search_lists_a_shows_episodes_in_the_shows_order(conn: Connection) -> None:
+    add(conn, "shows", ItemKind.SHOW, "Dark")
+    episodes = [(2, 1, "Beginnings"), (1, 2, "Lies"), (1, 1, "Secrets"), (2, 2, "Dark Matter")]
+    queries.upsert_items(
+        conn,
+        SOURCE,
+        [
+            MediaItem(
+                remote_id=f"e{season}{number}",
+                library_id="shows",
+                kind=ItemKind.EPISODE,
+                title=title,
+                parent_id="shows/Dark",
+                show_title="Dark",
+                parent_index=season,
+                index=number,
+            )
+            for season, number, title in episodes
+        ],
+    )
+    found = [(row.parent_idx, row.idx) for row in browse.search(conn, "dark", 10) if row.kind == "episode"]
+    # "Dark Matter" matches by its own title too, so it comes first; the rest follow the show.
+    assert found == [(2, 2), (1, 1), (1, 2), (2, 1)]
+
+
 def upgraded(tmp_path: Path, revision: str, items_sql: str) -> Engine:
     """A cache at an older ``revision`` holding source 's', library 'l' and the rows of
     ``items_sql`` (an INSERT into items), then upgraded to the head revision."""
