@@ -650,6 +650,26 @@ def test_a_name_matching_two_libraries_is_ambiguous_and_lists_them() -> None:
         Tree(objects).library("Movies")
 
 
+def test_a_source_named_where_a_library_is_wanted_lists_its_libraries() -> None:
+    root = "/io/github/reeld/Reeld1/sources"
+    objects = {
+        f"{root}/a": {"io.github.reeld.Reeld1.Source": {"Name": "Home"}},
+        f"{root}/a/libraries/m": {
+            "io.github.reeld.Reeld1.Library": {"Title": "Movies", "Source": f"{root}/a"}
+        },
+        f"{root}/a/libraries/t": {"io.github.reeld.Reeld1.Library": {"Title": "TV", "Source": f"{root}/a"}},
+    }
+    for ref in ("Home/", "home"):
+        with pytest.raises(
+            Exception,
+            match=rf"'{ref}' is a source, not a library: name one of its libraries, 'Home/Movies', 'Home/TV'",
+        ) as caught:
+            Tree(objects).library(ref)
+        assert getattr(caught.value, "exit_code", None) == 3  # NotFound
+    with pytest.raises(Exception, match=r"no library 'Nowhere'"):
+        Tree(objects).library("Nowhere")
+
+
 def test_a_name_with_a_newline_stays_on_its_row() -> None:
     """A file may be called anything; a table shows control characters as escapes."""
     columns = [Column("TITLE", lambda row: str(row["title"])), Column("YEAR", lambda row: str(row["year"]))]

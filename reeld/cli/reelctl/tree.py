@@ -90,9 +90,28 @@ class Tree:
         return _find(self.sources, ref, "source", lambda s: [str(s.get("Name", ""))])
 
     def library(self, ref: str) -> Entry:
-        return _find(
-            self.libraries, ref, "library", lambda lib: [str(lib.get("Title", "")), self.library_label(lib)]
-        )
+        try:
+            return _find(
+                self.libraries,
+                ref,
+                "library",
+                lambda lib: [str(lib.get("Title", "")), self.library_label(lib)],
+            )
+        except NotFound:
+            source = self._source_named(ref.strip().rstrip("/"))
+            if source is None:
+                raise
+            labels = [
+                repr(self.library_label(lib)) for lib in self.libraries if lib.get("Source") == source["path"]
+            ]
+            raise NotFound(
+                f"{ref.strip()!r} is a source, not a library: name one of its libraries, "
+                f"{', '.join(labels) or 'when it has some'}"
+            ) from None
+
+    def _source_named(self, name: str) -> Entry | None:
+        folded = name.casefold()
+        return next((s for s in self.sources if str(s.get("Name", "")).casefold() == folded), None)
 
 
 def _find(entries: list[Entry], ref: str, what: str, names: Callable[[Entry], list[str]]) -> Entry:
