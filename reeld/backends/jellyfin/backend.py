@@ -230,7 +230,7 @@ class JellyfinBackend(MediaBackend):
             EnableTotalRecordCount="true",
             **filters,
         )
-        return int(result.get("TotalRecordCount") or 0)
+        return _total_of(result, self.client.host)
 
     async def _ids(self, library: Library, **filters: str) -> set[str]:
         """The ids of a library's items matching ``filters``, in large pages of minimal items."""
@@ -251,7 +251,7 @@ class JellyfinBackend(MediaBackend):
             )
             dtos = _items_of(result, self.client.host)
             found.extend(dto for dto in dtos if dto.get("Id"))
-            if not dtos or len(found) >= int(result.get("TotalRecordCount") or 0):
+            if not dtos or len(found) >= _total_of(result, self.client.host):
                 return found
 
     async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
@@ -324,13 +324,25 @@ def _map_watch_states(dtos: list[dict[str, Any]]) -> list[WatchState]:
 def _page_of(host: str, library_id: str, base_url: str, result: Any) -> ItemPage:
     """A decoded ``/Items`` page as mapped items and the listing's total."""
     items = [item for dto in _items_of(result, host) if (item := item_from_dto(dto, library_id, base_url))]
-    return ItemPage(items=items, total=int(result.get("TotalRecordCount") or 0))
+    return ItemPage(items=items, total=_total_of(result, host))
 
 
 def _items_of(result: Any, host: str) -> list[dict[str, Any]]:
     if not isinstance(result, dict) or not isinstance(result.get("Items"), list):
         raise BackendProtocolError(f"{host} sent a listing reeld does not understand")
     return [dto for dto in result["Items"] if isinstance(dto, dict)]
+
+
+def _total_of(result: Any, host: str) -> int:
+    """A listing's ``TotalRecordCount`` (0 when it has none); an answer that is not a listing, or
+    a count that is not a number, is the server's error, said in words."""
+    try:
+        total = result.get("TotalRecordCount") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or isinstance(total, bool):
+            raise TypeError
+        return max(0, int(total or 0))
+    except (TypeError, ValueError, OverflowError):
+        raise BackendProtocolError(f"{host} sent a listing reeld does not understand") from None
 
 
 def _playable(types: str) -> str:

@@ -151,11 +151,16 @@ class JellyfinClient:
             result = await self.request("POST", "/QuickConnect/Initiate")
         except AuthRequired:
             raise AuthRequired(f"Quick Connect is turned off on the Jellyfin server at {self.host}") from None
-        return str(result["Secret"]), str(result["Code"])
+        try:
+            return str(result["Secret"]), str(result["Code"])
+        except (KeyError, TypeError):
+            raise BackendProtocolError(
+                f"{self.host} answered Quick Connect in a way reeld does not understand"
+            ) from None
 
     async def quick_connect_approved(self, secret: str) -> bool:
         result = await self.get("/QuickConnect/Connect", secret=secret)
-        return bool(result and result.get("Authenticated"))
+        return isinstance(result, dict) and bool(result.get("Authenticated"))
 
     async def authenticate_with_quick_connect(self, secret: str) -> Login:
         result = await self.request("POST", "/Users/AuthenticateWithQuickConnect", body={"Secret": secret})

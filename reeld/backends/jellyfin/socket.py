@@ -87,11 +87,13 @@ class _KeepAlive:
 async def _handle(backend: "JellyfinBackend", keepalive: _KeepAlive, raw: str | bytes) -> ChangeSet | None:
     try:
         message = json.loads(raw)
-        kind = message.get("MessageType")
-        data = message.get("Data")
-    except (json.JSONDecodeError, AttributeError):
+        return await _apply(backend, keepalive, message.get("MessageType"), message.get("Data"))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):  # a message of the wrong shape
         log.warning("live_update_unreadable", source=backend.source_id)
         return None
+
+
+async def _apply(backend: "JellyfinBackend", keepalive: _KeepAlive, kind: Any, data: Any) -> ChangeSet | None:
     if kind == "ForceKeepAlive":
         keepalive.start(float(data or DEFAULT_KEEPALIVE_S))
         return None
