@@ -80,6 +80,10 @@ class SyncManager:
         self._requested: dict[str, asyncio.Task[Any]] = {}
         #: Per source, a rescan asked for while a sync ran: the library, or None for all.
         self._follow_ups: dict[str, str | None] = {}
+        #: Sources whose client asked for a full sync while another ran: it runs right after.
+        self._full_follow_ups: set[str] = set()
+        #: Per source syncing now, whether the running sync is a full one of every library.
+        self._running_full: dict[str, bool] = {}
         #: Per source still connecting, a sync asked for by a client (full or not): run once connected.
         self._asked_while_connecting: dict[str, bool] = {}
         self._live_tasks: dict[str, asyncio.Task[None]] = {}
@@ -196,7 +200,13 @@ class SyncManager:
     def request_by_client(self, source_id: str, full: bool, library_id: str | None = None) -> None:
         """A sync a client asked for: it always ends in ``SyncFinished``. A source still connecting
         syncs once connected; one that cannot sync now (offline, login needed) says so at once."""
-        if self.request_sync(source_id, full, library_id) is not None or self.is_syncing(source_id):
+        if self.request_sync(source_id, full, library_id) is not None:
+            return
+        if self.is_syncing(source_id):
+            # The running sync goes on; a full one asked for now still runs, right after it (it is
+            # the one that removes what the server deleted).
+            if full and library_id is None and not self._running_full.get(source_id, False):
+                self._full_follow_ups.add(source_id)
             return
         runtime = self.coordinator.runtimes.get(source_id)
         if runtime is None or source_id in self.coordinator.backends:
@@ -218,11 +228,13 @@ class SyncManager:
             self._follow_ups[source_id] = library_id if wanted == library_id else None
 
     def _start_follow_up(self, source_id: str) -> None:
-        if source_id not in self._follow_ups:
+        full = source_id in self._full_follow_ups
+        self._full_follow_ups.discard(source_id)
+        if not full and source_id not in self._follow_ups:
             return
-        library_id = self._follow_ups.pop(source_id)
+        library_id = self._follow_ups.pop(source_id, None)
         if self._scheduler is not None and source_id in self.coordinator.backends:  # not stopping
-            self._spawn(self.sync(source_id, False, library_id=library_id))
+            self._spawn(self.sync(source_id, full, library_id=None if full else library_id))
 
     async def sync(
         self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
@@ -230,9 +242,11 @@ class SyncManager:
         lock = self._locks.setdefault(source_id, asyncio.Lock())
         if lock.locked():
             return False
+        self._running_full[source_id] = full and library_id is None
         try:
             return await self._sync_locked(lock, source_id, full, library_id, scheduled)
         finally:
+            self._running_full.pop(source_id, None)
             self._start_follow_up(source_id)  # the lock is free again
 
     async def _sync_locked(
@@ -278,6 +292,9 @@ class SyncManager:
         started: float,
         lost: ReeldError | None = None,
     ) -> bool:
+        if not success and runtime.id not in self.coordinator.runtimes:
+            # Removed while it synced: the error is only reeld closing its own connection.
+            message, lost = "Stopped: the source was removed", None
         self._set_progress(runtime, False, 1.0 if success else 0.0)
         if not success:
             log.warning("sync_failed", source=runtime.id, reason=message)

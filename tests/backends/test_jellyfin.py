@@ -248,6 +248,68 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     assert await cached(core, source_id) == expected(fake)
 
 
+async def test_a_bad_answer_to_any_request_of_an_incremental_sync_is_said_in_words(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    """Each of the sync's requests in turn gets an empty or malformed answer (the counts and id
+    lists too, not only the listing pages): the sync fails with words, never a crash."""
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    server.wire.reset_log()
+    assert await core.sync.sync(source_id, full=False)
+    requests = sum(1 for r in server.wire.requests if r.path == "/Items")
+    assert requests >= 3  # the listings and the counts that prove watch state unchanged
+    for kind in (FaultKind.EMPTY, FaultKind.MALFORMED):
+        for earlier in range(requests):
+            server.wire.clear_faults()
+            if earlier:  # answered normally, so that the fault below meets request number `earlier`
+                server.wire.add_fault(Fault(FaultKind.LATENCY, path="/Items", times=earlier))
+            server.wire.add_fault(Fault(kind, path="/Items", times=1))
+            recorder.events.clear()
+            await core.sync.sync(source_id, full=False)
+            runtime = core.coordinator.get(source_id)
+            assert "unexpectedly" not in runtime.state.message, (kind, earlier, runtime.state.message)
+            if runtime.state.status is not SourceStatus.CONNECTED:
+                core.reconnect(source_id)  # and the sync that follows connecting
+                await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
+    server.wire.clear_faults()
+    assert await core.sync.sync(source_id, full=False)
+
+
+async def test_a_full_sync_asked_for_during_an_incremental_one_runs_right_after_it(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    server.wire.add_fault(Fault(FaultKind.LATENCY, path="/Items", times=2, delay=0.3))
+    recorder.events.clear()
+    incremental = asyncio.ensure_future(core.sync.sync(source_id, full=False))
+    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    core.sync_source(source_id, True)
+    first = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished))
+    second = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
+    assert isinstance(first, ev.SyncFinished) and first.message.startswith("incremental sync")
+    assert isinstance(second, ev.SyncFinished) and second.message.startswith("full sync"), second
+    assert await incremental
+
+
+async def test_a_sync_of_an_account_removed_meanwhile_says_so_and_leaves_nothing(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    server.wire.add_fault(Fault(FaultKind.LATENCY, path="/Items", delay=0.5))
+    recorder.events.clear()
+    syncing = asyncio.ensure_future(core.sync.sync(source_id, full=True))
+    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    await core.remove_account(source_id)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
+    assert isinstance(finished, ev.SyncFinished) and not finished.success
+    assert finished.message == "Stopped: the source was removed"
+    assert not await syncing
+    assert await cached(core, source_id) == {}
+
+
 async def test_stopped_at_the_end_is_watched_here_at_once_and_on_the_server(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
