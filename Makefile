@@ -177,10 +177,16 @@ $(STAMPS)/runtime-requirements.txt: $(LOCK) pyproject.toml
 	$(PYTHON) -c "$$RUNTIME_REQUIREMENTS_PY" $(LOCK) pyproject.toml $@
 
 # Reloads the user manager when one runs (not for a staged DESTDIR install).
+# systemd re-reads the units; the session bus re-reads its activation files (a bus started before
+# ~/.local/share/dbus-1/services existed does not watch it).
 define reload_user_manager
 	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null 2>&1 \
 		&& systemctl --user show-environment >/dev/null 2>&1; then \
 		systemctl --user daemon-reload; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -n "$$DBUS_SESSION_BUS_ADDRESS" ] && command -v busctl >/dev/null 2>&1; then \
+		busctl --user call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig \
+			>/dev/null 2>&1 || true; \
 	fi
 endef
 
@@ -221,7 +227,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INSTALL_VENV)
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(APPDIR) 2>/dev/null || true
 	$(reload_user_manager)
-	@echo "Removed reeld. Kept its config, cache and Secret Service entries (see ~/.config/reeld, ~/.local/state/reeld)."
+	@echo "Removed reeld. Kept its config, cache and Secret Service entries (see $(or $(XDG_CONFIG_HOME),~/.config)/reeld, $(or $(XDG_STATE_HOME),~/.local/state)/reeld)."
 
 # -- housekeeping --------------------------------------------------------------------------------
 

@@ -440,6 +440,7 @@ def test_adding_a_folder_again_says_it_was_there_and_adds_nothing(reelctl: Reelc
     before = reelctl("--json", "accounts").json()
     again = reelctl("add-folder", str(media))
     assert again.code == 0 and again.out.startswith(f"Already had the folder {media} ")
+    assert "kept in sync already" in again.out and "first sync" not in again.out
     assert reelctl("--json", "accounts").json() == before
 
 

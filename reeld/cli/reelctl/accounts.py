@@ -31,6 +31,8 @@ async def add_folder(ctx: Context) -> int:
     if queue is None:
         if out.json:
             out.dump({"account": account, "path": path})
+        elif account in known:
+            out.line("It is kept in sync already: see 'reelctl status', or 'reelctl sync' to rescan it now.")
         else:
             out.line("Its first sync runs now: follow it with 'reelctl watch', or see 'reelctl status'.")
         return 0
