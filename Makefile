@@ -184,7 +184,7 @@ define reload_user_manager
 		&& systemctl --user show-environment >/dev/null 2>&1; then \
 		systemctl --user daemon-reload; \
 	fi
-	@if [ -z "$(DESTDIR)" ] && [ -n "$$DBUS_SESSION_BUS_ADDRESS" ] && command -v busctl >/dev/null 2>&1; then \
+	@if [ -z "$(DESTDIR)" ] && [ -n "$${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v busctl >/dev/null 2>&1; then \
 		busctl --user call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig \
 			>/dev/null 2>&1 || true; \
 	fi
