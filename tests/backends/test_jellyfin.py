@@ -337,26 +337,36 @@ def unplayed_movies(fake: FakeJellyfin, count: int) -> list[str]:
     return movies[:count]
 
 
+async def one_refused_one_sent(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin, status: int
+) -> tuple[str, str]:
+    """Two movies marked watched, the server answering ``status`` for the first: the second still
+    reaches it. Returns the source id and the refused movie's id."""
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    refused, other = unplayed_movies(fake, 2)
+    server.wire.add_fault(Fault(FaultKind.STATUS, path=f"/UserPlayedItems/{refused}", status=status))
+    await core.set_watched(f"{source_id}:{refused}", True)
+    await core.set_watched(f"{source_id}:{other}", True)
+    await core.sync.replay_pending(source_id)
+    assert fake.user_data[(fake.users[USER].id, other)].played  # not held back by the refused one
+    return source_id, refused
+
+
 async def test_a_change_the_server_refuses_holds_back_only_that_items_later_changes(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
     core, _ = daemon
-    source_id = await added(daemon, server)
-    refused, other = unplayed_movies(fake, 2)
-    server.wire.add_fault(Fault(FaultKind.STATUS, path=f"/UserPlayedItems/{refused}", status=400))
-    await core.set_watched(f"{source_id}:{refused}", True)
-    await core.set_watched(f"{source_id}:{other}", True)
+    source_id, refused = await one_refused_one_sent(daemon, server, fake, 400)
     await core.set_watched(f"{source_id}:{refused}", False)  # after the refused one: waits behind it
     await core.sync.replay_pending(source_id)
-    user = fake.users[USER].id
-    assert fake.user_data[(user, other)].played
     assert await core.db.read(queries.pending_count) == 2
     server.wire.clear_faults()
     server.wire.reset_log()
-    await core.sync.replay_pending(source_id)  # after the sends set_watched started (one lock)
+    await core.sync.replay_pending(source_id)
     sent = [(r.method, r.status) for r in server.wire.requests if r.path == f"/UserPlayedItems/{refused}"]
     assert sent == [("POST", 200), ("DELETE", 200)]  # in the order they were made
-    assert not fake.user_data[(user, refused)].played
+    assert not fake.user_data[(fake.users[USER].id, refused)].played
     assert await core.db.read(queries.pending_count) == 0
 
 
@@ -364,14 +374,8 @@ async def test_a_change_to_an_item_the_server_no_longer_has_waits_until_a_sync_r
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
     core, _ = daemon
-    source_id = await added(daemon, server)
-    gone, other = unplayed_movies(fake, 2)
     # As if deleted on the server, and reeld not told yet: the server answers 404 for it.
-    server.wire.add_fault(Fault(FaultKind.STATUS, path=f"/UserPlayedItems/{gone}", status=404))
-    await core.set_watched(f"{source_id}:{gone}", True)
-    await core.set_watched(f"{source_id}:{other}", True)
-    await core.sync.replay_pending(source_id)
-    assert fake.user_data[(fake.users[USER].id, other)].played  # not held back by the other
+    source_id, gone = await one_refused_one_sent(daemon, server, fake, 404)
     assert await core.db.read(queries.pending_count) == 1  # a 404 alone drops nothing
     fake.delete_item(gone)
     assert await core.sync.sync(source_id, full=True)  # the listing shows the item gone
