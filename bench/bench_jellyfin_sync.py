@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from common import NAME, ROOT, call, first_and_no_change_sync  # noqa: E402
 
+from reeld.backends.jellyfin.backend import CONCURRENT_PAGES, PAGE_SIZE  # noqa: E402
 from reeld.backends.jellyfin.client import authorization  # noqa: E402
 from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES, library_from_view  # noqa: E402
 from tests.support.bus import start_bus  # noqa: E402
@@ -35,7 +36,7 @@ from tests.support.keyring import start_keyring_daemon  # noqa: E402
 from tests.support.reeld import start_reeld  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-password"
-PAGE, CONCURRENCY = 1000, 3
+PAGE, CONCURRENCY = PAGE_SIZE, CONCURRENT_PAGES  # the floor fetches the pages the daemon fetches
 
 
 def start_fake(args: argparse.Namespace, port: int) -> tuple[subprocess.Popen[str], str]:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from common import NAME, ROOT, call, first_and_no_change_sync  # noqa: E402
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
-from reeld.backends.plex.backend import PlexBackend, ServerSettings  # noqa: E402
+from reeld.backends.plex.backend import CONCURRENT_PAGES, PAGE_SIZE, PlexBackend, ServerSettings  # noqa: E402
 from reeld.backends.plex.mapping import item_from_metadata  # noqa: E402
 from reeld.backends.plex.plextv import PlexConnection, identity_headers  # noqa: E402
 from reeld.cache import queries  # noqa: E402
@@ -51,7 +51,7 @@ from tests.support.keyring import start_keyring_daemon  # noqa: E402
 from tests.support.reeld import start_reeld  # noqa: E402
 
 TOKEN = "bench-plex-token"
-PAGE, CONCURRENCY = 1000, 3
+PAGE, CONCURRENCY = PAGE_SIZE, CONCURRENT_PAGES  # the floor fetches the pages the daemon fetches
 LISTINGS = ((1, 1), (2, 2), (2, 3), (2, 4))  # (section, type): movies; shows, seasons, episodes
 PLEX_HEADERS = {"X-Plex-Token": TOKEN, "Accept": "application/json", **identity_headers("bench")}
 

@@ -39,7 +39,11 @@ from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
 
-PAGE_SIZE = 1000
+#: Items a listing page asks for. A Plex page is about 1.3 kB an item, decoded with the GIL held:
+#: 500 rather than 1,000 shortens that pause for a client's ListItems during a first sync (p50 20 ->
+#: 13-17 ms, p99 70-83 -> 60-63 ms in the benchmark) and lowers peak memory (173 -> 164-165 MB);
+#: the sync takes as long (1.72-1.79x the floor of the same pages, against 1.77-1.82x).
+PAGE_SIZE = 500
 #: Pages in flight at once while earlier ones are written.
 CONCURRENT_PAGES = 3
 #: Pages of the cheap sweeps (watched ids, present ids): few fields, so larger.
