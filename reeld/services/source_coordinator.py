@@ -47,6 +47,9 @@ class SourceRuntime:
     backoff: Backoff = field(default_factory=Backoff)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     connect_task: asyncio.Task[None] | None = None
+    #: Why the last sync failed, when that failure cost the connection: said again once connected,
+    #: until a sync ends (a reconnected source would otherwise show no trace of it).
+    sync_problem: str = ""
 
     @property
     def id(self) -> str:
@@ -375,9 +378,10 @@ class SourceCoordinator:
         runtime.backoff.reset()
         await self._remember_address(runtime, backend.address, backend.connection_kind)
         self.backends.register(backend)
+        problem = f"The last sync failed: {runtime.sync_problem}" if runtime.sync_problem else ""
         self._set_state(
             runtime,
-            SourceState(SourceStatus.CONNECTED, "", backend.address, backend.connection_kind),
+            SourceState(SourceStatus.CONNECTED, problem, backend.address, backend.connection_kind),
         )
         self.events.emit(ev.SourceConnected(runtime.id))
         return True
@@ -395,11 +399,13 @@ class SourceCoordinator:
         )
         await self.db.write(queries.save_source, runtime.source)
 
-    def connection_lost(self, source_id: str, exc: ReeldError) -> None:
+    def connection_lost(self, source_id: str, exc: ReeldError, during_sync: bool = False) -> None:
         """A sync or a live update found the source gone or the credentials rejected."""
         runtime = self.runtimes.get(source_id)
         if runtime is None:
             return
+        if during_sync:
+            runtime.sync_problem = str(exc)
         if self.backends.unregister(source_id) is not None:
             self.events.emit(ev.SourceDisconnected(source_id))
         if isinstance(exc, AuthRequired):
@@ -416,6 +422,7 @@ class SourceCoordinator:
         runtime = self.runtimes.get(source_id)
         if runtime is None or runtime.state.status is not SourceStatus.CONNECTED:
             return
+        runtime.sync_problem = ""
         message = f"The last sync failed: {problem}" if problem else ""
         self._set_state(runtime, replace(runtime.state, message=message))
 

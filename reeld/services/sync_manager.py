@@ -299,7 +299,7 @@ class SyncManager:
         if not success:
             log.warning("sync_failed", source=runtime.id, reason=message)
         if lost is not None:
-            self.coordinator.connection_lost(runtime.id, lost)
+            self.coordinator.connection_lost(runtime.id, lost, during_sync=True)
         else:
             self.coordinator.sync_result(runtime.id, "" if success else message)
         # Counts first: a client that reads ItemCount on SyncFinished must see the new figure.

@@ -310,6 +310,27 @@ async def test_a_sync_of_an_account_removed_meanwhile_says_so_and_leaves_nothing
     assert await cached(core, source_id) == {}
 
 
+async def test_a_source_reconnected_after_a_failed_sync_says_why_until_a_sync_ends(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    runtime = core.coordinator.get(source_id)
+    on_connect: list[str] = []
+    core.events.subscribe(
+        lambda e: on_connect.append(runtime.state.message) if isinstance(e, ev.SourceConnected) else None
+    )
+    server.wire.add_fault(Fault(FaultKind.DROP, path="/Items", times=1))
+    assert not await core.sync.sync(source_id, full=True)
+    assert runtime.state.status is SourceStatus.OFFLINE
+    recorder.events.clear()
+    core.reconnect(source_id)  # connected again, it syncs again (sync on start)
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
+    assert on_connect and on_connect[0].startswith("The last sync failed: ") and "dropped" in on_connect[0]
+    assert isinstance(finished, ev.SyncFinished) and finished.success
+    assert runtime.state.message == ""  # that sync went well: nothing to say any more
+
+
 async def test_stopped_at_the_end_is_watched_here_at_once_and_on_the_server(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
