@@ -10,7 +10,7 @@ server answered nonsense.
 """
 
 import abc
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -200,7 +200,7 @@ class MediaBackend(abc.ABC):
         """Whether a listing names every item still present, so the rest may be swept."""
         return ctx.full
 
-    async def watch_changes(self) -> AsyncIterator[ChangeSet]:
+    async def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
         """Live changes, for as long as the source pushes them. Default: none."""
         return
         yield  # pragma: no cover - makes this an async generator

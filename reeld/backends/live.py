@@ -15,11 +15,17 @@ class LiveUpdatesInterrupted(ReeldError):
     """The socket died after it was open; the server may well be fine. Reconnect later."""
 
 
+#: How long closing waits for the server's answer: a stop must not wait on a server that is gone.
+CLOSE_TIMEOUT_S = 2.0
+
+
 async def open_live_updates(url: str, name: str, rejected: str, **options: Any) -> ClientConnection:
     """Connect to ``url`` (``name`` says which server in messages; ``rejected`` is the message when
     it refuses the credentials). ``options`` go to ``websockets.connect``."""
     try:
-        return await websockets.connect(url, open_timeout=10, max_size=MAX_MESSAGE_BYTES, **options)
+        return await websockets.connect(
+            url, open_timeout=10, close_timeout=CLOSE_TIMEOUT_S, max_size=MAX_MESSAGE_BYTES, **options
+        )
     except InvalidStatus as exc:
         if exc.response.status_code in (401, 403):
             raise AuthRequired(rejected) from None

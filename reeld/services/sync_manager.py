@@ -526,9 +526,12 @@ class SyncManager:
             if not backend.supports_live_updates:
                 return
             try:
-                async for change in backend.watch_changes():
-                    await self.apply_changes(source_id, change)
-                    backoff_s = 1.0
+                # Closed however the loop ends (a stop cancelling it mid-write too): the connection
+                # and its keep-alive task go with it, not when the collector finds the generator.
+                async with contextlib.aclosing(backend.watch_changes()) as changes:
+                    async for change in changes:
+                        await self.apply_changes(source_id, change)
+                        backoff_s = 1.0
             except (AuthRequired, BackendUnavailable) as exc:
                 self.coordinator.connection_lost(source_id, exc)
                 return

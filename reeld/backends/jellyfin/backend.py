@@ -4,7 +4,7 @@ import asyncio
 import functools
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -275,7 +275,7 @@ class JellyfinBackend(MediaBackend):
                         found.append(item)
         return found
 
-    def watch_changes(self) -> AsyncIterator[ChangeSet]:
+    def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
         return watch_socket(self)
 
     # -- playback and watch state ------------------------------------------------------------------------

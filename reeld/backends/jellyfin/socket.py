@@ -8,7 +8,7 @@ half-open TCP connection would otherwise wait forever (the failure Kodi add-ons 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
@@ -34,7 +34,7 @@ def socket_url(base_url: str, token: str, device_id: str) -> str:
     )
 
 
-async def watch_socket(backend: "JellyfinBackend") -> AsyncIterator[ChangeSet]:
+async def watch_socket(backend: "JellyfinBackend") -> AsyncGenerator[ChangeSet, None]:
     client = backend.client
     url = socket_url(client.base_url, client.token or "", client.device_id)
     connection = await open_live_updates(

@@ -11,7 +11,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,7 +241,7 @@ class LocalBackend(MediaBackend):
 
     # -- live changes -------------------------------------------------------------------------
 
-    async def watch_changes(self) -> AsyncIterator[ChangeSet]:
+    async def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
         """Changes in the folder as they happen (inotify), until ``aclose()``."""
         await asyncio.to_thread(check_root, self.root)
         if self._closed:

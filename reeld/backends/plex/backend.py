@@ -4,7 +4,7 @@ import asyncio
 import functools
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -318,7 +318,7 @@ class PlexBackend(MediaBackend):
                     found.append(item)
         return found
 
-    def watch_changes(self) -> AsyncIterator[ChangeSet]:
+    def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
         from reeld.backends.plex.notifications import watch_notifications
 
         return watch_notifications(self)

@@ -9,7 +9,7 @@ in other clients are known for.
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -33,7 +33,7 @@ def notifications_url(base_url: str) -> str:
     return f"{scheme}{base_url[base_url.index(':') :]}/:/websockets/notifications"
 
 
-async def watch_notifications(backend: "PlexBackend") -> AsyncIterator[ChangeSet]:
+async def watch_notifications(backend: "PlexBackend") -> AsyncGenerator[ChangeSet, None]:
     client = backend.client
     url = notifications_url(client.base_url)
     connection = await open_live_updates(
