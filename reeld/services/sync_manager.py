@@ -91,6 +91,7 @@ class SyncManager:
         self._held_sweeps: dict[tuple[str, str], int] = {}
         self._library_backoff: dict[tuple[str, str], float] = {}
         self._scheduler: AsyncIOScheduler | None = None
+        self._stopping = False
         events.subscribe(self._on_event)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -102,6 +103,7 @@ class SyncManager:
         self._scheduler.start()
 
     async def stop(self) -> None:
+        self._stopping = True  # no live-updates task may start after the ones below are cancelled
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -173,7 +175,13 @@ class SyncManager:
         if self.settings.sync_on_start or runtime.last_full_sync == 0 or asked_full is not None:
             # Start-up after a crash or a long pause: catch up; a first sync is full.
             await self.sync(source_id, full=runtime.last_full_sync == 0 or bool(asked_full))
-        if source_id in self.coordinator.backends and source_id not in self._live_tasks:
+        if (
+            source_id in self.coordinator.backends
+            and source_id not in self._live_tasks
+            and not self._stopping
+        ):
+            # A stop that cancelled this task while its sync was ending finds the task done, not
+            # cancelled: without the check it would leave a live-updates task no one stops.
             self._live_tasks[source_id] = asyncio.get_running_loop().create_task(self._live_loop(source_id))
 
     # -- syncing ------------------------------------------------------------------------------
