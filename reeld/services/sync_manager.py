@@ -78,10 +78,8 @@ class SyncManager:
         self.settings = settings
         self._locks: dict[str, asyncio.Lock] = {}
         self._requested: dict[str, asyncio.Task[Any]] = {}
-        #: Per source, a rescan asked for while a sync ran: the library, or None for all.
-        self._follow_ups: dict[str, str | None] = {}
-        #: Sources whose client asked for a full sync while another ran: it runs right after.
-        self._full_follow_ups: set[str] = set()
+        #: Per source, the sync asked for while another ran (a live rescan, a client's full sync).
+        self._follow_ups: dict[str, _FollowUp] = {}
         #: Per source syncing now, whether the running sync is a full one of every library.
         self._running_full: dict[str, bool] = {}
         #: Per source still connecting, a sync asked for by a client (full or not): run once connected.
@@ -214,7 +212,7 @@ class SyncManager:
             # The running sync goes on; a full one asked for now still runs, right after it (it is
             # the one that removes what the server deleted).
             if full and library_id is None and not self._running_full.get(source_id, False):
-                self._full_follow_ups.add(source_id)
+                self._follow_up(source_id, _FollowUp(full=True))
             return
         runtime = self.coordinator.runtimes.get(source_id)
         if runtime is None or source_id in self.coordinator.backends:
@@ -232,17 +230,18 @@ class SyncManager:
         if self.request_sync(source_id, False, library_id=library_id) is not None:
             return
         if source_id in self.coordinator.backends:
-            wanted = self._follow_ups.get(source_id, library_id)
-            self._follow_ups[source_id] = library_id if wanted == library_id else None
+            self._follow_up(source_id, _FollowUp(library_id))
+
+    def _follow_up(self, source_id: str, wanted: "_FollowUp") -> None:
+        earlier = self._follow_ups.get(source_id)
+        self._follow_ups[source_id] = wanted if earlier is None else earlier.merged(wanted)
 
     def _start_follow_up(self, source_id: str) -> None:
-        full = source_id in self._full_follow_ups
-        self._full_follow_ups.discard(source_id)
-        if not full and source_id not in self._follow_ups:
+        wanted = self._follow_ups.pop(source_id, None)
+        if wanted is None:
             return
-        library_id = self._follow_ups.pop(source_id, None)
         if self._scheduler is not None and source_id in self.coordinator.backends:  # not stopping
-            self._spawn(self.sync(source_id, full, library_id=None if full else library_id))
+            self._spawn(self.sync(source_id, wanted.full, library_id=wanted.library_id))
 
     async def sync(
         self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
@@ -700,6 +699,20 @@ def _updated(written: queries.Written) -> str:
     if written.watch_states:
         text += f", {plural(written.watch_states, 'watch state')}"
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class _FollowUp:
+    """A sync to run once the running one ends: one library (None: all), full or incremental."""
+
+    library_id: str | None = None
+    full: bool = False
+
+    def merged(self, other: "_FollowUp") -> "_FollowUp":
+        """One sync that covers both: a full one covers every library."""
+        full = self.full or other.full
+        same = self.library_id == other.library_id
+        return _FollowUp(None if full or not same else self.library_id, full)
 
 
 #: Source states in which a sync cannot start until something changes (the network, a login), in
