@@ -10,7 +10,7 @@ from typing import Any
 
 from reeld.bus.constants import ACCOUNT_IFACE, LIBRARY_IFACE, SOURCE_IFACE, escape_id
 from reeld.cli.reelctl.client import Objects
-from reeld.cli.reelctl.errors import InvalidArgument, NotFound
+from reeld.cli.reelctl.errors import InvalidArgument, NotFound, ReelctlError
 
 Entry = dict[str, Any]
 
@@ -97,10 +97,11 @@ class Tree:
                 "library",
                 lambda lib: [str(lib.get("Title", "")), self.library_label(lib)],
             )
-        except NotFound:
-            source = self._source_named(ref.strip().rstrip("/"))
-            if source is None:
-                raise
+        except NotFound as not_a_library:
+            try:
+                source = self.source(ref.strip().rstrip("/"))
+            except ReelctlError:
+                raise not_a_library from None
             labels = [
                 repr(self.library_label(lib)) for lib in self.libraries if lib.get("Source") == source["path"]
             ]
@@ -108,10 +109,6 @@ class Tree:
                 f"{ref.strip()!r} is a source, not a library: name one of its libraries, "
                 f"{', '.join(labels) or 'when it has some'}"
             ) from None
-
-    def _source_named(self, name: str) -> Entry | None:
-        folded = name.casefold()
-        return next((s for s in self.sources if str(s.get("Name", "")).casefold() == folded), None)
 
 
 def _find(entries: list[Entry], ref: str, what: str, names: Callable[[Entry], list[str]]) -> Entry:
