@@ -3,7 +3,6 @@ runs in a thread; every keyring failure becomes ``SecretStoreUnavailable`` with 
 
 import asyncio
 import contextlib
-import functools
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -102,19 +101,18 @@ def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> "asyncio.Future[T]":
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # given up on (timed out, cancelled): nobody waits for it
-            outcome()
-
     def run() -> None:
         try:
-            result = fn(*args)
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_result, fn(*args))
         except BaseException as exc:  # handed to the awaiting coroutine
-            report = functools.partial(settle, functools.partial(future.set_exception, exc))
-        else:
-            report = functools.partial(settle, functools.partial(future.set_result, result))
+            outcome = (future.set_exception, exc)
         with contextlib.suppress(RuntimeError):  # the loop is closed: the daemon has stopped
-            loop.call_soon_threadsafe(report)
+            loop.call_soon_threadsafe(_settle, future, *outcome)
 
     threading.Thread(target=run, name="reeld-keyring", daemon=True).start()
     return future
+
+
+def _settle(future: "asyncio.Future[Any]", set_outcome: Callable[[Any], None], value: Any) -> None:
+    if not future.done():  # given up on (timed out, cancelled): nobody waits for it
+        set_outcome(value)

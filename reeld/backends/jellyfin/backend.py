@@ -1,6 +1,7 @@
 """JellyfinBackend: one user on one Jellyfin server."""
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import time
@@ -336,13 +337,11 @@ def _items_of(result: Any, host: str) -> list[dict[str, Any]]:
 def _total_of(result: Any, host: str) -> int:
     """A listing's ``TotalRecordCount`` (0 when it has none); an answer that is not a listing, or
     a count that is not a number, is the server's error, said in words."""
-    try:
-        total = result.get("TotalRecordCount") if isinstance(result, dict) else None
-        if not isinstance(result, dict) or isinstance(total, bool):
-            raise TypeError
-        return max(0, int(total or 0))
-    except (TypeError, ValueError, OverflowError):
-        raise BackendProtocolError(f"{host} sent a listing reeld does not understand") from None
+    total = result.get("TotalRecordCount") if isinstance(result, dict) else None
+    if isinstance(result, dict) and not isinstance(total, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            return max(0, int(total or 0))
+    raise BackendProtocolError(f"{host} sent a listing reeld does not understand")
 
 
 def _playable(types: str) -> str:
