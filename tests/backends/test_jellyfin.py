@@ -276,15 +276,26 @@ async def test_a_bad_answer_to_any_request_of_an_incremental_sync_is_said_in_wor
     assert await core.sync.sync(source_id, full=False)
 
 
+async def slow_sync_under_way(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, full: bool, fault: Fault
+) -> tuple[str, "asyncio.Future[bool]"]:
+    """The source added, then a sync of it running with ``fault`` (a latency) on its listings:
+    the source id and the sync, which has started."""
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    server.wire.add_fault(fault)
+    recorder.events.clear()
+    syncing = asyncio.ensure_future(core.sync.sync(source_id, full=full))
+    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    return source_id, syncing
+
+
 async def test_a_full_sync_asked_for_during_an_incremental_one_runs_right_after_it(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
 ) -> None:
     core, recorder = daemon
-    source_id = await added(daemon, server)
-    server.wire.add_fault(Fault(FaultKind.LATENCY, path="/Items", times=2, delay=0.3))
-    recorder.events.clear()
-    incremental = asyncio.ensure_future(core.sync.sync(source_id, full=False))
-    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    latency = Fault(FaultKind.LATENCY, path="/Items", times=2, delay=0.3)
+    source_id, incremental = await slow_sync_under_way(daemon, server, False, latency)
     core.sync_source(source_id, True)
     first = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished))
     second = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
@@ -297,11 +308,8 @@ async def test_a_sync_of_an_account_removed_meanwhile_says_so_and_leaves_nothing
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
 ) -> None:
     core, recorder = daemon
-    source_id = await added(daemon, server)
-    server.wire.add_fault(Fault(FaultKind.LATENCY, path="/Items", delay=0.5))
-    recorder.events.clear()
-    syncing = asyncio.ensure_future(core.sync.sync(source_id, full=True))
-    await recorder.wait(lambda e: isinstance(e, ev.SyncProgress) and e.syncing)
+    latency = Fault(FaultKind.LATENCY, path="/Items", delay=0.5)
+    source_id, syncing = await slow_sync_under_way(daemon, server, True, latency)
     await core.remove_account(source_id)
     finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished), 15)
     assert isinstance(finished, ev.SyncFinished) and not finished.success
