@@ -35,7 +35,7 @@ from dbus_fast.aio import MessageBus
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from common import NAME, ROOT, call, first_and_no_change_sync  # noqa: E402
+from common import NAME, ROOT, call, first_and_no_change_sync, thread_cpu_line  # noqa: E402
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
 from reeld.backends.plex.backend import CONCURRENT_PAGES, PAGE_SIZE, PlexBackend, ServerSettings  # noqa: E402
@@ -250,6 +250,7 @@ def main() -> None:
         f"daemon CPU during the full sync                   {figures['full_cpu']:.2f} s "
         f"({1e6 * figures['full_cpu'] / figures['items']:.0f} µs per item)"
     )
+    print(thread_cpu_line(figures))
     print(
         f"ListItems(0, 200) during the sync: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "
         f"over {figures['samples']:.0f} calls"

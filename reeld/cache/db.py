@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reeld.cache.schema import HEAD_REVISION
 from reeld.errors import CacheError
-from reeld.workers import background_thread
+from reeld.workers import background_thread, name_os_thread
 
 log = structlog.get_logger(__name__)
 
@@ -131,7 +131,9 @@ class Database:
         self.generation = 0
         # Counted from startup: background work that waits for a quiet cache leaves the first reads alone.
         self.last_write = time.monotonic()
-        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reeld-db-read")
+        self._readers = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="reeld-db-read", initializer=name_os_thread
+        )
 
     async def open(self) -> None:
         """Migrate the schema (on the writer thread)."""
