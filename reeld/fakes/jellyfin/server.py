@@ -1,15 +1,12 @@
 """Serving a ``FakeJellyfin`` on loopback: inside a running loop, from a thread, or standalone."""
 
-import asyncio
-import concurrent.futures
 import contextlib
-import threading
 from collections.abc import Iterator
 from types import TracebackType
 
 from reeld.fakes.jellyfin.app import create_app
 from reeld.fakes.jellyfin.catalog import FakeJellyfin
-from reeld.fakes.plex.network import HOST, HttpService, listening_socket
+from reeld.fakes.plex.network import HOST, HttpService, listening_socket, serve_in_thread
 from reeld.fakes.plex.wire import Wire
 
 
@@ -43,28 +40,5 @@ class FakeJellyfinServer:
     @contextlib.contextmanager
     def run_in_thread(self) -> Iterator[str]:
         """Serve from a thread with its own loop (for blocking code); yields the URL."""
-        started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
-
-        async def serve() -> None:
-            stopping = asyncio.Event()
-            try:
-                await self.start()
-            except BaseException as exc:
-                started.set_exception(exc)
-                return
-            started.set_result(stopping)
-            await stopping.wait()
-            await self.stop()
-
-        thread = threading.Thread(
-            target=loop.run_until_complete, args=(serve(),), name="fake-jellyfin", daemon=True
-        )
-        thread.start()
-        stopping = started.result(timeout=60)
-        try:
+        with serve_in_thread(self.start, self.stop, name="fake-jellyfin", timeout=60):
             yield self.url
-        finally:
-            loop.call_soon_threadsafe(stopping.set)
-            thread.join(timeout=30)
-            loop.close()

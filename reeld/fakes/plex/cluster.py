@@ -1,15 +1,13 @@
 """plex.tv and its servers together, on one event loop: ``async with`` or ``run_in_thread()``."""
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
-import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 from reeld.fakes.plex.generate import CatalogSpec
-from reeld.fakes.plex.network import TlsFiles, make_tls_files
+from reeld.fakes.plex.network import TlsFiles, make_tls_files, serve_in_thread
 from reeld.fakes.plex.plextv import FakePlexTV, PlayerSpec
 from reeld.fakes.plex.pms import LIVE, ConnectionSpec, FakePlexServer, ServerSpec
 
@@ -121,35 +119,8 @@ class FakePlexCluster:
     @contextlib.contextmanager
     def run_in_thread(self) -> Iterator[str]:
         """Serve from a thread with its own loop (for blocking clients such as plexapi); yields the URL."""
-        started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
-
-        async def serve() -> None:
-            stopping = asyncio.Event()
-            try:
-                await self.start()
-            except BaseException as exc:
-                started.set_exception(exc)
-                return
-            started.set_result(stopping)
-            await stopping.wait()
-            await self.stop()
-
-        def main() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(serve())
-            finally:
-                loop.close()
-
-        thread = threading.Thread(target=main, name="fake-plex", daemon=True)
-        thread.start()
-        stopping = started.result(timeout=120)
-        try:
+        with serve_in_thread(self.start, self.stop, name="fake-plex", timeout=120):
             yield self.url
-        finally:
-            loop.call_soon_threadsafe(stopping.set)
-            thread.join(timeout=60)
 
 
 def _unique(spec: ServerSpec, number: int, specs: list[ServerSpec]) -> ServerSpec:

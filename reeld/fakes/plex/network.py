@@ -13,7 +13,8 @@ import datetime
 import ipaddress
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,6 +56,43 @@ class LoopBound:
 
         loop.call_soon_threadsafe(call)
         return future.result(timeout=30)
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]], name: str, timeout: float
+) -> Iterator[None]:
+    """``start()`` a fake on a thread with its own event loop, for blocking clients such as plexapi;
+    ``stop()`` it on the way out."""
+    started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
+    loop = asyncio.new_event_loop()
+
+    async def serve() -> None:
+        stopping = asyncio.Event()
+        try:
+            await start()
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        started.set_result(stopping)
+        await stopping.wait()
+        await stop()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(serve())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=main, name=name, daemon=True)
+    thread.start()
+    stopping = started.result(timeout=timeout)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout=timeout)
 
 
 def listening_socket(host: str, port: int = 0) -> socket.socket:
