@@ -24,6 +24,7 @@ from reeld.models.source import ConnectionKind, Source, SourceState, SourceStatu
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
 from reeld.services.backoff import Backoff
+from reeld.services.tasks import BackgroundTasks, T
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +77,7 @@ class SourceCoordinator:
         self.events = events
         self.services = services
         self.runtimes: dict[str, SourceRuntime] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
         self._discovery_backoff: dict[str, Backoff] = {}
         # New accounts until their first discovery has run (AddLocalFolder waits for it).
         self._first_discovery: dict[str, asyncio.Event] = {}
@@ -139,17 +140,12 @@ class SourceCoordinator:
         for account in list(self.auth.accounts.values()):
             self.spawn(self._discover_loop(account))
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        return self._tasks.spawn(coro)
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         await self.backends.aclose()
 
     # -- accounts ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from reeld.models.media import Library
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
+from reeld.services.tasks import BackgroundTasks
 from reeld.text import plural
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class SyncManager:
         #: Per source still connecting, a sync asked for by a client (full or not): run once connected.
         self._asked_while_connecting: dict[str, bool] = {}
         self._live_tasks: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
         self._held_sweeps: dict[tuple[str, str], int] = {}
         self._library_backoff: dict[tuple[str, str], float] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -105,22 +106,13 @@ class SyncManager:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        tasks = [*self._tasks, *self._live_tasks.values()]
-        for task in tasks:
-            task.cancel()
         # A cancelled sync stops between pages: the page being written finishes on the writer thread.
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        await self._tasks.cancel_all()
 
     def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.SourceConnected):
             self._schedule_source(event.source_id)
-            self._spawn(self._after_connect(event.source_id))
+            self._tasks.spawn(self._after_connect(event.source_id))
         elif isinstance(event, ev.SourceChanged) and event.source_id in self._asked_while_connecting:
             runtime = self.coordinator.runtimes.get(event.source_id)
             if runtime is not None and runtime.state.status in CANNOT_SYNC:
@@ -180,7 +172,7 @@ class SyncManager:
         ):
             # A stop that cancelled this task while its sync was ending finds the task done, not
             # cancelled: without the check it would leave a live-updates task no one stops.
-            self._live_tasks[source_id] = asyncio.get_running_loop().create_task(self._live_loop(source_id))
+            self._live_tasks[source_id] = self._tasks.spawn(self._live_loop(source_id))
 
     # -- syncing ------------------------------------------------------------------------------
 
@@ -195,7 +187,7 @@ class SyncManager:
         """Start a sync now unless one of this source is running or about to (that one goes on)."""
         if self.is_syncing(source_id) or source_id not in self.coordinator.backends:
             return None
-        task = self._spawn(self.sync(source_id, full, library_id=library_id, scheduled=scheduled))
+        task = self._tasks.spawn(self.sync(source_id, full, library_id=library_id, scheduled=scheduled))
         self._requested[source_id] = task
         return task
 
@@ -241,7 +233,7 @@ class SyncManager:
         if wanted is None:
             return
         if self._scheduler is not None and source_id in self.coordinator.backends:  # not stopping
-            self._spawn(self.sync(source_id, wanted.full, library_id=wanted.library_id))
+            self._tasks.spawn(self.sync(source_id, wanted.full, library_id=wanted.library_id))
 
     async def sync(
         self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
@@ -613,7 +605,7 @@ class SyncManager:
         )
         self.events.emit(ev.SourceChanged(source_id))
         if queued and source_id in self.coordinator.backends:
-            self._spawn(self.replay_pending(source_id))
+            self._tasks.spawn(self.replay_pending(source_id))
 
     async def replay_pending(self, source_id: str) -> int:
         """Send queued watch-state changes in order; how many were sent.
