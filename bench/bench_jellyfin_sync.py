@@ -30,6 +30,7 @@ from common import NAME, ROOT, call, first_and_no_change_sync, thread_cpu_line  
 
 from reeld.backends.jellyfin.backend import CONCURRENT_PAGES, PAGE_SIZE  # noqa: E402
 from reeld.backends.jellyfin.client import authorization  # noqa: E402
+from reeld.backends.jellyfin.dto import decode_items  # noqa: E402
 from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES, library_from_view  # noqa: E402
 from tests.support.bus import start_bus  # noqa: E402
 from tests.support.keyring import start_keyring_daemon  # noqa: E402
@@ -82,7 +83,9 @@ async def floor(url: str) -> tuple[float, int, int]:
         user = login["User"]["Id"]
         started = time.perf_counter()
         total_bytes = items = 0
-        views = (await http.get("/UserViews", params={"userId": user}, headers=headers)).json()["Items"]
+        views = decode_items(
+            (await http.get("/UserViews", params={"userId": user}, headers=headers)).content
+        ).items
         semaphore = asyncio.Semaphore(CONCURRENCY)
 
         async def page(library_id: str, types: str, start: int) -> tuple[int, int]:
@@ -105,8 +108,8 @@ async def floor(url: str) -> tuple[float, int, int]:
                         "EnableTotalRecordCount": "true",
                     },
                 )
-                body = response.json()
-                return len(response.content), body["TotalRecordCount"]
+                # Decoded as the daemon decodes a listing (typed, the fields it reads).
+                return len(response.content), decode_items(response.content).total_record_count
 
         for view in views:
             library = library_from_view(view)

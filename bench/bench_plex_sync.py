@@ -26,10 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from dbus_fast.aio import MessageBus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ from common import NAME, ROOT, call, first_and_no_change_sync, thread_cpu_line  
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
 from reeld.backends.plex.backend import CONCURRENT_PAGES, PAGE_SIZE, PlexBackend, ServerSettings  # noqa: E402
+from reeld.backends.plex.dto import MetadataDto, decode_listing  # noqa: E402
 from reeld.backends.plex.mapping import item_from_metadata  # noqa: E402
 from reeld.backends.plex.plextv import PlexConnection, identity_headers  # noqa: E402
 from reeld.cache import queries  # noqa: E402
@@ -88,8 +91,8 @@ async def floor(server: str) -> tuple[float, int, int]:
                     params={"type": plex_type, "includeGuids": 1},
                     headers={"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)},
                 )
-                container = response.json()["MediaContainer"]
-                return len(response.content), int(container["totalSize"])
+                # Decoded as the daemon decodes a listing (typed, the fields it reads).
+                return len(response.content), decode_listing(response.content).total_size or 0
 
         started = time.perf_counter()
         total_bytes = items = 0
@@ -118,6 +121,11 @@ async def through_daemon(address: str, server: str, pid: int) -> dict[str, float
         return await first_and_no_change_sync(address, pid, add_account, bytes_sent, reset_bytes)
 
 
+def as_metadata(attributes: Mapping[str, str]) -> MetadataDto:
+    """An XML element's attributes (all strings) as the entry a JSON listing gives."""
+    return msgspec.convert(dict(attributes), MetadataDto, strict=False)
+
+
 def plexapi_way(server: str) -> tuple[float, int]:
     """What a client built on plexapi does: every movie and show, then each show's episodes, into the cache."""
     from plexapi.server import PlexServer
@@ -142,7 +150,8 @@ def plexapi_way(server: str) -> tuple[float, int]:
                 page = [
                     item
                     for obj in objects
-                    if (item := item_from_metadata(dict(obj._data.attrib), library_id, server)) is not None
+                    if (item := item_from_metadata(as_metadata(obj._data.attrib), library_id, server))
+                    is not None
                 ]
                 await db.write(queries.upsert_items, source.id, page)
                 written += len(page)

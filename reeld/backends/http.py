@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import orjson
 
 from reeld.errors import BackendProtocolError, BackendUnavailable
@@ -19,6 +20,8 @@ LARGE_BODY = 64 * 1024
 
 PageT = TypeVar("PageT")
 T = TypeVar("T")
+#: How a body becomes a value: ``orjson.loads``, or a typed decoder (``msgspec.json.Decoder(…).decode``).
+Decode = Callable[[bytes], Any]
 
 # One thread decodes and maps every page of every sync. The work holds the GIL, so more threads
 # would not finish it sooner; they would only take turns with the event loop and the cache's
@@ -36,8 +39,8 @@ def as_is(value: Any) -> Any:
     return value
 
 
-def decode_without_gc(body: bytes, then: Callable[[Any], T] = as_is) -> T:
-    """``then(orjson.loads(body))`` with the cycle collector paused.
+def decode_without_gc(body: bytes, then: Callable[[Any], T] = as_is, decode: Decode = orjson.loads) -> T:
+    """``then(decode(body))`` with the cycle collector paused.
 
     A page of 1000 items decodes into some 50,000 dicts and lists. Alive, they drew the collector
     (run every few hundred allocations) through them again and again, into its oldest generation,
@@ -47,10 +50,10 @@ def decode_without_gc(body: bytes, then: Callable[[Any], T] = as_is) -> T:
     makes no cycles, and the pause lasts one page.
     """
     if not gc.isenabled():
-        return then(orjson.loads(body))
+        return then(decode(body))
     gc.disable()
     try:
-        return then(orjson.loads(body))
+        return then(decode(body))
     finally:
         gc.enable()
 
@@ -95,8 +98,11 @@ def failure_reason(exc: Exception) -> str:
     return f"cannot be reached ({exc.__class__.__name__})"
 
 
-async def decode_json(response: httpx.Response, host: str, then: Callable[[Any], T] = as_is) -> T:
-    """``then`` of the body as JSON; ``BackendProtocolError`` when it is malformed or cut short.
+async def decode_json(
+    response: httpx.Response, host: str, then: Callable[[Any], T] = as_is, decode: Decode = orjson.loads
+) -> T:
+    """``then`` of the body decoded as JSON (by ``decode``: a typed decoder for the listings);
+    ``BackendProtocolError`` when it is malformed, cut short, or not of the type expected.
 
     A large body is decoded, and ``then`` run on it, on the page worker: give the mapping of a
     page as ``then``, so the decoded JSON never reaches the event loop.
@@ -104,9 +110,11 @@ async def decode_json(response: httpx.Response, host: str, then: Callable[[Any],
     # orjson: a full sync decodes ~150 MB of JSON, three times faster than the json module does.
     try:
         if len(response.content) > LARGE_BODY:
-            return await off_loop(decode_without_gc, response.content, then)
-        return then(orjson.loads(response.content))
-    except orjson.JSONDecodeError as exc:
+            return await off_loop(decode_without_gc, response.content, then, decode)
+        return then(decode(response.content))
+    except msgspec.ValidationError as exc:
+        raise BackendProtocolError(f"{host} sent an answer reeld does not understand: {exc}") from exc
+    except (orjson.JSONDecodeError, msgspec.DecodeError) as exc:
         raise BackendProtocolError(f"{host} sent a malformed or truncated answer") from exc
 
 

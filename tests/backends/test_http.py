@@ -2,7 +2,6 @@
 
 import gc
 import weakref
-from unittest import mock
 
 import httpx
 import orjson
@@ -10,6 +9,7 @@ import pytest
 
 from reeld.backends.http import LARGE_BODY, decode_json
 from reeld.backends.jellyfin.client import JellyfinClient
+from reeld.backends.jellyfin.dto import decode_items
 from reeld.errors import BackendProtocolError
 
 PAGE = orjson.dumps({"Items": [{"Id": str(n), "Name": "x" * 50} for n in range(2000)]})
@@ -18,14 +18,12 @@ PAGE = orjson.dumps({"Items": [{"Id": str(n), "Name": "x" * 50} for n in range(2
 async def test_a_large_page_is_decoded_with_the_cycle_collector_paused_then_restored() -> None:
     assert len(PAGE) > LARGE_BODY
     seen: list[bool] = []
-    real_loads = orjson.loads
 
     def loads(body: bytes) -> object:
         seen.append(gc.isenabled())
-        return real_loads(body)
+        return orjson.loads(body)
 
-    with mock.patch("reeld.backends.http.orjson.loads", loads):
-        decoded = await decode_json(httpx.Response(200, content=PAGE), "jf.example")
+    decoded = await decode_json(httpx.Response(200, content=PAGE), "jf.example", decode=loads)
     assert len(decoded["Items"]) == 2000
     assert seen == [False]
     assert gc.isenabled()
@@ -35,6 +33,24 @@ async def test_a_truncated_large_page_is_a_protocol_error_and_the_collector_runs
     with pytest.raises(BackendProtocolError, match="malformed or truncated"):
         await decode_json(httpx.Response(200, content=PAGE[:-100]), "jf.example")
     assert gc.isenabled()
+
+
+async def test_a_listing_that_is_no_listing_is_a_protocol_error_that_says_where() -> None:
+    page = orjson.dumps({"Items": {"Id": "1"}, "TotalRecordCount": 1})
+    with pytest.raises(BackendProtocolError, match=r"jf.example sent an answer .* \(in `Items`\)"):
+        await decode_json(httpx.Response(200, content=page), "jf.example", decode=decode_items)
+
+
+async def test_an_odd_field_of_an_item_is_left_out_not_the_page() -> None:
+    items = [
+        {"Id": "1", "Name": "Heat", "ProductionYear": "nineteen", "UserData": {"Played": True}},
+        {"Id": "2", "Name": "Ronin", "ProductionYear": "1998"},  # a number as a string is a number
+    ]
+    page = orjson.dumps({"Items": items, "TotalRecordCount": "2"})
+    decoded = await decode_json(httpx.Response(200, content=page), "jf.example", decode=decode_items)
+    assert [(i.name, i.production_year) for i in decoded.items] == [("Heat", None), ("Ronin", 1998)]
+    assert decoded.items[0].user_data is not None and decoded.items[0].user_data.played
+    assert decoded.total_record_count == 2
 
 
 async def test_the_mapping_runs_in_the_same_pause_and_only_its_result_is_kept() -> None:

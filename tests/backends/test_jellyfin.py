@@ -23,7 +23,7 @@ from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
 from tests.support.cache import cached
-from tests.support.events import Recorder, running
+from tests.support.events import Recorder, running, stop
 from tests.support.keyring import KeyringDaemon
 
 USER, PASSWORD = "anna", "s3cret-pw"
@@ -131,7 +131,7 @@ async def test_login_failures_say_which(
                 f"http://{HOST}:{other.sockets[0].getsockname()[1]}", USER, PASSWORD
             )
     finally:
-        await other.stop()
+        await stop(other)
     assert core.auth.accounts == {}
 
 
@@ -497,7 +497,7 @@ async def test_a_sync_asked_for_while_connecting_runs_once_connected(
             assert isinstance(finished, ev.SyncFinished) and finished.success, finished
             assert again.coordinator.runtimes[source_id].last_full_sync > 0
         finally:
-            await second.stop()
+            await stop(second)
 
 
 async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_restart(
@@ -520,7 +520,7 @@ async def test_watch_state_set_while_the_server_is_down_is_replayed_after_a_rest
     await core.report_progress(f"{source_id}:{movie.id}", 90_000, "stopped")
     assert (await core.get_item(f"{source_id}:{movie.id}")).watched
     assert await core.db.read(queries.pending_count) == 2
-    await core.stop()
+    await stop(core)
 
     second_server = FakeJellyfinServer(fake, port=first_server.port)
     await second_server.start()

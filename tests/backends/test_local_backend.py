@@ -26,6 +26,7 @@ from reeld.fakes.media_folder import SampleFolder, make_sample_folder
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem
 from reeld.models.source import ConnectionKind
 from reeld.services import events as ev
+from tests.support.events import stop
 
 Known = dict[str, dict[str, KnownItem]]
 
@@ -613,7 +614,7 @@ async def test_a_local_folder_syncs_into_the_cache_and_follows_changes(
             len(await cached("movies")) == sample.movies + 2
         )  # one arrived live, one gone, two after the bad name
     finally:
-        await daemon.stop()
+        await stop(daemon)
 
 
 async def test_folders_that_contain_each_other_are_refused(tmp_path: Path) -> None:
@@ -631,4 +632,4 @@ async def test_folders_that_contain_each_other_are_refused(tmp_path: Path) -> No
                 await daemon.add_local_folder(str(inside_or_around))
         assert await daemon.add_local_folder(str(tmp_path / "media")) == first  # the same one: no error
     finally:
-        await daemon.stop()
+        await stop(daemon)

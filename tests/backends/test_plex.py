@@ -7,6 +7,8 @@ import sys
 from collections.abc import AsyncIterator
 
 import httpx
+import msgspec
+import orjson
 import pytest
 from keyring.backends.SecretService import Keyring
 
@@ -14,6 +16,7 @@ from reeld.backends.local.kind import LocalKind
 from reeld.backends.plex import connection
 from reeld.backends.plex import kind as plex_kind
 from reeld.backends.plex.backend import PlexBackend, _page_of
+from reeld.backends.plex.dto import decode_listing
 from reeld.backends.plex.kind import PlexKind, plex_source_id
 from reeld.cache import queries
 from reeld.config import Paths
@@ -33,7 +36,7 @@ from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
 from tests.support.cache import CachedRow, cached
-from tests.support.events import Recorder, running
+from tests.support.events import Recorder, running, stop
 from tests.support.keyring import KeyringDaemon
 from tests.support.network_manager import Connectivity, NetworkManagerMock
 
@@ -317,7 +320,7 @@ async def test_plex_tv_down_at_startup_shows_cached_servers_at_once(
         )
         assert again.auth.status[account_id].message.startswith("plex.tv cannot be reached")
     finally:
-        await again.stop()
+        await stop(again)
 
 
 # -- sync -------------------------------------------------------------------------------------------
@@ -392,7 +395,7 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
     assert home.item(first.rating_key).view_count == 1
     assert home.item(second.rating_key).view_offset == 90_000
 
-    await home.stop()
+    await stop(home)
     await core.set_watched(f"{home_id}:{second.rating_key}", True)  # queued: the server is off
     assert (await cached(core, home_id))[str(second.rating_key)][2] is True
     assert home.item(second.rating_key).view_count == 0
@@ -607,10 +610,31 @@ async def test_the_address_is_chosen_again_when_the_network_comes_back(
         assert core.coordinator.get(home_id).state.connection_kind is ConnectionKind.REMOTE
 
 
-def test_an_unreadable_updated_at_does_not_stop_a_page_from_mapping() -> None:
-    """Plex sends numbers; a server (or proxy) that sends something else must not fail the sync."""
-    page = {"Metadata": [{"ratingKey": "7", "type": "movie", "title": "Heat", "updatedAt": "n/a"}]}
+def test_an_unreadable_field_does_not_stop_a_page_from_mapping() -> None:
+    """Plex sends numbers; a server (or proxy) that sends something else must not fail the sync:
+    the odd field is left out, the item is kept, and an entry that is no item is skipped."""
+    body = orjson.dumps(
+        {
+            "MediaContainer": {
+                "totalSize": "2",
+                "Metadata": [
+                    {"ratingKey": "7", "type": "movie", "title": "Heat", "updatedAt": "n/a", "year": 1995},
+                    {"ratingKey": 8, "type": "movie", "title": "Ronin", "Media": "none", "year": "1998"},
+                    "not an item",
+                ],
+            }
+        }
+    )
     for check_dates in (False, True):
-        items, oldest_update = _page_of("Home", "1", "http://pms.example", check_dates, page)
-        assert [item.title for item in items] == ["Heat"]
+        items, oldest_update = _page_of("1", "http://pms.example", check_dates, decode_listing(body))
+        assert [(item.remote_id, item.title, item.year) for item in items] == [
+            ("7", "Heat", 1995),
+            ("8", "Ronin", 1998),
+        ]
         assert oldest_update == (0 if check_dates else sys.maxsize)
+
+
+def test_an_answer_that_is_no_listing_is_a_protocol_error() -> None:
+    for body in ({"MediaContainer": {"Metadata": "x"}}, {"Metadata": []}, [1]):
+        with pytest.raises(msgspec.ValidationError):
+            decode_listing(orjson.dumps(body))

@@ -16,7 +16,7 @@ from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import WatchState
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
-from tests.support.events import Recorder
+from tests.support.events import Recorder, stop
 
 from .memory_backend import Catalog, MemoryKind, memory_account, movie
 
@@ -37,7 +37,7 @@ async def running(tmp_path: Path, catalog: Catalog) -> AsyncIterator[tuple[Daemo
     await daemon.run()
     await daemon.add_account(memory_account(), {})
     yield daemon, recorder
-    await daemon.stop()
+    await stop(daemon)
 
 
 async def cached_ids(daemon: Daemon) -> set[str]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Callable
 
 from reeld.daemon import Daemon
@@ -51,4 +52,19 @@ async def running(daemon: Daemon) -> AsyncIterator[Recorder]:
     try:
         yield recorder
     finally:
-        await daemon.stop()
+        await stop(daemon)
+
+
+async def stop(daemon: Daemon, timeout: float = 30) -> None:
+    """``daemon.stop()``. A stop still running after ``timeout`` fails the test with the stack of
+    every task, so that a rare hang says what it waits for (pytest-timeout shows only threads)."""
+    stopping = asyncio.ensure_future(daemon.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=timeout)
+    if not done:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        raise AssertionError(
+            f"Daemon.stop() still running after {timeout} s; its tasks:\n{stacks.getvalue()}"
+        )
+    stopping.result()

@@ -1,12 +1,11 @@
 """JellyfinBackend: one user on one Jellyfin server."""
 
 import asyncio
-import contextlib
 import functools
 import ipaddress
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import structlog
@@ -21,6 +20,7 @@ from reeld.backends.base import (
 )
 from reeld.backends.http import as_is, off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
+from reeld.backends.jellyfin.dto import ItemDto, ItemsResult, decode_items
 from reeld.backends.jellyfin.mapping import (
     FIELDS,
     INCLUDE_TYPES,
@@ -37,6 +37,8 @@ from reeld.models.media import ItemKind, Library, MediaItem, WatchState
 from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 PAGE_SIZE = 1000
 #: Pages in flight at once while earlier ones are written.
@@ -100,9 +102,8 @@ class JellyfinBackend(MediaBackend):
     # -- listing -------------------------------------------------------------------------------------
 
     async def get_libraries(self) -> list[Library]:
-        result = await self.client.get("/UserViews", userId=self.user_id)
-        views = _items_of(result, self.client.host)
-        self._libraries = [library_from_view(view) for view in views if view.get("Id")]
+        result: ItemsResult = await self.client.get("/UserViews", decode=decode_items, userId=self.user_id)
+        self._libraries = [library_from_view(view) for view in result.items if view.id]
         return self._libraries
 
     async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
@@ -146,17 +147,24 @@ class JellyfinBackend(MediaBackend):
             yield page
 
     async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> ItemPage:
-        map_page = functools.partial(_page_of, self.client.host, library.remote_id, self.client.base_url)
+        map_page = functools.partial(_page_of, library.remote_id, self.client.base_url)
         page: ItemPage = await self._under(
             library, map_page, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         return page
 
-    async def _under(self, library: Library, then: Callable[[Any], Any] = as_is, /, **params: Any) -> Any:
-        """An ``/Items`` request over everything under ``library``, as this user sees it."""
-        return await self.client.get(
-            "/Items", then, userId=self.user_id, ParentId=library.remote_id, Recursive="true", **params
+    async def _under(self, library: Library, then: Callable[[ItemsResult], T] = as_is, /, **params: Any) -> T:
+        """An ``/Items`` listing of everything under ``library``, as this user sees it."""
+        result: T = await self.client.get(
+            "/Items",
+            then,
+            decode=decode_items,
+            userId=self.user_id,
+            ParentId=library.remote_id,
+            Recursive="true",
+            **params,
         )
+        return result
 
     async def _present_ids_if_fewer(
         self, library: Library, types: str, ctx: SyncContext
@@ -204,7 +212,7 @@ class JellyfinBackend(MediaBackend):
         found: list[WatchState] = []
         start = 0
         while since is not None:
-            result = await self._under(
+            result: ItemsResult = await self._under(
                 library,
                 IncludeItemTypes=playable,
                 SortBy="DatePlayed",
@@ -213,36 +221,35 @@ class JellyfinBackend(MediaBackend):
                 StartIndex=start,
                 Limit=200,
             )
-            dtos = _items_of(result, self.client.host)
-            for dto in dtos:
+            for dto in result.items:
                 state = watch_state_of(dto)
                 if state.last_viewed_at is None or state.last_viewed_at < since:
                     return found
                 found.append(state)
-            if len(dtos) < 200:
+            if len(result.items) < 200:
                 return found
-            start += len(dtos)
+            start += len(result.items)
         return found
 
     async def _count(self, library: Library, **filters: str) -> int:
-        result = await self._under(
+        result: ItemsResult = await self._under(
             library,
             Limit=0,
             EnableTotalRecordCount="true",
             **filters,
         )
-        return _total_of(result, self.client.host)
+        return max(0, result.total_record_count)
 
     async def _ids(self, library: Library, **filters: str) -> set[str]:
         """The ids of a library's items matching ``filters``, in large pages of minimal items."""
         dtos = await self._dtos(library, 5000, EnableUserData="false", **filters)
-        return {str(dto["Id"]) for dto in dtos if dto.get("Id")}
+        return {dto.id for dto in dtos if dto.id}
 
-    async def _dtos(self, library: Library, page_size: int, **filters: str) -> list[dict[str, Any]]:
+    async def _dtos(self, library: Library, page_size: int, **filters: str) -> list[ItemDto]:
         """Every item of a library matching ``filters`` (no images, default fields), page by page."""
-        found: list[dict[str, Any]] = []
+        found: list[ItemDto] = []
         while True:
-            result = await self._under(
+            result: ItemsResult = await self._under(
                 library,
                 EnableImages="false",
                 StartIndex=len(found),
@@ -250,9 +257,8 @@ class JellyfinBackend(MediaBackend):
                 EnableTotalRecordCount="true",
                 **filters,
             )
-            dtos = _items_of(result, self.client.host)
-            found.extend(dto for dto in dtos if dto.get("Id"))
-            if not dtos or len(found) >= _total_of(result, self.client.host):
+            found.extend(dto for dto in result.items if dto.id)
+            if not result.items or len(found) >= result.total_record_count:
                 return found
 
     async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
@@ -264,13 +270,13 @@ class JellyfinBackend(MediaBackend):
             if types is None:
                 continue
             for start in range(0, len(item_ids), FETCH_BATCH):
-                result = await self._under(
+                result: ItemsResult = await self._under(
                     library,
                     IncludeItemTypes=types,
                     Ids=",".join(item_ids[start : start + FETCH_BATCH]),
                     Fields=FIELDS,
                 )
-                for dto in _items_of(result, self.client.host):
+                for dto in result.items:
                     item = item_from_dto(dto, library.remote_id, self.client.base_url)
                     if item is not None:
                         found.append(item)
@@ -318,30 +324,14 @@ class JellyfinBackend(MediaBackend):
         await self.client.request("POST", "/Sessions/Playing/Progress", body=body, expect_json=False)
 
 
-def _map_watch_states(dtos: list[dict[str, Any]]) -> list[WatchState]:
+def _map_watch_states(dtos: list[ItemDto]) -> list[WatchState]:
     return [watch_state_of(dto) for dto in dtos]
 
 
-def _page_of(host: str, library_id: str, base_url: str, result: Any) -> ItemPage:
+def _page_of(library_id: str, base_url: str, result: ItemsResult) -> ItemPage:
     """A decoded ``/Items`` page as mapped items and the listing's total."""
-    items = [item for dto in _items_of(result, host) if (item := item_from_dto(dto, library_id, base_url))]
-    return ItemPage(items=items, total=_total_of(result, host))
-
-
-def _items_of(result: Any, host: str) -> list[dict[str, Any]]:
-    if not isinstance(result, dict) or not isinstance(result.get("Items"), list):
-        raise BackendProtocolError(f"{host} sent a listing reeld does not understand")
-    return [dto for dto in result["Items"] if isinstance(dto, dict)]
-
-
-def _total_of(result: Any, host: str) -> int:
-    """A listing's ``TotalRecordCount`` (0 when it has none); an answer that is not a listing, or
-    a count that is not a number, is the server's error, said in words."""
-    total = result.get("TotalRecordCount") if isinstance(result, dict) else None
-    if isinstance(result, dict) and not isinstance(total, bool):
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            return max(0, int(total or 0))
-    raise BackendProtocolError(f"{host} sent a listing reeld does not understand")
+    items = [item for dto in result.items if (item := item_from_dto(dto, library_id, base_url))]
+    return ItemPage(items=items, total=max(0, result.total_record_count))
 
 
 def _playable(types: str) -> str:

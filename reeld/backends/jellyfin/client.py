@@ -8,10 +8,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 import structlog
 
 from reeld import __version__
-from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
+from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -86,8 +87,10 @@ class JellyfinClient:
         body: Any = None,
         expect_json: bool = True,
         then: Callable[[Any], Any] = as_is,
+        decode: Decode = orjson.loads,
     ) -> Any:
-        """The decoded answer; ``then`` (a page's mapping) runs on it off the event loop (``decode_json``)."""
+        """The answer, by ``decode``; ``then`` (a page's mapping) runs on it off the event loop
+        (``decode_json``)."""
         headers = {"Authorization": authorization(self.device_id, self.token), "Accept": "application/json"}
         try:
             response = without_stream_cycle(
@@ -112,13 +115,22 @@ class JellyfinClient:
             raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
         if not expect_json:
             return None
-        if response.status_code == 204 or not response.content:
-            return then(None)  # what the caller makes of no answer: a listing's mapping refuses it
-        return await decode_json(response, self.host, then)
+        if (response.status_code == 204 or not response.content) and decode is orjson.loads:
+            return then(None)  # what the caller makes of no answer (a typed decoder refuses it)
+        return await decode_json(response, self.host, then, decode)
 
-    async def get(self, path: str, then: Callable[[Any], Any] = as_is, /, **params: Any) -> Any:
+    async def get(
+        self,
+        path: str,
+        then: Callable[[Any], Any] = as_is,
+        /,
+        *,
+        decode: Decode = orjson.loads,
+        **params: Any,
+    ) -> Any:
+        """``GET path?params``, decoded by ``decode`` (a keyword of reeld's, never a query parameter)."""
         query = {k: v for k, v in params.items() if v is not None}
-        return await self.request("GET", path, params=query, then=then)
+        return await self.request("GET", path, params=query, then=then, decode=decode)
 
     # -- the calls that need no user -----------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Jellyfin payloads (BaseItemDto, UserItemDataDto, views) as reeld's media models."""
 
 from datetime import UTC, datetime
-from typing import Any, TypedDict, cast
 
+from reeld.backends.jellyfin.dto import ItemDto, UserDataDto
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
 
 TICKS_PER_MS = 10_000
@@ -43,14 +43,6 @@ INCLUDE_TYPES: dict[LibraryKind, str] = {
 FIELDS = "Overview,ProviderIds,DateCreated,Etag,SortName,ParentId"
 
 
-class UserData(TypedDict, total=False):
-    ItemId: str
-    Played: bool
-    PlaybackPositionTicks: int
-    PlayCount: int
-    LastPlayedDate: str
-
-
 def parse_date(value: str | None) -> int | None:
     """Jellyfin dates (``2024-01-02T03:04:05.0000000Z``, 7 fraction digits) as Unix seconds."""
     if not value:
@@ -67,66 +59,64 @@ def format_date(unix_seconds: float) -> str:
     return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-def library_from_view(view: dict[str, Any]) -> Library:
-    kind = LIBRARY_KINDS.get(str(view.get("CollectionType") or "mixed").lower(), LibraryKind.OTHER)
-    return Library(remote_id=str(view["Id"]), title=str(view.get("Name") or "Library"), kind=kind)
+def library_from_view(view: ItemDto) -> Library:
+    kind = LIBRARY_KINDS.get((view.collection_type or "mixed").lower(), LibraryKind.OTHER)
+    return Library(remote_id=str(view.id), title=view.name or "Library", kind=kind)
 
 
-def watch_state(item_id: str, data: UserData) -> WatchState:
+def watch_state(item_id: str, data: UserDataDto) -> WatchState:
     return WatchState(
         remote_id=item_id,
-        watched=bool(data.get("Played", False)),
-        position_ms=int(data.get("PlaybackPositionTicks") or 0) // TICKS_PER_MS,
-        view_count=int(data.get("PlayCount") or 0),
-        last_viewed_at=parse_date(data.get("LastPlayedDate")),
+        watched=data.played,
+        position_ms=(data.playback_position_ticks or 0) // TICKS_PER_MS,
+        view_count=data.play_count or 0,
+        last_viewed_at=parse_date(data.last_played_date),
     )
 
 
-def watch_state_of(dto: dict[str, Any]) -> WatchState:
-    """The watch state of an item DTO (all defaults when it carries no user data)."""
-    return watch_state(str(dto["Id"]), cast(UserData, dto.get("UserData") or {}))
+_NO_USER_DATA = UserDataDto()
 
 
-def _parent(dto: dict[str, Any], kind: ItemKind) -> str | None:
+def watch_state_of(dto: ItemDto) -> WatchState:
+    """The watch state of an item (all defaults when it carries no user data)."""
+    return watch_state(str(dto.id), dto.user_data or _NO_USER_DATA)
+
+
+def _parent(dto: ItemDto, kind: ItemKind) -> str | None:
     if kind is ItemKind.SEASON:
-        return dto.get("SeriesId") or dto.get("ParentId")
+        return dto.series_id or dto.parent_id
     if kind is ItemKind.EPISODE:
-        return dto.get("SeasonId") or dto.get("SeriesId")
+        return dto.season_id or dto.series_id
     if kind is ItemKind.TRACK:
-        return dto.get("AlbumId") or dto.get("ParentId")
+        return dto.album_id or dto.parent_id
     return None
 
 
-def item_from_dto(dto: dict[str, Any], library_id: str, base_url: str) -> MediaItem | None:
+def item_from_dto(dto: ItemDto, library_id: str, base_url: str) -> MediaItem | None:
     """One item, or ``None`` for a type reeld does not keep (folders, extras)."""
-    kind = ITEM_KINDS.get(str(dto.get("Type")))
-    item_id = dto.get("Id")
+    kind = ITEM_KINDS.get(dto.type or "")
+    item_id = dto.id
     if kind is None or not item_id:
         return None
-    ticks = dto.get("RunTimeTicks")
-    image_tag = (dto.get("ImageTags") or {}).get("Primary")
-    rating = dto.get("CommunityRating")
-    extra: dict[str, object] = {}
-    if dto.get("ProviderIds"):
-        extra["provider_ids"] = dto["ProviderIds"]
-    user_data = dto.get("UserData")
+    ticks = dto.run_time_ticks
+    image_tag = dto.image_tags.get("Primary") if dto.image_tags else None
     return MediaItem(
-        remote_id=str(item_id),
+        remote_id=item_id,
         library_id=library_id,
         kind=kind,
-        title=str(dto.get("Name") or ""),
-        sort_title=dto.get("SortName"),
+        title=dto.name or "",
+        sort_title=dto.sort_name,
         parent_id=_parent(dto, kind),
-        year=dto.get("ProductionYear"),
-        summary=dto.get("Overview"),
-        duration_ms=int(ticks) // TICKS_PER_MS if ticks else None,
-        index=dto.get("IndexNumber"),
-        parent_index=dto.get("ParentIndexNumber") if kind is ItemKind.EPISODE else None,
-        show_title=dto.get("SeriesName"),
-        added_at=parse_date(dto.get("DateCreated")),
-        rating=float(rating) if rating is not None else None,
+        year=dto.production_year,
+        summary=dto.overview,
+        duration_ms=ticks // TICKS_PER_MS if ticks else None,
+        index=dto.index_number,
+        parent_index=dto.parent_index_number if kind is ItemKind.EPISODE else None,
+        show_title=dto.series_name,
+        added_at=parse_date(dto.date_created),
+        rating=dto.community_rating,
         thumb=f"{base_url}/Items/{item_id}/Images/Primary?tag={image_tag}" if image_tag else None,
-        etag=dto.get("Etag"),
-        extra=extra,
-        watch=watch_state(str(item_id), cast(UserData, user_data)) if isinstance(user_data, dict) else None,
+        etag=dto.etag,
+        extra={"provider_ids": dto.provider_ids} if dto.provider_ids else {},
+        watch=watch_state(item_id, dto.user_data) if dto.user_data is not None else None,
     )

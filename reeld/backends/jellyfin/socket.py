@@ -9,14 +9,16 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import msgspec
 import structlog
 from websockets.exceptions import WebSocketException
 
 from reeld.backends.base import ChangeSet
-from reeld.backends.jellyfin.mapping import UserData, watch_state
+from reeld.backends.jellyfin.dto import UserDataDto
+from reeld.backends.jellyfin.mapping import watch_state
 from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
 
 if TYPE_CHECKING:
@@ -107,10 +109,7 @@ async def _apply(backend: "JellyfinBackend", keepalive: _KeepAlive, kind: Any, d
     if kind == "UserDataChanged" and isinstance(data, dict):
         if str(data.get("UserId", "")).replace("-", "") != backend.user_id.replace("-", ""):
             return None
-        states = [
-            watch_state(str(d["ItemId"]), cast(UserData, d))
-            for d in data.get("UserDataList") or []
-            if d.get("ItemId")
-        ]
+        user_data = msgspec.convert(data.get("UserDataList") or [], list[UserDataDto], strict=False)
+        states = [watch_state(d.item_id, d) for d in user_data if d.item_id]
         return ChangeSet(watch_states=states)
     return None

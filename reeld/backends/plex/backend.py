@@ -23,11 +23,11 @@ from reeld.backends.base import (
 from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.plex import connection as conn
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
+from reeld.backends.plex.dto import ListingDto, MetadataDto
 from reeld.backends.plex.mapping import (
     LEAF_TYPES,
     LIBRARY_IDENTIFIER,
     LIST_TYPES,
-    int_or_none,
     item_from_metadata,
     library_from_section,
     watch_state_from,
@@ -212,10 +212,8 @@ class PlexBackend(MediaBackend):
         self, library: Library, plex_type: int, filters: dict[str, Any], since: int | None, start: int
     ) -> list[MediaItem]:
         check_dates = bool(filters) and since is not None and self.date_filters_work
-        map_page = functools.partial(
-            _page_of, self.server.name, library.remote_id, self.client.base_url, check_dates
-        )
-        items, oldest_update = await self.client.mapped_container(
+        map_page = functools.partial(_page_of, library.remote_id, self.client.base_url, check_dates)
+        items, oldest_update = await self.client.listing(
             self._section_path(library),
             map_page,
             headers=_page(start, PAGE_SIZE),
@@ -229,20 +227,18 @@ class PlexBackend(MediaBackend):
             log.warning("plex_date_filter_ignored", source=self.source_id)
         return items
 
-    async def _entries(self, library: Library, plex_type: int, **filters: Any) -> list[dict[str, Any]]:
+    async def _entries(self, library: Library, plex_type: int, **filters: Any) -> list[MetadataDto]:
         """The entries of a listing, in large pages."""
-        found: list[dict[str, Any]] = []
+        found: list[MetadataDto] = []
         while True:
-            container = await self.client.container(
+            listing: ListingDto = await self.client.listing(
                 self._section_path(library),
                 headers=_page(len(found), SWEEP_PAGE_SIZE),
                 type=plex_type,
                 **filters,
             )
-            entries = _metadata(container, self.server.name)
-            found.extend(entries)
-            total = int(container.get("totalSize", 0) or 0)
-            if not entries or len(found) >= total:
+            found.extend(listing.metadata)
+            if not listing.metadata or len(found) >= (listing.total_size or 0):
                 return found
 
     async def _present_ids_if_fewer(
@@ -255,9 +251,7 @@ class PlexBackend(MediaBackend):
             return None
         present: set[str] = set()
         for plex_type in types:
-            present.update(
-                str(e["ratingKey"]) for e in await self._entries(library, plex_type) if e.get("ratingKey")
-            )
+            present.update(str(e.rating_key) for e in await self._entries(library, plex_type) if e.rating_key)
         return frozenset(present)
 
     async def _watch_changes(
@@ -271,10 +265,12 @@ class PlexBackend(MediaBackend):
         the rest of the library is unwatched).
         """
         leaf_types = LEAF_TYPES.get(library.kind, ())
-        viewed, *counts = await asyncio.gather(
+        viewed, counts = await asyncio.gather(
             asyncio.gather(*(self._entries(library, t, **{"lastViewedAt>>": since}) for t in leaf_types)),
-            *(self._count(library, t, {"unwatched": 0}) for t in leaf_types),
-            *(self._count(library, t, {"inProgress": 1}) for t in leaf_types),
+            asyncio.gather(
+                *(self._count(library, t, {"unwatched": 0}) for t in leaf_types),
+                *(self._count(library, t, {"inProgress": 1}) for t in leaf_types),
+            ),
         )
         recent = [watch_state_from(entry) for entries in viewed for entry in entries]
         watched_on_server = sum(counts[: len(leaf_types)])
@@ -309,10 +305,10 @@ class PlexBackend(MediaBackend):
         found: list[MediaItem] = []
         for start in range(0, len(rating_keys), FETCH_BATCH):
             batch = ",".join(rating_keys[start : start + FETCH_BATCH])
-            container = await self.client.container(f"/library/metadata/{batch}", includeGuids=1)
-            section = str(container.get("librarySectionID") or "")
-            for entry in _metadata(container, self.server.name):
-                library_id = str(entry.get("librarySectionID") or section)
+            listing: ListingDto = await self.client.listing(f"/library/metadata/{batch}", includeGuids=1)
+            section = str(listing.library_section_id or "")
+            for entry in listing.metadata:
+                library_id = str(entry.library_section_id or section)
                 item = item_from_metadata(entry, library_id, self.client.base_url)
                 if item is not None:
                     found.append(item)
@@ -371,25 +367,17 @@ def _page(start: int, size: int) -> dict[str, str]:
     return {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
 
 
-def _metadata(container: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    entries = container.get("Metadata", [])
-    if not isinstance(entries, list):
-        raise BackendProtocolError(f"{name} sent a listing reeld does not understand")
-    return [entry for entry in entries if isinstance(entry, dict)]
-
-
-def _map_watch_states(entries: list[dict[str, Any]]) -> list[WatchState]:
+def _map_watch_states(entries: list[MetadataDto]) -> list[WatchState]:
     return [watch_state_from(entry) for entry in entries]
 
 
 def _page_of(
-    name: str, library_id: str, base_url: str, check_dates: bool, container: dict[str, Any]
+    library_id: str, base_url: str, check_dates: bool, listing: ListingDto
 ) -> tuple[list[MediaItem], int]:
     """A decoded page of a listing as mapped items and, with ``check_dates``, the oldest
     ``updatedAt`` among its entries (to check that a date filter was honoured)."""
-    entries = _metadata(container, name)
+    entries = listing.metadata
     items = [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]
     if not check_dates:
         return items, sys.maxsize
-    updates = (int_or_none(entry.get("updatedAt")) or 0 for entry in entries)
-    return items, min(updates, default=sys.maxsize)
+    return items, min((entry.updated_at or 0 for entry in entries), default=sys.maxsize)

@@ -6,8 +6,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
-from reeld.backends.http import as_is, decode_json, unreachable, without_stream_cycle
+from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
+from reeld.backends.plex.dto import ListingDto, decode_listing
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -36,8 +38,10 @@ class PlexServerClient:
         headers: Mapping[str, str] | None = None,
         expect_json: bool = True,
         then: Callable[[Any], Any] = as_is,
+        decode: Decode = orjson.loads,
     ) -> Any:
-        """The decoded answer; ``then`` (a page's mapping) runs on it off the event loop (``decode_json``)."""
+        """The answer, by ``decode``; ``then`` (a page's mapping) runs on it off the event loop
+        (``decode_json``)."""
         try:
             response = without_stream_cycle(
                 await self._http.request(
@@ -65,9 +69,9 @@ class PlexServerClient:
             raise BackendProtocolError(f"{self.name} refused {path} (HTTP {status})")
         if not expect_json:
             return None
-        if not response.content:
-            return then(None)  # what the caller makes of no answer: a listing's mapping refuses it
-        return await decode_json(response, self.name, then)
+        if not response.content and decode is orjson.loads:
+            return then(None)  # what the caller makes of no answer (a typed decoder refuses it)
+        return await decode_json(response, self.name, then, decode)
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Any:
         return await self.request("GET", path, params=params, headers=headers)
@@ -76,22 +80,25 @@ class PlexServerClient:
         self, path: str, headers: Mapping[str, str] | None = None, **params: Any
     ) -> dict[str, Any]:
         """The ``MediaContainer`` of a JSON answer."""
-        return await self.mapped_container(path, as_is, headers, **params)
 
-    async def mapped_container(
-        self,
-        path: str,
-        then: Callable[[dict[str, Any]], T],
-        headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> T:
-        """``then`` of the ``MediaContainer`` of a JSON answer, run off the event loop for a large one."""
-
-        def unwrap(body: Any) -> T:
+        def unwrap(body: Any) -> dict[str, Any]:
             container = body.get("MediaContainer") if isinstance(body, dict) else None
             if not isinstance(container, dict):
                 raise BackendProtocolError(f"{self.name} sent an answer reeld does not understand ({path})")
-            return then(container)
+            return container
 
-        result: T = await self.request("GET", path, params=params, headers=headers, then=unwrap)
+        result: dict[str, Any] = await self.request("GET", path, params=params, headers=headers, then=unwrap)
+        return result
+
+    async def listing(
+        self,
+        path: str,
+        then: Callable[[ListingDto], T] = as_is,
+        headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> T:
+        """``then`` of a listing of items (typed), run off the event loop for a large one."""
+        result: T = await self.request(
+            "GET", path, params=params, headers=headers, then=then, decode=decode_listing
+        )
         return result

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from reeld.backends.plex.dto import MetadataDto
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
 
 #: The ``identifier`` of library items in requests (scrobble, timeline) and notifications.
@@ -43,63 +44,57 @@ def library_from_section(section: dict[str, Any]) -> Library:
     return Library(remote_id=str(section["key"]), title=str(section.get("title") or "Library"), kind=kind)
 
 
-def watch_state_from(entry: dict[str, Any]) -> WatchState:
+def watch_state_from(entry: MetadataDto) -> WatchState:
     """The watch state in an entry: leaves by ``viewCount``, shows and seasons by their leaf counts."""
-    view_count = int_or_none(entry.get("viewCount")) or 0
-    leaves = entry.get("leafCount")
+    view_count = entry.view_count or 0
+    leaves = entry.leaf_count
     if leaves is not None:
-        leaves = int_or_none(leaves) or 0
-        watched = leaves > 0 and (int_or_none(entry.get("viewedLeafCount")) or 0) >= leaves
+        watched = leaves > 0 and (entry.viewed_leaf_count or 0) >= leaves
     else:
         watched = view_count > 0
     return WatchState(
-        remote_id=str(entry["ratingKey"]),
+        remote_id=str(entry.rating_key),
         watched=watched,
-        position_ms=int_or_none(entry.get("viewOffset")) or 0,
+        position_ms=entry.view_offset or 0,
         view_count=view_count,
-        last_viewed_at=int_or_none(entry.get("lastViewedAt")),
+        last_viewed_at=entry.last_viewed_at,
     )
 
 
-def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) -> MediaItem | None:
+def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> MediaItem | None:
     """One item, or ``None`` for a type reeld does not keep. (Runs for every item of a sync: kept lean.)"""
-    get = entry.get
-    kind = ITEM_KINDS.get(get("type"))  # type: ignore[arg-type]
-    rating_key = get("ratingKey")
+    kind = ITEM_KINDS.get(entry.type or "")
+    rating_key = entry.rating_key
     if kind is None or not rating_key:
         return None
     extra: dict[str, object] = {}
-    guids = get("Guid")
-    if guids:
-        ids = [g["id"] for g in guids if isinstance(g, dict) and g.get("id")]
-        if ids:
-            extra["guids"] = ids
-    media = get("Media")
-    if media:
-        part = _first_part(media)
-        if part is not None:
-            extra["part_key"] = part
-    rating = get("audienceRating", get("rating"))
-    thumb = get("thumb")
-    updated = int_or_none(get("updatedAt"))
+    ids = [guid.id for guid in entry.guids if guid.id]
+    if ids:
+        extra["guids"] = ids
+    part = next((p.key for media in entry.media for p in media.parts if p.key), None)
+    if part is not None:
+        extra["part_key"] = part
+    rating = entry.audience_rating if entry.audience_rating is not None else entry.rating
+    thumb = entry.thumb
+    updated = entry.updated_at
     is_episode = kind is ItemKind.EPISODE
-    parent = get("parentRatingKey") if kind in _CHILD_KINDS else None
+    parent = entry.parent_rating_key if kind in _CHILD_KINDS else None
     return MediaItem(
         remote_id=str(rating_key),
         library_id=library_id,
         kind=kind,
-        title=str(get("title") or ""),
-        sort_title=get("titleSort"),
+        title=entry.title or "",
+        sort_title=entry.title_sort,
         parent_id=str(parent) if parent else None,
-        year=int_or_none(get("year")),
-        summary=get("summary") or None,
-        duration_ms=int_or_none(get("duration")),
-        index=int_or_none(get("index")) if kind is not ItemKind.MOVIE else None,
-        parent_index=int_or_none(get("parentIndex")) if is_episode else None,
-        show_title=get("grandparentTitle") if is_episode else None,
-        added_at=int_or_none(get("addedAt")),
+        year=entry.year,
+        summary=entry.summary or None,
+        duration_ms=entry.duration,
+        index=entry.index if kind is not ItemKind.MOVIE else None,
+        parent_index=entry.parent_index if is_episode else None,
+        show_title=entry.grandparent_title if is_episode else None,
+        added_at=entry.added_at,
         updated_at=updated,
-        rating=float(rating) if rating is not None else None,
+        rating=rating,
         # No token here: the cache and the bus never hold one. Clients ask for a URL to play.
         thumb=f"{base_url}{thumb}" if thumb else None,
         etag=str(updated) if updated is not None else None,
@@ -109,23 +104,3 @@ def item_from_metadata(entry: dict[str, Any], library_id: str, base_url: str) ->
 
 
 _CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
-
-
-def _first_part(media: list[dict[str, Any]]) -> str | None:
-    for entry in media:
-        for part in entry.get("Part") or ():
-            if part.get("key"):
-                return str(part["key"])
-    return None
-
-
-def int_or_none(value: Any) -> int | None:
-    """A Plex number (JSON int, or a string in XML-ish answers) as an int; None when it is not one."""
-    if value.__class__ is int:  # what JSON gives, nearly always: no conversion, no exception handling
-        return value
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
