@@ -283,19 +283,21 @@ class SourceCoordinator:
         await self.db.write(queries.delete_source, source_id)
         account = self.auth.accounts.get(runtime.source.account_id)
         if account is not None and account.needs_secret:
-            names = self.backends.kind_for(account).source_secret_names(runtime.source)
+            kind = self.backends.kind_for(account)
+            names = kind.source_secret_names(runtime.source)
             await self.auth.delete_secrets(account, names)
+            kind.secrets_deleted(account.id, names)
         self.events.emit(ev.SourceRemoved(source_id))
         log.info("source_removed", source=source_id)
 
     # -- connections -------------------------------------------------------------------------
 
-    def _ensure_connecting(self, runtime: SourceRuntime) -> None:
+    def _ensure_connecting(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
         if runtime.id in self.backends:
             return
         if runtime.connect_task is None or runtime.connect_task.done():
-            runtime.connect_task = self.spawn(self._connect_loop(runtime))
-        else:
+            runtime.connect_task = self.spawn(self._connect_loop(runtime, first_delay_s))
+        elif not first_delay_s:
             runtime.wake.set()
 
     def reconnect(self, source_id: str) -> None:
@@ -328,7 +330,11 @@ class SourceCoordinator:
                 self._ensure_connecting(runtime)
                 runtime.wake.set()
 
-    async def _connect_loop(self, runtime: SourceRuntime) -> None:
+    async def _connect_loop(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
+        if first_delay_s:
+            runtime.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runtime.wake.wait(), first_delay_s)
         while runtime.id in self.runtimes and not self._stopping:
             runtime.wake.clear()
             if await self._connect_once(runtime):
@@ -371,7 +377,9 @@ class SourceCoordinator:
             )
             return False
         backend = runtime.backend
-        runtime.backoff.reset()
+        # The backoff is not reset here but once a sync succeeds: a server that answers the connection
+        # check and fails every sync (HTTP 503 from a proxy, cut-off pages) would otherwise be asked
+        # again at once, many times a second.
         await self._remember_address(runtime, backend.address, backend.connection_kind)
         self.backends.register(backend)
         problem = f"The last sync failed: {runtime.sync_problem}" if runtime.sync_problem else ""
@@ -411,7 +419,8 @@ class SourceCoordinator:
             return
         status = SourceStatus.OFFLINE if isinstance(exc, BackendUnavailable) else SourceStatus.ERROR
         self._set_state(runtime, SourceState(status, str(exc)))
-        self._ensure_connecting(runtime)
+        # Connecting again at once would find the server answering and fail the same way: back off.
+        self._ensure_connecting(runtime, first_delay_s=runtime.backoff.next_delay())
 
     def sync_result(self, source_id: str, problem: str) -> None:
         """A connected source's sync ended: its status message says what went wrong, or nothing."""
@@ -419,6 +428,8 @@ class SourceCoordinator:
         if runtime is None or runtime.state.status is not SourceStatus.CONNECTED:
             return
         runtime.sync_problem = ""
+        if not problem:
+            runtime.backoff.reset()  # healthy again: a later failure starts with a short wait
         message = f"The last sync failed: {problem}" if problem else ""
         self._set_state(runtime, replace(runtime.state, message=message))
 

@@ -1,6 +1,7 @@
 """Jellyfin end to end, in process: the daemon core with a real keyring, over real HTTP to the fake."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -246,6 +247,36 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
             assert isinstance(finished, ev.SyncFinished) and finished.success
     assert await core.sync.sync(source_id, full=True)
     assert await cached(core, source_id) == expected(fake)
+
+
+async def test_a_server_that_fails_every_sync_is_asked_again_after_growing_pauses(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+) -> None:
+    """A server that answers its connection check but fails every listing (a proxy's HTTP 503) is
+    not asked again at once: reeld reconnects, and syncs, after a pause that grows with each failure."""
+    core, recorder = daemon
+    source_id = await added(daemon, server)
+    server.wire.add_fault(Fault(FaultKind.STATUS, path="/Items"))
+    server.wire.reset_log()
+    recorder.events.clear()
+    failed_at = []
+    for _ in range(3):
+        if not failed_at:
+            core.sync.request_sync(source_id, False)
+        finished = await recorder.wait(
+            lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 20
+        )
+        assert (
+            isinstance(finished, ev.SyncFinished) and not finished.success and "HTTP 503" in finished.message
+        )
+        failed_at.append(time.monotonic())
+    first_pause, second_pause = failed_at[1] - failed_at[0], failed_at[2] - failed_at[1]
+    assert 1.4 < first_pause < second_pause  # 2 s, then 4 s (each within a quarter, for jitter)
+    assert sum(1 for r in server.wire.requests if r.path == "/Items") <= 12  # a few a sync, not hundreds
+    server.wire.clear_faults()
+    core.reconnect(source_id)  # asked for: at once, and the sync that follows completes
+    finished = await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id, 20)
+    assert isinstance(finished, ev.SyncFinished) and finished.success
 
 
 async def test_a_bad_answer_to_any_request_of_an_incremental_sync_is_said_in_words(
