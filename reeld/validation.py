@@ -24,7 +24,13 @@ def check_url(value: str, what: str = "server URL") -> str:
     """An http(s) URL with a host, without a trailing slash."""
     check_text(value, what)
     value = value.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number up to 65535
+    except ValueError:
+        raise InvalidArgument(
+            f"{what} is not a valid URL (check the address and port): {value[:100]!r}"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidArgument(f"{what} must be an http:// or https:// URL, not {value[:100]!r}")
     if parts.username or parts.password:

@@ -102,6 +102,9 @@ BAD_CALLS = [
     ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:9", "", "pw"], "InvalidArgument"),
     ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:9", "anna", "pw"], "Offline"),
     ("Manager", "BeginJellyfinQuickConnect", "s", ["not a url"], "InvalidArgument"),
+    ("Manager", "BeginJellyfinQuickConnect", "s", ["http://[::1"], "InvalidArgument"),
+    ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:80960", "anna", "pw"], "InvalidArgument"),
+    ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:abc", "anna", "pw"], "InvalidArgument"),
     ("Manager", "AddPlexAccount", "s", [""], "InvalidArgument"),
     ("Manager", "CancelLogin", "s", ["no-such-login"], "NotFound"),
 ]
