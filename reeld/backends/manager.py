@@ -44,6 +44,11 @@ class BackendKind(abc.ABC):
         """Keyring entries (of the account) that belong to one source: removed with it."""
         return ()
 
+    def secrets_deleted(self, account_id: str, names: tuple[str, ...]) -> None:
+        """Those keyring entries of the account are gone (its source was removed): a kind that
+        remembers what it stored must store them again when the source comes back."""
+        return None
+
     @abc.abstractmethod
     def create_backend(
         self, source: Source, account: AuthProvider, services: BackendServices

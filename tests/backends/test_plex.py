@@ -273,6 +273,13 @@ async def test_servers_joining_and_leaving_the_account(
     assert await cached(core, friend_id) == {}
     assert keyring_daemon.keyring_get("reeld", f"{account_id}/server/{friend.machine_identifier}") is None
 
+    # Shared again: it comes back with its own token in the keyring, and syncs.
+    cluster.plex_tv.add_server(friend)
+    core.refresh_account(account_id)
+    await synced(recorder, friend_id)
+    assert keyring_daemon.keyring_get("reeld", f"{account_id}/server/{friend.machine_identifier}")
+    assert core.coordinator.get(friend_id).state.status is SourceStatus.CONNECTED
+
 
 async def test_plex_tv_failing_says_so_and_never_blames_the_credentials(
     daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster

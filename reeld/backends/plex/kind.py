@@ -94,6 +94,10 @@ class PlexKind(BackendKind):
         client_identifier = str((source.settings or {}).get("client_identifier", ""))
         return (server_secret(client_identifier),) if client_identifier else ()
 
+    def secrets_deleted(self, account_id: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            self._stored.pop((account_id, name), None)
+
     def create_backend(
         self, source: Source, account: AuthProvider, services: BackendServices
     ) -> MediaBackend:
