@@ -112,6 +112,12 @@ def pair_moves(gone: Mapping[str, str], arrived: Mapping[str, str]) -> dict[str,
     }
 
 
+def new_to_cache(items: Sequence[MediaItem], ctx: SyncContext) -> int:
+    """How many of ``items`` the cache does not hold yet: with the cached count, what the server's
+    count must reach if nothing was deleted."""
+    return sum(1 for item in items if item.remote_id not in ctx.known)
+
+
 def count_if_only(
     cached: frozenset[str], recent: Sequence[WatchState], holds: Callable[[WatchState], bool]
 ) -> int:

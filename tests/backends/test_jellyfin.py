@@ -185,6 +185,13 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     fake.user_data[(user, unplayed[1].id)].position_ticks = 0
     assert await core.sync.sync(source_id, full=False)
     assert await cached(core, source_id) == expected(fake)
+    # A movie deleted and another added in the same library: the count alone would not tell.
+    gone = next(i for i in fake.items.values() if i.type == "Movie" and i.id != fresh.id)
+    fake.listeners.clear()  # the live updates reconnected meanwhile: again, no websocket
+    fake.delete_item(gone.id)
+    fake.add_movie("Another New Film", 2026)
+    assert await core.sync.sync(source_id, full=False)
+    assert await cached(core, source_id) == expected(fake)
 
 
 async def test_live_updates_reach_the_cache_within_2_s(

@@ -372,6 +372,12 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     home.set_progress(resumed.rating_key, 0, at=1)
     assert await core.sync.sync(home_id, full=False)
     assert await cached(core, home_id) == expected(home)
+    # A movie deleted and another added in the same library: the count alone would not tell.
+    home.notifier._queues.clear()  # the live updates reconnected meanwhile: again, no websocket
+    home.delete_item(movies[5].rating_key)
+    home.add_movie("Another New Film", year=2026)
+    assert await core.sync.sync(home_id, full=False)
+    assert await cached(core, home_id) == expected(home)
 
 
 async def test_live_notifications_reach_the_cache_within_two_seconds(

@@ -19,6 +19,7 @@ from reeld.backends.base import (
     PlaybackState,
     SyncContext,
     count_if_only,
+    new_to_cache,
 )
 from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.plex import connection as conn
@@ -179,13 +180,16 @@ class PlexBackend(MediaBackend):
         filters = {} if self.listing_is_exhaustive(ctx) or since is None else {"updatedAt>>": since}
         counts = await asyncio.gather(*(self._count(library, t, filters) for t in types))
         total = sum(counts)
+        arrived = 0
         for plex_type, count in zip(types, counts, strict=True):
             fetch = functools.partial(self._fetch_page, library, plex_type, filters, since)
             async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
+                arrived += new_to_cache(items, ctx)
                 yield ItemPage(items=items, total=total, cursor=cursor)
         if filters and since is not None:
             present, (states, watched) = await asyncio.gather(
-                self._present_ids_if_fewer(library, types, ctx), self._watch_changes(library, ctx, since)
+                self._present_ids_if_fewer(library, types, ctx, arrived),
+                self._watch_changes(library, ctx, since),
             )
             yield ItemPage(
                 watch_states=states, watched_ids=watched, present_ids=present, total=total, cursor=cursor
@@ -242,12 +246,13 @@ class PlexBackend(MediaBackend):
                 return found
 
     async def _present_ids_if_fewer(
-        self, library: Library, types: tuple[int, ...], ctx: SyncContext
+        self, library: Library, types: tuple[int, ...], ctx: SyncContext, arrived: int
     ) -> frozenset[str] | None:
-        """Every id of the library, when the server has fewer items than the cache (some were deleted
-        while no websocket was listening). Counting is one small request per type."""
+        """Every id of the library, when the server has fewer items than the cache and the ``arrived``
+        items of this sync (some were deleted while no websocket was listening). Counting is one
+        small request per type."""
         counts = await asyncio.gather(*(self._count(library, t, {}) for t in types))
-        if sum(counts) >= ctx.cached_count:
+        if sum(counts) >= ctx.cached_count + arrived:
             return None
         present: set[str] = set()
         for plex_type in types:
