@@ -139,6 +139,10 @@ class SourceCoordinator:
             await self.db.write(queries.delete_source, source.id)
         for account in list(self.auth.accounts.values()):
             self.spawn(self._discover_loop(account))
+        # Cached sources connect now, on what the cache knows of them: discovery (plex.tv, slow or
+        # down) updates them when it answers, but must not hold them back.
+        for runtime in list(self.runtimes.values()):
+            self._ensure_connecting(runtime)
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         return self._tasks.spawn(coro)

@@ -330,6 +330,21 @@ async def test_plex_tv_down_at_startup_shows_cached_servers_at_once(
         await stop(again)
 
 
+async def test_cached_servers_connect_while_plex_tv_keeps_them_waiting(
+    paths: Paths, cluster: FakePlexCluster
+) -> None:
+    """plex.tv answering slowly (up to its 15 s timeout) must not hold back servers reeld knows."""
+    first = make_daemon(paths)
+    async with running(first) as recorder:
+        await add_account((first, recorder), cluster)
+    cluster.plex_tv.wire.add_fault(Fault(FaultKind.LATENCY, path="/api/v2/resources", delay=30))
+    home = source_of(cluster, "Home")
+    again = make_daemon(paths)
+    async with running(again) as recorder:
+        await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home, 5)
+    cluster.plex_tv.wire.clear_faults()
+
+
 # -- sync -------------------------------------------------------------------------------------------
 
 
