@@ -37,7 +37,15 @@ from dbus_fast.aio import MessageBus
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from common import NAME, ROOT, call, first_and_no_change_sync, thread_cpu_line  # noqa: E402
+from common import (  # noqa: E402
+    NAME,
+    ROOT,
+    call,
+    capacity_line,
+    cpu_seconds,
+    first_and_no_change_sync,
+    thread_cpu_line,
+)
 
 from reeld.backends.plex import connection as plex_connection  # noqa: E402
 from reeld.backends.plex.backend import CONCURRENT_PAGES, PAGE_SIZE, PlexBackend, ServerSettings  # noqa: E402
@@ -106,7 +114,7 @@ async def floor(server: str) -> tuple[float, int, int]:
         return time.perf_counter() - started, items, total_bytes
 
 
-async def through_daemon(address: str, server: str, pid: int) -> dict[str, float]:
+async def through_daemon(address: str, server: str, pid: int, server_pid: int) -> dict[str, float]:
     async def add_account(client: MessageBus) -> object:
         return await call(client, ROOT, f"{NAME}.Manager", "AddPlexAccount", "s", TOKEN)
 
@@ -118,7 +126,7 @@ async def through_daemon(address: str, server: str, pid: int) -> dict[str, float
         async def reset_bytes() -> None:
             await control.delete("/__control/requests")
 
-        return await first_and_no_change_sync(address, pid, add_account, bytes_sent, reset_bytes)
+        return await first_and_no_change_sync(address, pid, add_account, bytes_sent, reset_bytes, server_pid)
 
 
 def as_metadata(attributes: Mapping[str, str]) -> MetadataDto:
@@ -230,8 +238,10 @@ def main() -> None:
     keyring = start_keyring_daemon(bus)
     daemon = start_reeld(bus, env={"REELD_PLEX_TV_URL": plex_tv})
     try:
+        server_before = cpu_seconds(fake.pid)
         floor_s, floor_items, floor_bytes = asyncio.run(floor(server))
-        figures = asyncio.run(through_daemon(bus.address, server, daemon.proc.pid))
+        floor_server_cpu = cpu_seconds(fake.pid) - server_before
+        figures = asyncio.run(through_daemon(bus.address, server, daemon.proc.pid, fake.pid))
         baseline = None if args.skip_plexapi else plexapi_way(server)
     finally:
         daemon.stop()
@@ -260,6 +270,7 @@ def main() -> None:
         f"({1e6 * figures['full_cpu'] / figures['items']:.0f} µs per item)"
     )
     print(thread_cpu_line(figures))
+    print(capacity_line(floor_s, floor_server_cpu, figures))
     print(
         f"ListItems(0, 200) during the sync: p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms "
         f"over {figures['samples']:.0f} calls"

@@ -118,6 +118,18 @@ def thread_cpu_line(figures: dict[str, float]) -> str:
     return "  by thread (python = the event loop): " + ", ".join(f"{name} {s:.2f} s" for name, s in threads)
 
 
+def capacity_line(floor_s: float, floor_server_cpu: float, figures: dict[str, float]) -> str:
+    """What the machine's cores allow: the daemon's and the fake server's CPU during the sync,
+    spread over every core with no wait at all, against the floor."""
+    cores = os.cpu_count() or 1
+    bound = (figures["full_cpu"] + figures["server_cpu"]) / cores
+    return (
+        f"  the fake server's CPU: {floor_server_cpu:.2f} s during the floor, {figures['server_cpu']:.2f} s "
+        f"during the sync; (daemon + server CPU) / {cores} cores = {bound:.2f} s = {bound / floor_s:.2f}x "
+        "the floor, the least the sync could take here"
+    )
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """``VmHWM`` (peak) and ``VmRSS`` of a process, in MB."""
     return {
@@ -133,6 +145,7 @@ async def first_and_no_change_sync(
     add_account: Callable[[MessageBus], Awaitable[object]],
     bytes_sent: Callable[[], Awaitable[int]],
     reset_bytes: Callable[[], Awaitable[None]],
+    server_pid: int | None = None,
 ) -> dict[str, float]:
     """Time a new account's first (full) sync, sampling ListItems meanwhile, then a no-change
     incremental sync of the same source, with the fake server's byte counts for both.
@@ -143,6 +156,7 @@ async def first_and_no_change_sync(
     finished = await sync_finished_queue(client)
     started = time.perf_counter()
     cpu_before = cpu_seconds(pid)
+    server_before = cpu_seconds(server_pid) if server_pid else 0.0
     threads_before = thread_cpu_seconds(pid)
     await add_account(client)
     latencies: list[float] = []
@@ -150,6 +164,7 @@ async def first_and_no_change_sync(
     message = await asyncio.wait_for(finished.get(), 900)
     full = time.perf_counter() - started
     full_cpu = cpu_seconds(pid) - cpu_before
+    server_cpu = cpu_seconds(server_pid) - server_before if server_pid else 0.0
     threads_after = thread_cpu_seconds(pid)
     by_thread = {name: seconds - threads_before.get(name, 0.0) for name, seconds in threads_after.items()}
     sampler.cancel()
@@ -171,6 +186,7 @@ async def first_and_no_change_sync(
     return {
         "full": full,
         "full_cpu": full_cpu,
+        "server_cpu": server_cpu,
         **{f"cpu:{name}": seconds for name, seconds in by_thread.items() if seconds >= 0.05},
         "items": float(count.value),
         "incremental": incremental,
