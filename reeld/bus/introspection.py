@@ -13,3 +13,13 @@ from dbus_fast import introspection as intr
 def served_interfaces() -> dict[str, intr.Interface]:
     text = files("reeld.bus").joinpath("interfaces.xml").read_text(encoding="utf-8")
     return {interface.name: interface for interface in intr.Node.parse(text).interfaces}
+
+
+@functools.cache
+def method_signatures() -> dict[tuple[str, str], str]:
+    """Each served method's argument signature, by (interface, method)."""
+    return {
+        (interface.name, method.name): method.in_signature
+        for interface in served_interfaces().values()
+        for method in interface.methods
+    }

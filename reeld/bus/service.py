@@ -5,7 +5,7 @@ import contextlib
 from typing import Any
 
 import structlog
-from dbus_fast import BusType, Message, RequestNameReply
+from dbus_fast import BusType, ErrorType, Message, MessageFlag, MessageType, RequestNameReply
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface
 
@@ -17,6 +17,8 @@ from reeld.bus.constants import (
     library_path,
     source_path,
 )
+from reeld.bus.errors import INVALID_ARGUMENT
+from reeld.bus.introspection import method_signatures, served_interfaces
 from reeld.bus.objects import AccountInterface, LibraryInterface, ManagerInterface, SourceInterface
 from reeld.daemon import Daemon
 from reeld.errors import ReeldError
@@ -28,12 +30,52 @@ OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 
 
 class RootObjectManagerBus(MessageBus):
-    """A MessageBus that sends ObjectManager signals from the root path, as the spec says.
+    """A MessageBus that sends ObjectManager signals from the root path, as the spec says, and
+    answers misaddressed calls to reeld's interfaces with errors that say what is wrong.
 
-    dbus-fast sends them from the child's own path, where a GLib ``GDBusObjectManagerClient``
+    dbus-fast sends the signals from the child's own path, where a GLib ``GDBusObjectManagerClient``
     never looks. These two methods are private in dbus-fast (pinned to 5.2.x; a test with a
     GLib client guards this).
     """
+
+    def __init__(self, bus_address: str | None = None, bus_type: BusType = BusType.SESSION) -> None:
+        super().__init__(bus_address=bus_address, bus_type=bus_type)
+        #: Per object path, the interfaces exported there.
+        self.served: dict[str, set[str]] = {}
+        self.add_message_handler(self._refuse_misaddressed)
+
+    def export(self, path: str, interface: ServiceInterface) -> None:
+        super().export(path, interface)
+        self.served.setdefault(path, set()).add(interface.name)
+
+    def unexport(self, path: str, interface: ServiceInterface | str | None = None) -> None:
+        super().unexport(path, interface)
+        name = interface if isinstance(interface, str) else interface.name if interface else None
+        remaining = self.served.get(path, set()) - ({name} if name else self.served.get(path, set()))
+        if remaining:
+            self.served[path] = remaining
+        else:
+            self.served.pop(path, None)
+
+    def _refuse_misaddressed(self, msg: Message) -> Message | None:
+        """A call to one of reeld's interfaces that dbus-fast would answer with a bare
+        ``UnknownMethod``: on a path with no such object, ``UnknownObject``; with arguments of
+        other types, ``InvalidArgument``, saying which it takes."""
+        interface, path, member = msg.interface, msg.path or "", msg.member or ""
+        if (
+            msg.message_type is not MessageType.METHOD_CALL
+            or interface not in served_interfaces()
+            or msg.flags & MessageFlag.NO_REPLY_EXPECTED
+        ):
+            return None
+        if interface not in self.served.get(path, ()):
+            return Message.new_error(msg, ErrorType.UNKNOWN_OBJECT, f"No {interface} object at {path[:200]}")
+        expected = method_signatures().get((interface, member))
+        if expected is None or expected == msg.signature:
+            return None
+        return Message.new_error(
+            msg, INVALID_ARGUMENT, f"{member} takes ({expected}), not ({msg.signature[:100]})"
+        )
 
     def _emit_interface_added(self, path: str, interface: ServiceInterface) -> None:
         if self._disconnected:

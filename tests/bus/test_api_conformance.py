@@ -107,6 +107,10 @@ BAD_CALLS = [
     ("Manager", "AddJellyfinAccount", "sss", ["http://127.0.0.1:abc", "anna", "pw"], "InvalidArgument"),
     ("Manager", "AddPlexAccount", "s", [""], "InvalidArgument"),
     ("Manager", "CancelLogin", "s", ["no-such-login"], "NotFound"),
+    # Arguments of other types than the method takes (dbus-fast alone says UnknownMethod).
+    ("Manager", "GetItem", "u", ["7"], "InvalidArgument"),
+    ("Manager", "Search", "s", ["blade"], "InvalidArgument"),
+    ("Manager", "SyncAll", "", [], "InvalidArgument"),
 ]
 
 
@@ -134,6 +138,14 @@ def test_bad_input_on_objects_and_the_daemon_still_answers(running: tuple[Privat
     bus, account, source = running
     result = bus_call(bus.address, source.rsplit("/", 1)[0] + "/nope", "Source", "Sync", "b", "true")
     assert result.returncode != 0  # no such object
+    nowhere = source.rsplit("/", 1)[0] + "/nope"
+    with pytest.raises(DBusErrorResponse) as raised:
+        call(bus.address, NAME, nowhere, f"{NAME}.Source", "Sync", "b", (True,))
+    assert raised.value.name == "org.freedesktop.DBus.Error.UnknownObject"
+    with pytest.raises(DBusErrorResponse) as raised:
+        call(bus.address, NAME, source, f"{NAME}.Source", "Sync", "s", ("full",))
+    assert raised.value.name == ERR + "InvalidArgument"
+    assert raised.value.data == ("Sync takes (b), not (s)",)
     assert busctl(bus.address, "get-property", NAME, ROOT, f"{NAME}.Manager", "Version")["data"] == "0.1.0"
     assert (
         busctl(bus.address, "get-property", NAME, source, f"{NAME}.Source", "Status")["data"] == "connected"
