@@ -93,6 +93,8 @@ def failure_reason(exc: Exception) -> str:
         if "name or service not known" in text or "nodename" in text or "temporary failure in name" in text:
             return "is a name that cannot be resolved"
         return "refused the connection"
+    if isinstance(exc, httpx.RemoteProtocolError) and "complete message body" in str(exc):
+        return "cut its answer short (the connection closed halfway)"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return "dropped the connection"
     return f"cannot be reached ({exc.__class__.__name__})"

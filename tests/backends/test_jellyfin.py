@@ -246,6 +246,8 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
         runtime = core.coordinator.get(source_id)
         assert runtime.state.message  # the status says why: what the server did, not a crash
         assert "unexpectedly" not in runtime.state.message, (kind, runtime.state.message)
+        if kind is FaultKind.TRUNCATED:
+            assert "cut its answer short" in runtime.state.message
         if runtime.state.status is not SourceStatus.CONNECTED:
             # Reconnected at once (no waiting for backoff), it syncs again: and that sync completes.
             recorder.events.clear()
