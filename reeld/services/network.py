@@ -29,7 +29,8 @@ class NetworkMonitor:
 
     async def start(self) -> None:
         try:
-            self._bus = await asyncio.wait_for(MessageBus(bus_type=BusType.SYSTEM).connect(), 2.0)
+            async with asyncio.timeout(2.0):  # not wait_for: see reeld.aio
+                self._bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         except (OSError, TimeoutError, ValueError, Exception) as exc:  # no system bus: assume online
             log.info("network_state_unknown", reason=exc.__class__.__name__)
             return
@@ -47,14 +48,12 @@ class NetworkMonitor:
     ) -> Message | None:
         assert self._bus is not None
         try:
-            return await asyncio.wait_for(
-                self._bus.call(
+            async with asyncio.timeout(2.0):  # not wait_for: see reeld.aio
+                return await self._bus.call(
                     Message(
                         destination=dest, path=path, interface=iface, member=member, signature=sig, body=body
                     )
-                ),
-                2.0,
-            )
+                )
         except (TimeoutError, Exception) as exc:
             log.info("network_query_failed", member=member, reason=exc.__class__.__name__)
             return None

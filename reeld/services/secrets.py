@@ -76,7 +76,8 @@ class SecretStore:
 
     async def _run(self, name: str, *args: str) -> Any:
         try:
-            return await asyncio.wait_for(_in_daemon_thread(self._call, name, *args), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):  # not wait_for: see reeld.aio
+                return await _in_daemon_thread(self._call, name, *args)
         except TimeoutError:
             log.warning("keyring_failed", operation=name, reason="timeout", seconds=self._timeout_s)
             raise SecretStoreUnavailable(NOT_ANSWERING.format(seconds=self._timeout_s)) from None

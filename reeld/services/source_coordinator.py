@@ -7,13 +7,13 @@ a person can act on. Status changes are logged once, on the transition.
 """
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
+from reeld.aio import wait_at_most
 from reeld.backends.base import MediaBackend
 from reeld.backends.manager import BackendManager, BackendServices
 from reeld.cache import queries
@@ -188,8 +188,7 @@ class SourceCoordinator:
         are then on the bus. Discovery goes on in the background either way."""
         first = self._first_discovery.get(account_id)
         if first is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(first.wait(), timeout_s)
+            await wait_at_most(first, timeout_s)
 
     def refresh_account(self, account_id: str) -> None:
         account = self.auth.get(account_id)
@@ -337,17 +336,14 @@ class SourceCoordinator:
     async def _connect_loop(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
         if first_delay_s:
             runtime.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(runtime.wake.wait(), first_delay_s)
+            await wait_at_most(runtime.wake, first_delay_s)
         while runtime.id in self.runtimes and not self._stopping:
             runtime.wake.clear()
             if await self._connect_once(runtime):
                 return
             if runtime.state.status is SourceStatus.NEEDS_AUTH:
                 return
-            delay = runtime.backoff.next_delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(runtime.wake.wait(), delay)
+            await wait_at_most(runtime.wake, runtime.backoff.next_delay())
 
     async def _connect_once(self, runtime: SourceRuntime) -> bool:
         account = self.auth.accounts.get(runtime.source.account_id)

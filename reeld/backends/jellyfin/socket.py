@@ -50,7 +50,8 @@ async def watch_socket(backend: "JellyfinBackend") -> AsyncGenerator[ChangeSet, 
     try:
         while True:
             try:
-                raw = await asyncio.wait_for(connection.recv(), keepalive.period * 2)
+                async with asyncio.timeout(keepalive.period * 2):  # not wait_for: see reeld.aio
+                    raw = await connection.recv()
             except TimeoutError:
                 raise LiveUpdatesInterrupted(f"{client.host}: live updates went silent") from None
             except WebSocketException:

@@ -6,7 +6,6 @@ delete plus an add, and a folder moved in is walked. Runs in a worker thread, un
 """
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 from watchfiles import Change
 
+from reeld.aio import wait_at_most
 from reeld.backends.base import ChangeSet, pair_moves
 from reeld.backends.local.classify import Classification, FileKind
 from reeld.backends.local.scan import (
@@ -92,8 +92,7 @@ async def folder_events(root: str, stop: asyncio.Event) -> AsyncIterator[set[tup
                 raise
             log.warning("local_watch_batch_lost", reason=_printable(exc), next_try_s=pause_s)
         # Such a file that keeps changing (a download) loses batch after batch: back off, up to a minute.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), pause_s)
+        await wait_at_most(stop, pause_s)
         pause_s = min(pause_s * 2, LOST_BATCH_MAX_PAUSE_S)
         if not stop.is_set():
             yield None
