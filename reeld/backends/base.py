@@ -10,7 +10,7 @@ server answered nonsense.
 """
 
 import abc
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -48,8 +48,12 @@ class SyncContext:
     full: bool
     since: str | None = None
     known: Mapping[str, KnownItem] = field(default_factory=dict)
-    #: How many items of the library the cache holds (every kind).
-    cached_count: int = 0
+    #: ``await cache_counts(ids)``: how many items of the library the cache holds now (every kind),
+    #: and how many of ``ids`` are among them. With the ids a listing brought, what the server's
+    #: count must reach if nothing was deleted.
+    cache_counts: "Callable[[Collection[str]], Awaitable[tuple[int, int]]]" = field(
+        default=lambda ids: _nothing_cached(ids)
+    )
     #: The library's playable items the cache holds as watched, and as partly watched (backends that
     #: set ``uses_cached_watched``, on incremental listings): lets a server without a watch-state
     #: delta prove from counts that nothing was unwatched or had its resume point cleared.
@@ -112,10 +116,15 @@ def pair_moves(gone: Mapping[str, str], arrived: Mapping[str, str]) -> dict[str,
     }
 
 
-def new_to_cache(items: Sequence[MediaItem], ctx: SyncContext) -> int:
-    """How many of ``items`` the cache does not hold yet: with the cached count, what the server's
-    count must reach if nothing was deleted."""
-    return sum(1 for item in items if item.remote_id not in ctx.known)
+async def _nothing_cached(ids: Collection[str]) -> tuple[int, int]:
+    return 0, 0
+
+
+async def expected_count(ctx: SyncContext, listed: Collection[str]) -> int:
+    """How many items the server must count in the library if none was deleted: what the cache
+    holds, plus what this listing brought that the cache does not hold."""
+    cached, listed_cached = await ctx.cache_counts(listed)
+    return cached + len(listed) - listed_cached
 
 
 def count_if_only(

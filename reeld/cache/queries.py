@@ -476,6 +476,24 @@ def count_items(conn: Connection, source_id: str, library_id: str) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+def library_count_among(
+    conn: Connection, source_id: str, library_id: str, remote_ids: Sequence[str]
+) -> tuple[int, int]:
+    """How many items of the library the cache holds, and how many of ``remote_ids`` are among them.
+
+    Two counts, not one snapshot: a batch of the same sync committed in between (an incremental
+    listing of thousands of changes) can skew them by that batch, for one sync's deletion check."""
+    among = 0
+    for start in range(0, len(remote_ids), ROWS_PER_STATEMENT):
+        chunk = remote_ids[start : start + ROWS_PER_STATEMENT]
+        among += conn.execute(
+            select(func.count()).where(
+                items.c.source_id == source_id, items.c.library_id == library_id, items.c.remote_id.in_(chunk)
+            )
+        ).scalar_one()
+    return count_items(conn, source_id, library_id), among
+
+
 def cached_remote_ids(conn: Connection, source_id: str, library_id: str) -> set[str]:
     rows = conn.execute(
         select(items.c.remote_id).where(items.c.source_id == source_id, items.c.library_id == library_id)

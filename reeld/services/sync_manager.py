@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -399,12 +399,15 @@ class SyncManager:
         watch_sets: queries.WatchSets,
     ) -> queries.Written:
         full = full or state is None or state.last_full_sync == 0
-        cached_count = await self.db.read(queries.count_items, runtime.id, library.remote_id)
+
+        async def cache_counts(ids: Collection[str]) -> tuple[int, int]:
+            return await self.db.read(queries.library_count_among, runtime.id, library.remote_id, list(ids))
+
         ctx = SyncContext(
             full=full,
             since=None if full else state.cursor if state else None,
             known=known,
-            cached_count=cached_count,
+            cache_counts=cache_counts,
             cached_watched=watch_sets.watched,
             cached_in_progress=watch_sets.in_progress,
         )

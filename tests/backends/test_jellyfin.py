@@ -185,9 +185,16 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     fake.user_data[(user, unplayed[1].id)].position_ticks = 0
     assert await core.sync.sync(source_id, full=False)
     assert await cached(core, source_id) == expected(fake)
+    # A rename alone: the counts add up, so no list of every id is read.
+    fake.listeners.clear()  # the live updates reconnected meanwhile: again, no websocket
+    fake.update_item(fresh.id, name="Brand New Film, Director's Cut")
+    server.wire.reset_log()
+    assert await core.sync.sync(source_id, full=False)
+    assert await cached(core, source_id) == expected(fake)
+    assert not [r for r in server.wire.requests if r.query.get("Limit") == "5000"]
     # A movie deleted and another added in the same library: the count alone would not tell.
     gone = next(i for i in fake.items.values() if i.type == "Movie" and i.id != fresh.id)
-    fake.listeners.clear()  # the live updates reconnected meanwhile: again, no websocket
+    fake.listeners.clear()
     fake.delete_item(gone.id)
     fake.add_movie("Another New Film", 2026)
     assert await core.sync.sync(source_id, full=False)

@@ -387,8 +387,16 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     home.set_progress(resumed.rating_key, 0, at=1)
     assert await core.sync.sync(home_id, full=False)
     assert await cached(core, home_id) == expected(home)
-    # A movie deleted and another added in the same library: the count alone would not tell.
+    # An episode renamed (its season and show are listed with it): no list of every id is read.
     home.notifier._queues.clear()  # the live updates reconnected meanwhile: again, no websocket
+    home.update_item(episodes[3].rating_key, title="Renamed Episode")
+    home.wire.reset_log()
+    assert await core.sync.sync(home_id, full=False)
+    assert await cached(core, home_id) == expected(home)
+    every_id = [r for r in home.wire.requests if r.path.endswith("/all") and set(r.query) == {"type"}]
+    assert not [r for r in every_id if r.headers.get("x-plex-container-size") != "0"]
+    # A movie deleted and another added in the same library: the count alone would not tell.
+    home.notifier._queues.clear()
     home.delete_item(movies[5].rating_key)
     home.add_movie("Another New Film", year=2026)
     assert await core.sync.sync(home_id, full=False)

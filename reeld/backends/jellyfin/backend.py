@@ -17,7 +17,7 @@ from reeld.backends.base import (
     PlaybackState,
     SyncContext,
     count_if_only,
-    new_to_cache,
+    expected_count,
 )
 from reeld.backends.http import as_is, off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
@@ -123,13 +123,14 @@ class JellyfinBackend(MediaBackend):
         }
         if ctx.since and not ctx.full:
             query["MinDateLastSaved"] = ctx.since
-        arrived = 0
+        listed: set[str] = set()
         async for page in self._pages(query, library):
-            arrived += new_to_cache(page.items, ctx)
+            if not ctx.full:
+                listed.update(item.remote_id for item in page.items)
             yield ItemPage(items=page.items, total=page.total, cursor=cursor)
         if not ctx.full:
             present, (states, watched) = await asyncio.gather(
-                self._present_ids_if_fewer(library, types, ctx, arrived),
+                self._present_ids_if_fewer(library, types, ctx, listed),
                 self._watch_changes(library, types, ctx),
             )
             yield ItemPage(watch_states=states, watched_ids=watched, present_ids=present, cursor=cursor)
@@ -171,14 +172,14 @@ class JellyfinBackend(MediaBackend):
         return result
 
     async def _present_ids_if_fewer(
-        self, library: Library, types: str, ctx: SyncContext, arrived: int
+        self, library: Library, types: str, ctx: SyncContext, listed: set[str]
     ) -> frozenset[str] | None:
-        """Every id of the library, when the server has fewer items than the cache and the ``arrived``
-        items of this sync (something was deleted).
+        """Every id of the library, when the server has fewer items than the cache and what this
+        sync ``listed`` would make (something was deleted).
 
         Jellyfin has no delta for deletions (the websocket tells, when it is up): compare counts, one
         small request, and only when they differ list the ids."""
-        if await self._count(library, IncludeItemTypes=types) >= ctx.cached_count + arrived:
+        if await self._count(library, IncludeItemTypes=types) >= await expected_count(ctx, listed):
             return None
         return frozenset(await self._ids(library, IncludeItemTypes=types))
 

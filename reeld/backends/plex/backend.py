@@ -19,7 +19,7 @@ from reeld.backends.base import (
     PlaybackState,
     SyncContext,
     count_if_only,
-    new_to_cache,
+    expected_count,
 )
 from reeld.backends.http import off_loop, parse_http_date, pipelined
 from reeld.backends.plex import connection as conn
@@ -180,15 +180,16 @@ class PlexBackend(MediaBackend):
         filters = {} if self.listing_is_exhaustive(ctx) or since is None else {"updatedAt>>": since}
         counts = await asyncio.gather(*(self._count(library, t, filters) for t in types))
         total = sum(counts)
-        arrived = 0
+        listed: set[str] = set()
         for plex_type, count in zip(types, counts, strict=True):
             fetch = functools.partial(self._fetch_page, library, plex_type, filters, since)
             async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
-                arrived += new_to_cache(items, ctx)
+                if filters:
+                    listed.update(item.remote_id for item in items)
                 yield ItemPage(items=items, total=total, cursor=cursor)
         if filters and since is not None:
             present, (states, watched) = await asyncio.gather(
-                self._present_ids_if_fewer(library, types, ctx, arrived),
+                self._present_ids_if_fewer(library, types, ctx, listed),
                 self._watch_changes(library, ctx, since),
             )
             yield ItemPage(
@@ -246,13 +247,13 @@ class PlexBackend(MediaBackend):
                 return found
 
     async def _present_ids_if_fewer(
-        self, library: Library, types: tuple[int, ...], ctx: SyncContext, arrived: int
+        self, library: Library, types: tuple[int, ...], ctx: SyncContext, listed: set[str]
     ) -> frozenset[str] | None:
-        """Every id of the library, when the server has fewer items than the cache and the ``arrived``
-        items of this sync (some were deleted while no websocket was listening). Counting is one
-        small request per type."""
+        """Every id of the library, when the server has fewer items than the cache and what this
+        sync ``listed`` would make (some were deleted while no websocket was listening). Counting
+        is one small request per type."""
         counts = await asyncio.gather(*(self._count(library, t, {}) for t in types))
-        if sum(counts) >= ctx.cached_count + arrived:
+        if sum(counts) >= await expected_count(ctx, listed):
             return None
         present: set[str] = set()
         for plex_type in types:
