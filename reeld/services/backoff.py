@@ -11,7 +11,7 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        delay = min(self.max_s, self.first_s * 2**self.attempt)
+        delay = min(self.max_s, self.first_s * 2 ** min(self.attempt, 30))  # no overflow after weeks
         self.attempt += 1
         return delay * random.uniform(0.75, 1.25)
 

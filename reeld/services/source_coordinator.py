@@ -7,6 +7,7 @@ a person can act on. Status changes are logged once, on the transition.
 """
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,6 +30,9 @@ from reeld.services.tasks import BackgroundTasks, T
 log = structlog.get_logger(__name__)
 
 COUNTS_DEBOUNCE_S = 0.3
+#: A connection that lasted this long was a good one: losing it starts the backoff again from its
+#: shortest pause.
+STABLE_CONNECTION_S = 300.0
 
 
 @dataclass(eq=False)
@@ -51,6 +55,11 @@ class SourceRuntime:
     #: Why the last sync failed, when that failure cost the connection: said again once connected,
     #: until a sync ends (a reconnected source would otherwise show no trace of it).
     sync_problem: str = ""
+    #: When the source last connected (monotonic seconds; 0: not yet).
+    connected_at: float = 0.0
+    #: Discovery changed how to reach the source (a Plex server's addresses): the next connection
+    #: makes its backend anew instead of retrying the one made from the old settings.
+    settings_changed: bool = False
 
     @property
     def id(self) -> str:
@@ -265,6 +274,7 @@ class SourceCoordinator:
                     source.settings,
                 )
                 runtime.source = merged
+                runtime.settings_changed = True
                 await self.db.write(queries.save_source, merged)
                 self.events.emit(ev.SourceChanged(source.id))
             self._ensure_connecting(runtime)
@@ -295,12 +305,15 @@ class SourceCoordinator:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _ensure_connecting(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
+    def _ensure_connecting(self, runtime: SourceRuntime, after_loss: bool = False) -> None:
+        """Connect in the background, now, or after a loss (``after_loss``) once the backoff's pause
+        is over: connecting again at once would find the server answering and fail the same way."""
         if runtime.id in self.backends:
             return
         if runtime.connect_task is None or runtime.connect_task.done():
+            first_delay_s = runtime.backoff.next_delay() if after_loss else 0.0
             runtime.connect_task = self.spawn(self._connect_loop(runtime, first_delay_s))
-        elif not first_delay_s:
+        elif not after_loss:
             runtime.wake.set()
 
     def reconnect(self, source_id: str) -> None:
@@ -351,6 +364,10 @@ class SourceCoordinator:
             return True
         if runtime.state.status not in (SourceStatus.CONNECTED, *RETRYING):
             self._set_state(runtime, SourceState(SourceStatus.CONNECTING, "Connecting"))
+        if runtime.backend is not None and runtime.settings_changed:
+            await runtime.backend.aclose()
+            runtime.backend = None
+        runtime.settings_changed = False
         try:
             if runtime.backend is None:
                 runtime.backend = self.backends.kind_for(account).create_backend(
@@ -377,6 +394,7 @@ class SourceCoordinator:
             )
             return False
         backend = runtime.backend
+        runtime.connected_at = time.monotonic()
         # The backoff is not reset here but once a sync succeeds: a server that answers the connection
         # check and fails every sync (HTTP 503 from a proxy, cut-off pages) would otherwise be asked
         # again at once, many times a second.
@@ -419,8 +437,9 @@ class SourceCoordinator:
             return
         status = SourceStatus.OFFLINE if isinstance(exc, BackendUnavailable) else SourceStatus.ERROR
         self._set_state(runtime, SourceState(status, str(exc)))
-        # Connecting again at once would find the server answering and fail the same way: back off.
-        self._ensure_connecting(runtime, first_delay_s=runtime.backoff.next_delay())
+        if runtime.connected_at and time.monotonic() - runtime.connected_at > STABLE_CONNECTION_S:
+            runtime.backoff.reset()  # a loss after a long good run starts again with a short pause
+        self._ensure_connecting(runtime, after_loss=True)
 
     def sync_result(self, source_id: str, problem: str) -> None:
         """A connected source's sync ended: its status message says what went wrong, or nothing."""

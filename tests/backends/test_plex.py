@@ -2,6 +2,7 @@
 plex.tv and fake servers (plexapi itself talks to the fake plex.tv, routed by REELD_PLEX_TV_URL)."""
 
 import asyncio
+import dataclasses
 import ssl
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +19,9 @@ from reeld.backends.plex import kind as plex_kind
 from reeld.backends.plex.backend import PlexBackend, _page_of
 from reeld.backends.plex.dto import decode_listing
 from reeld.backends.plex.kind import PlexKind, plex_source_id
+from reeld.backends.plex.plextv import PlexConnection
 from reeld.cache import queries
+from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import AuthRequired
@@ -32,6 +35,7 @@ from reeld.fakes.plex import (
     ServerSpec,
 )
 from reeld.fakes.plex.catalog import EPISODE, MOVIE, SHOW
+from reeld.fakes.plex.network import HOST, refusing_socket
 from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
@@ -343,6 +347,36 @@ async def test_cached_servers_connect_while_plex_tv_keeps_them_waiting(
     async with running(again) as recorder:
         await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home, 5)
     cluster.plex_tv.wire.clear_faults()
+
+
+async def test_addresses_that_changed_while_reeld_was_down_are_used_once_plex_tv_answers(
+    paths: Paths, cluster: FakePlexCluster
+) -> None:
+    """Cached servers connect before plex.tv answers, on the addresses the cache knows; when those
+    no longer answer, the addresses discovery brings are tried, without a restart."""
+    first = make_daemon(paths)
+    async with running(first) as recorder:
+        await add_account((first, recorder), cluster)
+    home = source_of(cluster, "Home")
+    moved_away = refusing_socket()  # the server's old address: nothing listens there any more
+    db = Database(paths.cache_file)
+    await db.open()
+    (source,) = [s for s in await db.read(queries.load_sources) if s.id == home]
+    old = PlexConnection(f"http://{HOST}:{moved_away.getsockname()[1]}", local=True, relay=False)
+    stale = dataclasses.replace(
+        source, address=old.uri, settings={**source.settings, "connections": [old.to_settings()]}
+    )
+    await db.write(queries.save_source, stale)
+    await db.close()
+    cluster.plex_tv.wire.add_fault(Fault(FaultKind.LATENCY, path="/api/v2/resources", delay=1))
+    again = make_daemon(paths)
+    try:
+        async with running(again) as recorder:
+            await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home, 20)
+            assert again.coordinator.get(home).state.address != old.uri
+    finally:
+        moved_away.close()
+        cluster.plex_tv.wire.clear_faults()
 
 
 # -- sync -------------------------------------------------------------------------------------------
