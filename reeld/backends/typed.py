@@ -65,6 +65,13 @@ def _field_value(raw: Any, into: Any, frame: bool) -> Any:
     return [converted for item in raw if (converted := _or_none(item, element)) is not None]
 
 
+def convert_each(values: Any, into: type[S]) -> list[S]:
+    """Each of ``values`` (decoded JSON) as ``into``, leniently; what is no ``into`` at all is left out."""
+    if not isinstance(values, list):
+        return []
+    return [converted for value in values if (converted := _or_none(value, into)) is not None]
+
+
 def _or_none(value: Any, into: Any) -> Any:
     try:
         return leniently(value, into)

@@ -43,13 +43,20 @@ async def test_a_listing_that_is_no_listing_is_a_protocol_error_that_says_where(
 
 async def test_an_odd_field_of_an_item_is_left_out_not_the_page() -> None:
     items = [
-        {"Id": "1", "Name": "Heat", "ProductionYear": "nineteen", "UserData": {"Played": True}},
+        {
+            "Id": "1",
+            "Name": "Heat",
+            "ProductionYear": "nineteen",
+            "UserData": {"Played": True},
+            "ImageTags": {"Primary": "t1", "Logo": None},  # nullable in Jellyfin's API
+        },
         {"Id": "2", "Name": "Ronin", "ProductionYear": "1998"},  # a number as a string is a number
     ]
     page = orjson.dumps({"Items": items, "TotalRecordCount": "2"})
     decoded = await decode_json(httpx.Response(200, content=page), "jf.example", decode=decode_items)
     assert [(i.name, i.production_year) for i in decoded.items] == [("Heat", None), ("Ronin", 1998)]
     assert decoded.items[0].user_data is not None and decoded.items[0].user_data.played
+    assert decoded.items[0].image_tags == {"Primary": "t1", "Logo": None}
     assert decoded.total_record_count == 2
 
 

@@ -3,6 +3,8 @@
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from reeld.backends.jellyfin import socket as socket_module
 from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind
 from reeld.cache import queries
@@ -613,3 +616,23 @@ async def test_a_silent_socket_is_detected_and_replaced(
     fresh = fake.add_movie("After The Silence")
     await recorder.wait(lambda e: isinstance(e, ev.SourceChanged) and e.source_id == source_id, 3)
     assert fresh.id in await cached(core, source_id)
+
+
+async def test_one_odd_entry_of_a_watch_state_message_leaves_out_that_entry_only() -> None:
+    backend = cast(Any, SimpleNamespace(user_id="u1", source_id="jellyfin_x"))
+    data = {
+        "UserId": "u1",
+        "UserDataList": [
+            {"ItemId": "a", "Played": True, "PlayCount": 1},
+            {"ItemId": "b", "Played": None, "PlaybackPositionTicks": "many"},  # odd fields: defaults
+            "not an entry",
+            {"ItemId": "c", "PlaybackPositionTicks": 600_000_000},
+        ],
+    }
+    change = await socket_module._apply(backend, cast(Any, None), "UserDataChanged", data)
+    assert change is not None
+    assert [(s.remote_id, s.watched, s.position_ms) for s in change.watch_states] == [
+        ("a", True, 0),
+        ("b", False, 0),
+        ("c", False, 60_000),
+    ]

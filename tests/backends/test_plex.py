@@ -686,10 +686,12 @@ def test_an_unreadable_field_does_not_stop_a_page_from_mapping() -> None:
     body = orjson.dumps(
         {
             "MediaContainer": {
-                "totalSize": "2",
+                "totalSize": "3",
                 "Metadata": [
                     {"ratingKey": "7", "type": "movie", "title": "Heat", "updatedAt": "n/a", "year": 1995},
                     {"ratingKey": 8, "type": "movie", "title": "Ronin", "Media": "none", "year": "1998"},
+                    # A title that looks like a number comes as one; a duration with a fraction.
+                    {"ratingKey": "9", "type": "movie", "title": 1917, "year": 2019, "duration": 7140000.0},
                     "not an item",
                 ],
             }
@@ -700,6 +702,7 @@ def test_an_unreadable_field_does_not_stop_a_page_from_mapping() -> None:
         assert [(item.remote_id, item.title, item.year) for item in items] == [
             ("7", "Heat", 1995),
             ("8", "Ronin", 1998),
+            ("9", "1917", 2019),
         ]
         assert oldest_update == (0 if check_dates else sys.maxsize)
 

@@ -41,7 +41,7 @@ class ItemDto(msgspec.Struct, rename="pascal", gc=False):
     series_name: str | None = None
     date_created: str | None = None
     community_rating: float | None = None
-    image_tags: dict[str, str] | None = None
+    image_tags: dict[str, str | None] | None = None
     etag: str | None = None
     provider_ids: dict[str, str | None] | None = None
     user_data: UserDataDto | None = None

@@ -12,7 +12,6 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import msgspec
 import structlog
 from websockets.exceptions import WebSocketException
 
@@ -20,6 +19,7 @@ from reeld.backends.base import ChangeSet
 from reeld.backends.jellyfin.dto import UserDataDto
 from reeld.backends.jellyfin.mapping import watch_state
 from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
+from reeld.backends.typed import convert_each
 
 if TYPE_CHECKING:
     from reeld.backends.jellyfin.backend import JellyfinBackend
@@ -110,7 +110,7 @@ async def _apply(backend: "JellyfinBackend", keepalive: _KeepAlive, kind: Any, d
     if kind == "UserDataChanged" and isinstance(data, dict):
         if str(data.get("UserId", "")).replace("-", "") != backend.user_id.replace("-", ""):
             return None
-        user_data = msgspec.convert(data.get("UserDataList") or [], list[UserDataDto], strict=False)
+        user_data = convert_each(data.get("UserDataList") or [], UserDataDto)
         states = [watch_state(d.item_id, d) for d in user_data if d.item_id]
         return ChangeSet(watch_states=states)
     return None

@@ -25,6 +25,10 @@ class MediaDto(msgspec.Struct, gc=False):
     parts: list[PartDto] = msgspec.field(default_factory=list, name="Part")
 
 
+#: Text that Plex sends as a number when it looks like one (a film titled 1917, a show titled 24).
+Text = str | int | float | None
+
+
 class MetadataDto(msgspec.Struct, rename="camel", gc=False):
     """One entry of a ``MediaContainer``'s ``Metadata``: a movie, show, season, episode…"""
 
@@ -32,14 +36,14 @@ class MetadataDto(msgspec.Struct, rename="camel", gc=False):
     rating_key: str | int | None = None
     parent_rating_key: str | int | None = None
     library_section_id: str | int | None = msgspec.field(default=None, name="librarySectionID")
-    title: str | None = None
-    title_sort: str | None = None
+    title: Text = None
+    title_sort: Text = None
     year: int | None = None
-    summary: str | None = None
-    duration: int | None = None
+    summary: Text = None
+    duration: int | float | None = None
     index: int | None = None
     parent_index: int | None = None
-    grandparent_title: str | None = None
+    grandparent_title: Text = None
     added_at: int | None = None
     updated_at: int | None = None
     audience_rating: float | None = None

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from reeld.backends.plex.dto import MetadataDto
+from reeld.backends.plex.dto import MetadataDto, Text
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
 
 #: The ``identifier`` of library items in requests (scrobble, timeline) and notifications.
@@ -83,15 +83,15 @@ def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> Me
         remote_id=str(rating_key),
         library_id=library_id,
         kind=kind,
-        title=entry.title or "",
-        sort_title=entry.title_sort,
+        title=text(entry.title) or "",
+        sort_title=text(entry.title_sort),
         parent_id=str(parent) if parent else None,
         year=entry.year,
-        summary=entry.summary or None,
-        duration_ms=entry.duration,
+        summary=text(entry.summary) or None,
+        duration_ms=int(entry.duration) if entry.duration is not None else None,
         index=entry.index if kind is not ItemKind.MOVIE else None,
         parent_index=entry.parent_index if is_episode else None,
-        show_title=entry.grandparent_title if is_episode else None,
+        show_title=text(entry.grandparent_title) if is_episode else None,
         added_at=entry.added_at,
         updated_at=updated,
         rating=rating,
@@ -104,3 +104,10 @@ def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> Me
 
 
 _CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
+
+
+def text(value: Text) -> str | None:
+    """A text field as text, also when Plex sent it as a number (``1917``, not ``1917.0``)."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
