@@ -59,6 +59,11 @@ class JellyfinAuth(AuthProvider):
     server_id: str = ""
     user_id: str = ""
 
+    @property
+    def user_name(self) -> str:
+        """The name the user logs in with (``identity`` is ``NAME@host``)."""
+        return self.identity.rpartition("@")[0]
+
     def to_config(self) -> dict[str, object]:
         return {
             **AuthProvider.to_config(self),

@@ -238,7 +238,7 @@ async def test_token_revoked_mid_sync_needs_auth_and_loses_nothing(
     assert not await core.sync.sync(source_id, full=True)
     runtime = core.coordinator.get(source_id)
     assert runtime.state.status is SourceStatus.NEEDS_AUTH
-    assert f"log in again (reelctl add-jellyfin {server.url} --user NAME)" in runtime.state.message
+    assert f"log in again (reelctl add-jellyfin {server.url} --user {USER})" in runtime.state.message
     assert core.auth.status[source_id].attention_needed
     assert await cached(core, source_id) == before
 

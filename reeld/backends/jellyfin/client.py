@@ -1,6 +1,7 @@
 """All talk with a Jellyfin server: headers, requests, and the translation of every failure into
 reeld's error tree (once, here)."""
 
+import shlex
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,8 +59,11 @@ class JellyfinClient:
         device_id: str,
         token: str | None = None,
         http: httpx.AsyncClient | None = None,
+        user_name: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Whose saved login ``token`` is, for the message that asks to log in again.
+        self.user_name = user_name
         self.device_id = device_id
         self.token = token
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True)
@@ -72,7 +76,7 @@ class JellyfinClient:
         """What to tell a person whose saved login the server no longer takes, and what to do."""
         return (
             f"The Jellyfin server at {self.host} rejected the saved login: log in again "
-            f"(reelctl add-jellyfin {self.base_url} --user NAME)"
+            f"(reelctl add-jellyfin {self.base_url} --user {shlex.quote(self.user_name) if self.user_name else 'NAME'})"
         )
 
     async def aclose(self) -> None:

@@ -42,12 +42,14 @@ class JellyfinKind(BackendKind):
         self._http = http
 
     async def _client(
-        self, url: str, services: BackendServices, token: str | None = None
+        self, url: str, services: BackendServices, token: str | None = None, user_name: str = ""
     ) -> "JellyfinClient":
         from reeld.backends.jellyfin.client import JellyfinClient
 
         device_id = await services.install_fact(DEVICE_ID_FACT, lambda: secrets.token_hex(16))
-        return JellyfinClient(url, device_id, token, http=self._http() if self._http else None)
+        return JellyfinClient(
+            url, device_id, token, http=self._http() if self._http else None, user_name=user_name
+        )
 
     async def discover(self, account: AuthProvider, services: BackendServices) -> Discovery:
         assert isinstance(account, JellyfinAuth)
@@ -73,7 +75,7 @@ class JellyfinKind(BackendKind):
 
         async def open_client() -> "JellyfinClient":
             token = await services.secret(account, "token")
-            return await self._client(account.server_url, services, token)
+            return await self._client(account.server_url, services, token, account.user_name)
 
         return JellyfinBackend(source.id, open_client, account.user_id, account.server_id)
 
