@@ -41,6 +41,10 @@ class BackendUnavailable(ReeldError):
     pass
 
 
+class ServerFailed(BackendUnavailable):
+    """The server answered, with an error of its own (HTTP 5xx): it is there, but cannot do this now."""
+
+
 class BackendProtocolError(ReeldError):
     pass
 

@@ -28,7 +28,7 @@ from reeld.backends.base import (
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.config import SyncSettings
-from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError, ServerFailed
 from reeld.models.media import Library
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
@@ -304,6 +304,9 @@ class SyncManager:
         # Counts first: a client that reads ItemCount on SyncFinished must see the new figure.
         await self.coordinator.refresh_counts()
         self.events.emit(ev.SyncFinished(runtime.id, success, message))
+        if success and runtime.id in self.coordinator.backends and not self._stopping:
+            # Changes a server failed or refused before (HTTP 5xx, a 404) are tried again.
+            self._tasks.spawn(self.replay_pending(runtime.id))
         return success
 
     def _set_progress(self, runtime: SourceRuntime, syncing: bool, progress: float) -> None:
@@ -640,6 +643,13 @@ class SyncManager:
                     log.warning(
                         "pending_dropped_item_gone", source=source_id, item=action.remote_id, reason=str(exc)
                     )
+                except ServerFailed as exc:
+                    # The server is there and failed this one call (HTTP 5xx): the change waits for
+                    # the next replay, and syncs and live updates go on.
+                    await self.db.write(queries.fail_pending, action.id, str(exc))
+                    log.warning("pending_failed", source=source_id, item=action.remote_id, reason=str(exc))
+                    held.add(action.remote_id)
+                    continue
                 except (AuthRequired, BackendUnavailable) as exc:
                     await self.db.write(queries.fail_pending, action.id, str(exc))
                     self.coordinator.connection_lost(source_id, exc)

@@ -449,6 +449,26 @@ async def test_a_change_the_server_refuses_holds_back_only_that_items_later_chan
     assert await core.db.read(queries.pending_count) == 0
 
 
+async def test_a_watch_change_the_server_fails_waits_and_the_source_stays_connected(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    """HTTP 500 for one change: that change waits; the source stays connected and syncs, and the
+    change reaches the server after the next sync that finds the server well again."""
+    core, recorder = daemon
+    source_id, failed = await one_refused_one_sent(daemon, server, fake, 500)
+    assert core.coordinator.get(source_id).state.status is SourceStatus.CONNECTED
+    assert await core.db.read(queries.pending_count) == 1
+    assert await core.sync.sync(source_id, full=False)  # the server still fails that call
+    await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == source_id)
+    assert core.coordinator.get(source_id).state.status is SourceStatus.CONNECTED
+    server.wire.clear_faults()
+    replayed = asyncio.ensure_future(server.wire.answered(lambda r: r.path == f"/UserPlayedItems/{failed}"))
+    assert await core.sync.sync(source_id, full=False)  # and, after it, the replay in the background
+    assert (await replayed).status == 200
+    assert fake.user_data[(fake.users[USER].id, failed)].played
+    assert await core.db.read(queries.pending_count) == 0
+
+
 async def test_a_change_to_an_item_the_server_no_longer_has_waits_until_a_sync_removes_it(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:

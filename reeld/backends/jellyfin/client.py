@@ -14,7 +14,7 @@ import structlog
 
 from reeld import __version__
 from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.errors import AuthRequired, BackendProtocolError, ServerFailed
 
 log = structlog.get_logger(__name__)
 
@@ -112,9 +112,7 @@ class JellyfinClient:
         if response.status_code == 404:
             raise BackendProtocolError(f"{self.host} has no {path.split('?')[0]} (is it a Jellyfin server?)")
         if response.status_code >= 500:
-            raise BackendUnavailable(
-                f"The Jellyfin server at {self.host} failed (HTTP {response.status_code})"
-            )
+            raise ServerFailed(f"The Jellyfin server at {self.host} failed (HTTP {response.status_code})")
         if response.status_code >= 400:
             raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
         if not expect_json:

@@ -10,7 +10,7 @@ import orjson
 
 from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
 from reeld.backends.plex.dto import ListingDto, decode_listing
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.errors import AuthRequired, BackendProtocolError, ServerFailed
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -64,7 +64,7 @@ class PlexServerClient:
         if status == 404:
             raise BackendProtocolError(f"{self.name} has no {path} (HTTP 404)")
         if status >= 500:
-            raise BackendUnavailable(f"{self.name} failed (HTTP {status})")
+            raise ServerFailed(f"{self.name} failed (HTTP {status})")
         if status >= 400:
             raise BackendProtocolError(f"{self.name} refused {path} (HTTP {status})")
         if not expect_json:

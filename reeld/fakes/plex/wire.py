@@ -108,6 +108,18 @@ class Wire:
         self.latency = 0.0
         self.requests: list[RequestRecord] = []
         self.bytes_sent = 0
+        self._answered: list[tuple[Callable[[RequestRecord], bool], asyncio.Future[RequestRecord]]] = []
+
+    async def answered(self, matches: Callable[[RequestRecord], bool], within_s: float = 10) -> RequestRecord:
+        """The first request from now on that ``matches``, once the server has answered it (for
+        tests awaiting what a client does in the background)."""
+        future: asyncio.Future[RequestRecord] = asyncio.get_running_loop().create_future()
+        self._answered.append((matches, future))
+        try:
+            async with asyncio.timeout(within_s):
+                return await future
+        finally:
+            self._answered = [entry for entry in self._answered if entry[1] is not future]
 
     def reset_log(self) -> None:
         self.requests.clear()
@@ -168,6 +180,9 @@ class Wire:
             await counted({"type": "http.response.body", "body": b""})
         else:
             await self._mangled(fault.kind, scope, receive, send, counted)
+        for matches, future in list(self._answered):
+            if not future.done() and matches(record):
+                future.set_result(record)
 
     def _counting(self, send: Send, record: RequestRecord) -> Send:
         async def counted(message: Message) -> None:
