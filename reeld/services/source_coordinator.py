@@ -33,6 +33,9 @@ COUNTS_DEBOUNCE_S = 0.3
 #: A connection that lasted this long was a good one: losing it starts the backoff again from its
 #: shortest pause.
 STABLE_CONNECTION_S = 300.0
+#: The longest pause between tries to reach a source that is away: a server back after a long
+#: outage is found within this.
+MAX_RETRY_PAUSE_S = 300.0
 
 
 @dataclass(eq=False)
@@ -49,7 +52,7 @@ class SourceRuntime:
     item_count: int = 0
     libraries: list[queries.CachedLibrary] = field(default_factory=list)
     library_counts: dict[str, int] = field(default_factory=dict)
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(default_factory=lambda: Backoff(max_s=MAX_RETRY_PAUSE_S))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     connect_task: asyncio.Task[None] | None = None
     #: Why the last sync failed, when that failure cost the connection: said again once connected,
@@ -326,6 +329,13 @@ class SourceCoordinator:
         runtime.backoff.reset()
         self._ensure_connecting(runtime)
         runtime.wake.set()
+
+    def try_now(self, source_id: str) -> None:
+        """A person wants this source (a sync asked for): if it is away, try to reach it now
+        rather than at the end of the backoff's pause (a login it needs cannot be tried)."""
+        runtime = self.runtimes.get(source_id)
+        if runtime is not None and runtime.state.status in RETRYING:
+            self._ensure_connecting(runtime)
 
     def reconnect_movable(self) -> None:
         """The network changed: connect again every connected source that chooses among addresses

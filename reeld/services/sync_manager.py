@@ -211,6 +211,7 @@ class SyncManager:
             return  # about to sync on connecting, which ends in SyncFinished
         if runtime.state.status in CANNOT_SYNC:
             self.events.emit(ev.SyncFinished(source_id, False, not_synced_message(runtime)))
+            self.coordinator.try_now(source_id)  # back already? then it syncs once connected
         else:
             self._asked_while_connecting[source_id] = (
                 self._asked_while_connecting.get(source_id, False) or full

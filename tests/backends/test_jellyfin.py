@@ -540,6 +540,21 @@ async def test_a_sync_asked_for_while_the_server_is_away_ends_at_once_saying_why
     assert runtime.state.status is SourceStatus.OFFLINE and runtime.state.message
     assert SourceStatus.CONNECTING not in statuses
 
+    # The server is back while reeld waits out a long pause (a minute, after a few failed tries):
+    # a sync asked for tries to reach it now.
+    runtime.backoff.attempt = 5
+    attempted.clear()
+    runtime.wake.set()  # one more failed try now, then a pause of about a minute
+    await asyncio.wait_for(attempted.wait(), 10)
+    back = FakeJellyfinServer(server.fake, port=server.port)
+    await back.start()
+    try:
+        recorder.events.clear()
+        core.sync_source(source_id, False)
+        await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == source_id, 5)
+    finally:
+        await back.stop()
+
 
 async def test_a_sync_asked_for_while_connecting_runs_once_connected(
     paths: Paths, fake: FakeJellyfin
