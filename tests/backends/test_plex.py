@@ -429,6 +429,18 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     assert await cached(core, home_id) == expected(home)
     every_id = [r for r in home.wire.requests if r.path.endswith("/all") and set(r.query) == {"type"}]
     assert not [r for r in every_id if r.headers.get("x-plex-container-size") != "0"]
+    # Two edits within one second (Plex's updatedAt counts whole seconds): the second one stays.
+    home.notifier._queues.clear()
+    clock, second = home.catalog.clock, home.catalog.clock()
+    home.catalog.clock = lambda: second
+    try:
+        home.update_item(movies[6].rating_key, title="Quokka Three")
+        assert await core.sync.sync(home_id, full=True)
+        home.update_item(movies[6].rating_key, title="Quokka Four")
+        assert await core.sync.sync(home_id, full=True)
+    finally:
+        home.catalog.clock = clock
+    assert (await core.get_item(f"{home_id}:{movies[6].rating_key}")).title == "Quokka Four"
     # A movie deleted and another added in the same library: the count alone would not tell.
     home.notifier._queues.clear()
     home.delete_item(movies[5].rating_key)

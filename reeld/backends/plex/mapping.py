@@ -1,5 +1,6 @@
 """Plex payloads (sections, ``Metadata`` entries) as reeld's media models."""
 
+import zlib
 from typing import Any
 
 from reeld.backends.plex.dto import MetadataDto, Text
@@ -97,13 +98,36 @@ def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> Me
         rating=rating,
         # No token here: the cache and the bus never hold one. Clients ask for a URL to play.
         thumb=f"{base_url}{thumb}" if thumb else None,
-        etag=str(updated) if updated is not None else None,
+        etag=_etag(entry, rating, part),
         extra=extra,
         watch=watch_state_from(entry),
     )
 
 
 _CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
+
+
+def _etag(entry: MetadataDto, rating: float | None, part: str | None) -> str:
+    """What changes when the item does. ``updatedAt`` alone is in whole seconds: two edits within
+    one second kept the first one in the cache for good, even through full syncs."""
+    fields = (
+        entry.updated_at,
+        entry.title,
+        entry.title_sort,
+        entry.summary,
+        entry.year,
+        entry.index,
+        entry.parent_index,
+        entry.parent_rating_key,
+        entry.grandparent_title,
+        entry.duration,
+        entry.added_at,
+        entry.thumb,
+        rating,
+        part,
+        *(guid.id for guid in entry.guids),
+    )
+    return format(zlib.crc32("\x1f".join(map(str, fields)).encode()), "08x")
 
 
 def text(value: Text) -> str | None:
