@@ -31,4 +31,16 @@ async def open_live_updates(url: str, name: str, rejected: str, **options: Any) 
             raise AuthRequired(rejected) from None
         raise BackendUnavailable(f"{name} refused live updates (HTTP {exc.response.status_code})") from None
     except (OSError, TimeoutError, WebSocketException) as exc:
-        raise BackendUnavailable(f"{name}: live updates cannot connect ({exc.__class__.__name__})") from None
+        raise BackendUnavailable(f"{name}: live updates cannot connect ({_in_words(exc)})") from None
+
+
+def _in_words(exc: Exception) -> str:
+    """Why a connection failed, for a person (not a Python class name)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, WebSocketException):
+        return "the server did not accept a websocket"
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return strerror or "the network failed"
