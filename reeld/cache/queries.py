@@ -638,6 +638,8 @@ def apply_watch_change(
         below = [rid for rid in with_descendants(conn, source_id, [remote_id]) if rid != remote_id]
         _mark_all(conn, source_id, below, watched, now)
     if queue is not None:
+        if queue.action == "progress" and queue.state in _PASSING_STATES:
+            _drop_superseded_progress(conn, source_id, remote_id)
         conn.execute(
             insert(pending_actions).values(
                 source_id=source_id,
@@ -648,6 +650,22 @@ def apply_watch_change(
                 created_at=now,
             )
         )
+
+
+#: Progress reports that a later one replaces: only where playback stands now matters to a server.
+_PASSING_STATES = ("playing", "paused")
+
+
+def _drop_superseded_progress(conn: Connection, source_id: str, remote_id: str) -> None:
+    """Drop the item's queued playing/paused reports that nothing else follows: an hour watched
+    offline would otherwise replay as hundreds of requests. A report of a stop, and any change
+    queued after it, stay, in order."""
+    of_item = (pending_actions.c.source_id == source_id) & (pending_actions.c.remote_id == remote_id)
+    passing = (pending_actions.c.action == "progress") & pending_actions.c.state.in_(_PASSING_STATES)
+    last_other = (
+        select(func.coalesce(func.max(pending_actions.c.id), 0)).where(of_item, ~passing).scalar_subquery()
+    )
+    conn.execute(delete(pending_actions).where(of_item, passing, pending_actions.c.id > last_other))
 
 
 def pending_for_source(conn: Connection, source_id: str) -> list[PendingAction]:

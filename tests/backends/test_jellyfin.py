@@ -469,6 +469,30 @@ async def test_a_watch_change_the_server_fails_waits_and_the_source_stays_connec
     assert await core.db.read(queries.pending_count) == 0
 
 
+async def test_progress_reported_offline_is_queued_as_where_playback_stands(
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
+) -> None:
+    """Playing reports made while the server is away replace each other in the queue: the server
+    later hears where playback stood, not every step of an hour; a stop and what follows it stay."""
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    movie, other = unplayed_movies(fake, 2)
+    await server.stop()
+    for minute in range(1, 21):
+        await core.report_progress(f"{source_id}:{movie}", minute * 60_000, "playing")
+    await core.report_progress(f"{source_id}:{other}", 30_000, "paused")
+    await core.report_progress(f"{source_id}:{movie}", 21 * 60_000, "paused")
+    await core.report_progress(f"{source_id}:{movie}", 22 * 60_000, "stopped")
+    await core.report_progress(f"{source_id}:{movie}", 23 * 60_000, "playing")
+    queued = await core.db.read(queries.pending_for_source, source_id)
+    assert [(a.remote_id, a.position_ms, a.state) for a in queued] == [
+        (other, 30_000, "paused"),
+        (movie, 21 * 60_000, "paused"),
+        (movie, 22 * 60_000, "stopped"),
+        (movie, 23 * 60_000, "playing"),
+    ]
+
+
 async def test_a_change_to_an_item_the_server_no_longer_has_waits_until_a_sync_removes_it(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
