@@ -36,6 +36,10 @@ class KnownItem:
     library_id: str = ""
 
 
+async def _nothing_cached(ids: Collection[str]) -> tuple[int, int]:
+    return 0, 0
+
+
 @dataclass(frozen=True, slots=True)
 class SyncContext:
     """What the SyncManager tells a listing.
@@ -51,9 +55,7 @@ class SyncContext:
     #: ``await cache_counts(ids)``: how many items of the library the cache holds now (every kind),
     #: and how many of ``ids`` are among them. With the ids a listing brought, what the server's
     #: count must reach if nothing was deleted.
-    cache_counts: "Callable[[Collection[str]], Awaitable[tuple[int, int]]]" = field(
-        default=lambda ids: _nothing_cached(ids)
-    )
+    cache_counts: Callable[[Collection[str]], Awaitable[tuple[int, int]]] = _nothing_cached
     #: The library's playable items the cache holds as watched, and as partly watched (backends that
     #: set ``uses_cached_watched``, on incremental listings): lets a server without a watch-state
     #: delta prove from counts that nothing was unwatched or had its resume point cleared.
@@ -114,10 +116,6 @@ def pair_moves(gone: Mapping[str, str], arrived: Mapping[str, str]) -> dict[str,
         for etag, new in by_etag(arrived).items()
         if len(new) == 1 and len(old := gone_ids.get(etag, [])) == 1
     }
-
-
-async def _nothing_cached(ids: Collection[str]) -> tuple[int, int]:
-    return 0, 0
 
 
 async def expected_count(ctx: SyncContext, listed: Collection[str]) -> int:

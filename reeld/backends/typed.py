@@ -62,7 +62,7 @@ def _field_value(raw: Any, into: Any, frame: bool) -> Any:
     if not isinstance(raw, list):
         raise msgspec.ValidationError(f"Expected `array`, got `{type(raw).__name__}`")
     (element,) = typing.get_args(into)
-    return [converted for item in raw if (converted := _or_none(item, element)) is not None]
+    return convert_each(raw, element)
 
 
 def convert_each(values: Any, into: type[S]) -> list[S]:

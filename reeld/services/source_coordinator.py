@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -25,9 +25,11 @@ from reeld.models.source import ConnectionKind, Source, SourceState, SourceStatu
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
 from reeld.services.backoff import Backoff
-from reeld.services.tasks import BackgroundTasks, T
+from reeld.services.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 COUNTS_DEBOUNCE_S = 0.3
 #: A connection that lasted this long was a good one: losing it starts the backoff again from its
@@ -405,9 +407,9 @@ class SourceCoordinator:
             return False
         backend = runtime.backend
         runtime.connected_at = time.monotonic()
-        # The backoff is not reset here but once a sync succeeds: a server that answers the connection
-        # check and fails every sync (HTTP 503 from a proxy, cut-off pages) would otherwise be asked
-        # again at once, many times a second.
+        # The backoff is not reset here, but once a sync succeeds or the connection has lasted: a
+        # server that answers the connection check and fails every sync (HTTP 503 from a proxy,
+        # cut-off pages) would otherwise be asked again at once, many times a second.
         await self._remember_address(runtime, backend.address, backend.connection_kind)
         self.backends.register(backend)
         problem = f"The last sync failed: {runtime.sync_problem}" if runtime.sync_problem else ""
