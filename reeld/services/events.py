@@ -128,4 +128,4 @@ class EventHub:
                 callback(event)
             except Exception:
                 # One broken subscriber must not stop the others or the service that emitted.
-                log.exception("event_subscriber_failed", event=type(event).__name__)
+                log.exception("event_subscriber_failed", event_type=type(event).__name__)
