@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 #: The alembic revision this code expects. Startup compares it with the database's and
 #: imports alembic only when they differ (alembic costs ~0.1 s of cold start).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -82,6 +82,20 @@ items = Table(
     Column("extra", Text),
     # 1 for what a library lists at its top level (movies, shows, albums), 0 for seasons and episodes.
     Column("top_level", Integer, nullable=False, server_default="0"),
+    # The item keys of API 1.1 (migration 0005); NULL when unknown.
+    Column("genres", Text),  # a JSON array of strings
+    Column("content_rating", String),
+    Column("studio", String),
+    Column("original_title", String),
+    # The sort title the server or file gives (the bus key sort_title); sort_title is the key derived from it.
+    Column("sort_name", String),
+    Column("air_date", String),  # ISO 8601 date
+    Column("provider_ids", Text),  # a JSON object: {"imdb": "tt…", "tmdb": "…"}
+    Column("artist", String),
+    Column("index_end", Integer),  # the last episode of a multi-episode file
+    # A JSON object of the server's image tag or path per kind ({"poster": …, "backdrop": …}), so the
+    # artwork cache can tell a changed image from one it holds.
+    Column("artwork", Text),
     UniqueConstraint("source_id", "remote_id", name="uq_items_source_remote"),
     ForeignKeyConstraint(
         ["source_id", "library_id"], ["libraries.source_id", "libraries.id"], ondelete="CASCADE"

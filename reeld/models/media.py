@@ -99,3 +99,14 @@ class MediaItem:
     etag: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
     watch: WatchState | None = None
+    # The item keys of API 1.1; empty or None when the server or file does not say.
+    genres: list[str] = field(default_factory=list)
+    content_rating: str | None = None
+    studio: str | None = None
+    original_title: str | None = None
+    air_date: str | None = None  # ISO 8601 date
+    provider_ids: dict[str, str] = field(default_factory=dict)  # {"imdb": "tt…", "tmdb": "…"}
+    artist: str | None = None
+    index_end: int | None = None
+    #: The server's image tag or path per kind ("poster", "backdrop", "logo", "thumb").
+    artwork: dict[str, str] = field(default_factory=dict)

@@ -83,3 +83,32 @@ def test_library_pages_read_a_sort_index_in_order(tmp_path: Path) -> None:
             )
             plan = " ".join(row[3] for row in rows)
             assert f"USING INDEX ix_items_top_by_{sort}" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_frontend_keys_migration_keeps_items_and_makes_the_next_sync_rewrite_them(tmp_path: Path) -> None:
+    """0005 adds the 1.1 item columns; items cached before it keep everything and lose only their
+    etag, so the next sync (which skips items whose etag it holds) fills the new keys in."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+        conn.execute(
+            text("INSERT INTO sources (id, account_id, kind, name) VALUES ('s', 'a', 'jellyfin', 'S')")
+        )
+        conn.execute(
+            text("INSERT INTO libraries (source_id, id, title, kind) VALUES ('s', 'l', 'L', 'movies')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO items (source_id, remote_id, library_id, kind, title, sort_title, etag, top_level) "
+                "VALUES ('s', 'm1', 'l', 'movie', 'Heat', 'heat', 'e1', 1)"
+            )
+        )
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT title, etag, genres, provider_ids, artwork FROM items")).one()
+    assert tuple(row) == ("Heat", None, None, None, None)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    columns = {column["name"] for column in inspect(engine).get_columns("items")}
+    assert "genres" not in columns and "artwork" not in columns and "title" in columns
