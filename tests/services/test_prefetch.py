@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from reeld.services.sync_manager import prefetch
+from reeld.services.sync.pages import prefetch
 
 
 async def endless() -> AsyncIterator[int]:

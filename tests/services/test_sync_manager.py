@@ -73,8 +73,8 @@ async def test_the_scheduled_incremental_sync_runs(
     await recorder.sync_finished()
     listed = len(catalog.listings)
     recorder.events.clear()
-    assert daemon.sync._scheduler is not None
-    job = daemon.sync._scheduler.get_job(f"{SOURCE}:incremental")
+    assert daemon.sync.schedule.scheduler is not None
+    job = daemon.sync.schedule.scheduler.get_job(f"{SOURCE}:incremental")
     job.modify(next_run_time=datetime.now(UTC))  # as if its 15 minutes were up
     finished = await recorder.sync_finished()
     assert finished.success
