@@ -1,7 +1,6 @@
 """Puts the daemon on the session bus and keeps the exported objects in step with its events."""
 
 import asyncio
-import contextlib
 from typing import Any
 
 import structlog
@@ -20,6 +19,7 @@ from reeld.bus.constants import (
 from reeld.bus.errors import INVALID_ARGUMENT
 from reeld.bus.introspection import method_signatures, served_interfaces
 from reeld.bus.objects import AccountInterface, LibraryInterface, ManagerInterface, SourceInterface
+from reeld.bus.transport import BusLost, lost_reason, wait_when_full
 from reeld.daemon import Daemon
 from reeld.errors import ReeldError
 from reeld.services import events as ev
@@ -35,7 +35,7 @@ class RootObjectManagerBus(MessageBus):
 
     dbus-fast sends the signals from the child's own path, where a GLib ``GDBusObjectManagerClient``
     never looks. These two methods are private in dbus-fast (pinned to 5.2.x; a test with a
-    GLib client guards this).
+    GLib client guards this). Its connection waits when the socket is full (``reeld.bus.transport``).
     """
 
     def __init__(self, bus_address: str | None = None, bus_type: BusType = BusType.SESSION) -> None:
@@ -43,6 +43,11 @@ class RootObjectManagerBus(MessageBus):
         #: Per object path, the interfaces exported there.
         self.served: dict[str, set[str]] = {}
         self.add_message_handler(self._refuse_misaddressed)
+
+    async def connect(self) -> "RootObjectManagerBus":
+        await super().connect()
+        wait_when_full(self)
+        return self
 
     def export(self, path: str, interface: ServiceInterface) -> None:
         super().export(path, interface)
@@ -117,6 +122,7 @@ class BusService:
         self.libraries: dict[tuple[str, str], LibraryInterface] = {}
         self._progress_due: set[str] = set()
         self._progress_timer: asyncio.TimerHandle | None = None
+        self._stopping = False
         self._unsubscribe = daemon.events.subscribe(self._on_event)
 
     async def start(self) -> None:
@@ -138,11 +144,18 @@ class BusService:
         log.info("bus_name_owned", name=BUS_NAME)
 
     async def wait_for_disconnect(self) -> None:
+        """Return when :meth:`stop` disconnected; raise :class:`BusLost` when the bus went away by
+        itself (the daemon then exits non-zero, and systemd restarts it)."""
         assert self.bus is not None
-        with contextlib.suppress(EOFError):  # the bus went away: shut down as on SIGTERM
+        try:
             await self.bus.wait_for_disconnect()
+        except Exception as exc:
+            raise BusLost(lost_reason(exc)) from exc
+        if not self._stopping:
+            raise BusLost(lost_reason(None))
 
     def stop(self) -> None:
+        self._stopping = True
         self._unsubscribe()
         if self._progress_timer is not None:
             self._progress_timer.cancel()

@@ -42,7 +42,7 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT, ``stop`` being set, or the bus going away."""
+    """Run until SIGTERM/SIGINT or ``stop`` being set; raise ``BusLost`` when the bus goes away."""
     from reeld.bus.service import BusService
     from reeld.daemon import Daemon
 
@@ -62,10 +62,14 @@ async def serve(paths: Paths, bus_address: str | None = None, stop: asyncio.Even
         gc.freeze()
         stopped = loop.create_task(stop.wait())
         disconnected = loop.create_task(service.wait_for_disconnect())
-        await asyncio.wait({stopped, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({stopped, disconnected}, return_when=asyncio.FIRST_COMPLETED)
         for task in (stopped, disconnected):
             task.cancel()
         log.info("shutting_down")
+        if disconnected in done:
+            # BusLost: the bus went away by itself. main() logs why and exits non-zero, so systemd's
+            # Restart=on-failure brings the daemon back.
+            disconnected.result()
     finally:
         await daemon.stop()
         service.stop()
