@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 #: The alembic revision this code expects. Startup compares it with the database's and
 #: imports alembic only when they differ (alembic costs ~0.1 s of cold start).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -163,4 +163,19 @@ install_facts = Table(
     metadata,
     Column("key", String, primary_key=True),
     Column("value", String, nullable=False),
+)
+
+# What a player needs of an item (tracks, chapters, markers: ``PlaybackInfo`` as JSON), kept once
+# fetched so it answers offline. ``etag`` is the item's at that time: a changed file is fetched again.
+playback_info = Table(
+    "playback_info",
+    metadata,
+    Column("source_id", String, primary_key=True),
+    Column("remote_id", String, primary_key=True),
+    Column("etag", String),
+    Column("fetched_at", Integer, nullable=False),
+    Column("info", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["source_id", "remote_id"], ["items.source_id", "items.remote_id"], ondelete="CASCADE"
+    ),
 )
