@@ -1,12 +1,15 @@
 """Cached items as the ``a{sv}`` dictionaries of API v1. Unknown values are left out."""
 
 import functools
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from dbus_fast import Variant
 
 from reeld.bus.constants import library_path, source_path
 from reeld.cache.browse import BROWSE_COLUMNS
+
+T = TypeVar("T", list[Any], dict[str, Any])
 
 # (key, column, D-Bus type) for plain columns; unknown (NULL) values are omitted.
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -25,11 +28,24 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("view_count", "view_count", "u"),
     ("last_viewed_at", "last_viewed_at", "t"),
     ("position_ms", "position_ms", "t"),
+    # API 1.1
+    ("content_rating", "content_rating", "s"),
+    ("studio", "studio", "s"),
+    ("original_title", "original_title", "s"),
+    ("sort_title", "sort_name", "s"),
+    ("air_date", "air_date", "s"),
+    ("artist", "artist", "s"),
+    ("index_end", "index_end", "u"),
+    ("child_count", "child_count", "u"),
+    ("leaf_count", "leaf_count", "u"),
 )
 _POSITION = {name: index for index, name in enumerate(BROWSE_COLUMNS)}
 SOURCE, REMOTE, LIBRARY, PARENT, WATCHED, KIND, RATING = (
     _POSITION[name]
     for name in ("source_id", "remote_id", "library_id", "parent_id", "watched", "kind", "rating")
+)
+GENRES, PROVIDER_IDS, LEAVES, WATCHED_LEAVES = (
+    _POSITION[name] for name in ("genres", "provider_ids", "leaf_count", "watched_leaf_count")
 )
 # The plain columns grouped by how a value is checked, so a row is one pass per group without a
 # test of each column's type (ListItems converts 200 rows a page).
@@ -83,7 +99,32 @@ def item_to_dbus(row: Any) -> dict[str, Variant]:
             out[key] = Variant(signature, value if value > 0 else 0, False)
     if (rating := row[RATING]) is not None:
         out["rating"] = Variant("d", float(rating), False)
+    if genres := row[GENRES]:
+        out["genres"] = _genres_variant(genres)
+    if provider_ids := row[PROVIDER_IDS]:
+        out["provider_ids"] = Variant("a{ss}", _text_map(provider_ids), False)
+    if (leaves := row[LEAVES]) is not None:
+        out["unwatched_count"] = Variant("u", max(leaves - (row[WATCHED_LEAVES] or 0), 0), False)
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _genres_variant(stored: str) -> Variant:
+    """A stored JSON array of genres as ``as`` (few distinct lists: made once each)."""
+    return Variant("as", [str(genre) for genre in _json(stored, list)], False)
+
+
+def _text_map(stored: str) -> dict[str, str]:
+    return {str(key): str(value) for key, value in _json(stored, dict).items()}
+
+
+def _json(stored: str, kind: type[T]) -> T:
+    """A stored JSON value of the type expected, or an empty one (a hand-edited cache is no reason to fail)."""
+    try:
+        value = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        return kind()
+    return value if isinstance(value, kind) else kind()
 
 
 def items_to_dbus(rows: Any) -> list[dict[str, Variant]]:

@@ -62,15 +62,53 @@ BROWSE_COLUMNS: tuple[str, ...] = (
     "view_count",
     "last_viewed_at",
     "id",
+    "genres",
+    "content_rating",
+    "studio",
+    "original_title",
+    "sort_name",
+    "air_date",
+    "provider_ids",
+    "artist",
+    "index_end",
+    # computed (CONTAINER_COUNTS): of shows and seasons only, else NULL
+    "child_count",
+    "leaf_count",
+    "watched_leaf_count",
 )
 _ID = BROWSE_COLUMNS.index("id")
 _WATCH_COLUMNS = frozenset({"watched", "position_ms", "view_count", "last_viewed_at"})
 
+_CONTAINERS = f"items.kind IN ('{ItemKind.SHOW}', '{ItemKind.SEASON}')"
+#: The episodes of a show (in its seasons, or right under it) or of a season.
+_LEAVES_OF_ROW = (
+    f"FROM items AS leaf WHERE leaf.source_id = items.source_id AND leaf.kind = '{ItemKind.EPISODE}' "
+    "AND leaf.parent_id IN (SELECT below.remote_id FROM items AS below WHERE below.source_id = "
+    f"items.source_id AND below.parent_id = items.remote_id AND below.kind = '{ItemKind.SEASON}' "
+    "UNION ALL SELECT items.remote_id)"
+)
+#: Counts a frontend shows on a show or season, from the cache (so a SetWatched here counts at once):
+#: correlated subqueries that SQLite evaluates for shows and seasons only, through ix_items_parent.
+CONTAINER_COUNTS: dict[str, str] = {
+    "child_count": f"CASE WHEN {_CONTAINERS} THEN (SELECT count(*) FROM items AS child "
+    "WHERE child.source_id = items.source_id AND child.parent_id = items.remote_id) END",
+    "leaf_count": f"CASE WHEN {_CONTAINERS} THEN (SELECT count(*) {_LEAVES_OF_ROW}) END",
+    "watched_leaf_count": f"CASE WHEN {_CONTAINERS} THEN (SELECT count(*) {_LEAVES_OF_ROW} AND EXISTS ("
+    "SELECT 1 FROM watch_state AS seen WHERE seen.source_id = leaf.source_id "
+    "AND seen.remote_id = leaf.remote_id AND seen.watched)) END",
+}
+
+
+def _column(name: str) -> Any:
+    if name in _WATCH_COLUMNS:
+        return watch_state.c[name]
+    if name in CONTAINER_COUNTS:
+        return literal_column(CONTAINER_COUNTS[name])  # unlabelled: pages wrap the columns in json_array()
+    return items.c[name]
+
 
 def _with_watch_state() -> Select[Any]:
-    return select(
-        *(watch_state.c[name] if name in _WATCH_COLUMNS else items.c[name] for name in BROWSE_COLUMNS)
-    ).select_from(
+    return select(*(_column(name) for name in BROWSE_COLUMNS)).select_from(
         items.outerjoin(
             watch_state,
             and_(watch_state.c.source_id == items.c.source_id, watch_state.c.remote_id == items.c.remote_id),

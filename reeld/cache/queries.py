@@ -183,6 +183,16 @@ _ITEM_COLUMNS = (
     "etag",
     "extra",
     "top_level",
+    "genres",
+    "content_rating",
+    "studio",
+    "original_title",
+    "sort_name",
+    "air_date",
+    "provider_ids",
+    "artist",
+    "index_end",
+    "artwork",
 )
 _WATCH_COLUMNS = ("source_id", "remote_id", "watched", "position_ms", "view_count", "last_viewed_at")
 _TOP_LEVEL_KINDS = frozenset(TOP_LEVEL)
@@ -210,7 +220,21 @@ def _item_values(source_id: str, item: MediaItem) -> tuple[Any, ...]:
         item.etag,
         orjson.dumps(item.extra).decode() if item.extra else None,
         1 if item.kind in _TOP_LEVEL_KINDS else 0,
+        _json_or_none(item.genres),
+        item.content_rating,
+        item.studio,
+        item.original_title,
+        item.sort_title,
+        item.air_date,
+        _json_or_none(item.provider_ids),
+        item.artist,
+        item.index_end,
+        _json_or_none(item.artwork),
     )
+
+
+def _json_or_none(value: list[str] | dict[str, str]) -> str | None:
+    return orjson.dumps(value).decode() if value else None
 
 
 def _finite(value: float | None) -> float | None:
@@ -685,6 +709,14 @@ def pending_for_source(conn: Connection, source_id: str) -> list[PendingAction]:
 
 def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(pending_actions)).scalar_one())
+
+
+def pending_counts(conn: Connection) -> dict[str, int]:
+    """Per source, how many watch changes wait in the queue."""
+    rows = conn.execute(
+        select(pending_actions.c.source_id, func.count()).group_by(pending_actions.c.source_id)
+    )
+    return {source_id: int(count) for source_id, count in rows}
 
 
 def finish_pending(conn: Connection, action_id: int) -> None:

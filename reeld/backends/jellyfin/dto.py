@@ -21,6 +21,12 @@ class UserDataDto(msgspec.Struct, rename="pascal", gc=False):
     item_id: str | None = None  # in a websocket's UserDataChanged
 
 
+class NameDto(msgspec.Struct, rename="pascal", gc=False):
+    """``NameGuidPair``: a studio, an artist or a genre with its id."""
+
+    name: str | None = None
+
+
 class ItemDto(msgspec.Struct, rename="pascal", gc=False):
     """``BaseItemDto``, the fields a listing asks for (``mapping.FIELDS``) and the defaults reeld uses."""
 
@@ -45,6 +51,16 @@ class ItemDto(msgspec.Struct, rename="pascal", gc=False):
     etag: str | None = None
     provider_ids: dict[str, str | None] | None = None
     user_data: UserDataDto | None = None
+    # The keys of API 1.1 (genres, studios and the original title only when Fields asks for them).
+    genres: list[str] | None = None
+    official_rating: str | None = None
+    studios: list[NameDto] | None = None
+    original_title: str | None = None
+    premiere_date: str | None = None
+    album_artist: str | None = None
+    artists: list[str] | None = None
+    index_number_end: int | None = None
+    backdrop_image_tags: list[str] | None = None
 
 
 class ItemsResult(msgspec.Struct, rename="pascal"):

@@ -1,6 +1,6 @@
 """Jellyfin payloads (BaseItemDto, UserItemDataDto, views) as reeld's media models."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from reeld.backends.jellyfin.dto import ItemDto, UserDataDto
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
@@ -40,7 +40,11 @@ INCLUDE_TYPES: dict[LibraryKind, str] = {
 }
 
 # Fields a listing asks for beyond the defaults (the server leaves these out unless asked).
-FIELDS = "Overview,ProviderIds,DateCreated,Etag,SortName,ParentId"
+FIELDS = "Overview,ProviderIds,DateCreated,Etag,SortName,ParentId,Genres,Studios,OriginalTitle"
+#: The images whose tags a listing asks for (one of each), so the artwork cache knows what changed.
+IMAGE_TYPES = "Primary,Backdrop,Logo,Thumb"
+#: Artwork kinds of API 1.1 by Jellyfin image type; backdrops are a list of their own (BackdropImageTags).
+ARTWORK_TYPES = {"poster": "Primary", "logo": "Logo", "thumb": "Thumb"}
 
 
 def parse_date(value: str | None) -> int | None:
@@ -51,6 +55,16 @@ def parse_date(value: str | None) -> int | None:
     text = text.split(".")[0]
     try:
         return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
+def iso_date(value: str | None) -> str | None:
+    """The day of a Jellyfin date (``2010-07-16T00:00:00.0000000Z`` -> ``2010-07-16``)."""
+    if not value or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return None
 
@@ -117,6 +131,36 @@ def item_from_dto(dto: ItemDto, library_id: str, base_url: str) -> MediaItem | N
         rating=dto.community_rating,
         thumb=f"{base_url}/Items/{item_id}/Images/Primary?tag={image_tag}" if image_tag else None,
         etag=dto.etag,
-        extra={"provider_ids": dto.provider_ids} if dto.provider_ids else {},
         watch=watch_state(item_id, dto.user_data) if dto.user_data is not None else None,
+        genres=[genre for genre in dto.genres if genre] if dto.genres else [],
+        content_rating=dto.official_rating or None,
+        studio=next((studio.name for studio in dto.studios or () if studio.name), None),
+        original_title=dto.original_title or None,
+        air_date=iso_date(dto.premiere_date),
+        provider_ids=provider_ids(dto.provider_ids),
+        artist=_artist(dto, kind),
+        index_end=dto.index_number_end if kind is ItemKind.EPISODE else None,
+        artwork=_artwork(dto),
     )
+
+
+def provider_ids(ids: dict[str, str | None] | None) -> dict[str, str]:
+    """Jellyfin's ``{"Imdb": "tt…", "Tmdb": "…"}`` with the lower-case names of API 1.1."""
+    return {name.lower(): value for name, value in (ids or {}).items() if value} if ids else {}
+
+
+def _artist(dto: ItemDto, kind: ItemKind) -> str | None:
+    if kind is ItemKind.TRACK and dto.artists:
+        return ", ".join(artist for artist in dto.artists if artist) or dto.album_artist
+    if kind in (ItemKind.ALBUM, ItemKind.TRACK):
+        return dto.album_artist or None
+    return None
+
+
+def _artwork(dto: ItemDto) -> dict[str, str]:
+    """The tag of each image the item has, by artwork kind."""
+    tags = dto.image_tags or {}
+    artwork = {kind: tag for kind, image_type in ARTWORK_TYPES.items() if (tag := tags.get(image_type))}
+    if dto.backdrop_image_tags and dto.backdrop_image_tags[0]:
+        artwork["backdrop"] = dto.backdrop_image_tags[0]
+    return artwork

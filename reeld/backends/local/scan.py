@@ -295,6 +295,8 @@ def file_item(
         updated_at=file.mtime_ns // 1_000_000_000,
         etag=file.etag,
         extra=extra,
+        air_date=found.aired,
+        index_end=found.last_episode if episode else None,
     )
 
 

@@ -10,11 +10,27 @@ import msgspec
 
 from reeld.backends.typed import typed_decoder
 
+#: Text that Plex sends as a number when it looks like one (a film titled 1917, a show titled 24).
+Text = str | int | float | None
+
 
 class TagDto(msgspec.Struct, gc=False):
     """A ``Guid`` entry: ``{"id": "imdb://tt0111161"}``."""
 
     id: str | None = None
+
+
+class GenreDto(msgspec.Struct, gc=False):
+    """A ``Genre`` entry: ``{"tag": "Drama"}``."""
+
+    tag: Text = None
+
+
+class ImageDto(msgspec.Struct, gc=False):
+    """An ``Image`` entry: ``{"type": "clearLogo", "url": "/library/metadata/1/clearLogo/2"}``."""
+
+    type: str | None = None
+    url: str | None = None
 
 
 class PartDto(msgspec.Struct, gc=False):
@@ -23,10 +39,6 @@ class PartDto(msgspec.Struct, gc=False):
 
 class MediaDto(msgspec.Struct, gc=False):
     parts: list[PartDto] = msgspec.field(default_factory=list, name="Part")
-
-
-#: Text that Plex sends as a number when it looks like one (a film titled 1917, a show titled 24).
-Text = str | int | float | None
 
 
 class MetadataDto(msgspec.Struct, rename="camel", gc=False):
@@ -56,6 +68,15 @@ class MetadataDto(msgspec.Struct, rename="camel", gc=False):
     viewed_leaf_count: int | None = None
     guids: list[TagDto] = msgspec.field(default_factory=list, name="Guid")
     media: list[MediaDto] = msgspec.field(default_factory=list, name="Media")
+    # The keys of API 1.1.
+    genres: list[GenreDto] = msgspec.field(default_factory=list, name="Genre")
+    content_rating: Text = None
+    studio: Text = None
+    original_title: Text = None
+    originally_available_at: str | None = None
+    parent_title: Text = None
+    art: str | None = None
+    images: list[ImageDto] = msgspec.field(default_factory=list, name="Image")
 
 
 class ListingDto(msgspec.Struct, rename="camel"):

@@ -1,6 +1,7 @@
 """Plex payloads (sections, ``Metadata`` entries) as reeld's media models."""
 
 import zlib
+from datetime import date
 from typing import Any
 
 from reeld.backends.plex.dto import MetadataDto, Text
@@ -101,7 +102,65 @@ def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> Me
         etag=_etag(entry, rating, part),
         extra=extra,
         watch=watch_state_from(entry),
+        genres=[name for genre in entry.genres if (name := text(genre.tag))],
+        content_rating=text(entry.content_rating) or None,
+        studio=text(entry.studio) or None,
+        # A track's originalTitle is its own artist, where it differs from the album's.
+        original_title=None if kind is ItemKind.TRACK else text(entry.original_title) or None,
+        air_date=iso_date(entry.originally_available_at),
+        provider_ids=provider_ids(ids),
+        artist=_artist(entry, kind),
+        artwork=_artwork(entry, kind),
     )
+
+
+def iso_date(value: str | None) -> str | None:
+    """The day of ``originallyAvailableAt`` (``YYYY-MM-DD``, sometimes with a time after it)."""
+    if not value or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        return None
+
+
+def provider_ids(guids: list[str]) -> dict[str, str]:
+    """``["imdb://tt0111161", "tmdb://278"]`` as ``{"imdb": "tt0111161", "tmdb": "278"}``."""
+    found: dict[str, str] = {}
+    for guid in guids:
+        provider, sep, value = guid.partition("://")
+        if sep and provider and value:
+            found.setdefault(provider.lower(), value)
+    return found
+
+
+def _artist(entry: MetadataDto, kind: ItemKind) -> str | None:
+    if kind is ItemKind.ALBUM:
+        return text(entry.parent_title) or None
+    if kind is ItemKind.TRACK:
+        return text(entry.original_title) or text(entry.grandparent_title) or None
+    return None
+
+
+#: Artwork kinds of API 1.1 by Plex ``Image`` type.
+_IMAGE_KINDS = {"coverPoster": "poster", "background": "backdrop", "clearLogo": "logo", "snapshot": "thumb"}
+
+
+def _artwork(entry: MetadataDto, kind: ItemKind) -> dict[str, str]:
+    """The server path of each image the item has, by artwork kind (paths change with the image).
+
+    An episode's ``thumb`` is a frame of it (its ``thumb``), not a poster; ``art`` alone may be the
+    show's background, which the show has already."""
+    artwork: dict[str, str] = {}
+    if entry.thumb:
+        artwork["thumb" if kind is ItemKind.EPISODE else "poster"] = entry.thumb
+    if entry.art and kind is not ItemKind.EPISODE:
+        artwork["backdrop"] = entry.art
+    for image in entry.images:
+        artwork_kind = _IMAGE_KINDS.get(image.type or "")
+        if artwork_kind and image.url and artwork_kind not in artwork:
+            artwork[artwork_kind] = image.url
+    return artwork
 
 
 _CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
@@ -126,6 +185,14 @@ def _etag(entry: MetadataDto, rating: float | None, part: str | None) -> str:
         rating,
         part,
         *(guid.id for guid in entry.guids),
+        entry.content_rating,
+        entry.studio,
+        entry.original_title,
+        entry.originally_available_at,
+        entry.parent_title,
+        entry.art,
+        *(genre.tag for genre in entry.genres),
+        *(image.url for image in entry.images),
     )
     return format(zlib.crc32("\x1f".join(map(str, fields)).encode()), "08x")
 

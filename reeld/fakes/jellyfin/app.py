@@ -118,7 +118,10 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         with_total = params.get("EnableTotalRecordCount", "true").lower() != "false"
         user_data = params.get("EnableUserData", "true").lower() != "false"
         start = int(params.get("StartIndex") or 0)
-        return JSONResponse(fake.query_result(page, total, start, user, fields, user_data, with_total))
+        images = _image_types(params)
+        return JSONResponse(
+            fake.query_result(page, total, start, user, fields, user_data, with_total, images)
+        )
 
     async def items(request: Request) -> Response:
         user = user_of(request)
@@ -287,6 +290,14 @@ async def _send_loop(websocket: WebSocket, queue: asyncio.Queue[tuple[str, Any]]
             if data is not None:
                 message["Data"] = data
             await websocket.send_text(json.dumps(message))
+
+
+def _image_types(params: dict[str, str]) -> frozenset[str] | None:
+    """The image types a listing shows tags of: none with EnableImages=false, else EnableImageTypes (all)."""
+    if params.get("EnableImages", "true").lower() == "false":
+        return frozenset()
+    types = params.get("EnableImageTypes")
+    return frozenset(filter(None, types.split(","))) if types else None
 
 
 def _qc_dto(state: QuickConnect, fields: dict[str, str]) -> dict[str, Any]:

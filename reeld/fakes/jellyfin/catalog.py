@@ -22,7 +22,21 @@ ON_REQUEST = {
     "ParentId",
     "Path",
     "MediaSources",
+    "Genres",
+    "Studios",
+    "OriginalTitle",
 }
+#: Image types an item of each type has (``EnableImageTypes`` narrows what a listing shows).
+IMAGE_TYPES_OF = {
+    "Movie": ("Primary", "Backdrop", "Logo"),
+    "Series": ("Primary", "Backdrop", "Logo", "Thumb"),
+    "Season": ("Primary",),
+    "Episode": ("Primary",),
+    "MusicAlbum": ("Primary",),
+}
+GENRES = ["Drama", "Comedy", "Thriller", "Science Fiction", "Documentary", "Animation", "Crime", "Romance"]
+STUDIOS = ["Northern Light Pictures", "Paper Moon", "Velvet Road Studios", "Harbor Films"]
+RATINGS = ["G", "PG", "PG-13", "R", "TV-14", "TV-MA"]
 
 WORDS = [
     "Silent",
@@ -89,6 +103,13 @@ class Item:
     season_id: str | None = None
     season_name: str | None = None
     provider_ids: dict[str, str] = field(default_factory=dict)
+    genres: list[str] = field(default_factory=list)
+    official_rating: str | None = None
+    studios: list[str] = field(default_factory=list)
+    original_title: str | None = None
+    premiere_date: float | None = None  # Unix seconds of a UTC midnight
+    album_artist: str | None = None
+    index_end: int | None = None
     saved: float = 0.0  # DateLastSaved: never returned, filtered on by MinDateLastSaved
     revision: int = 1
 
@@ -161,6 +182,8 @@ class FakeJellyfin:
         fake = cls(seed=seed)
         fake.add_user(user, password)
         rng = random.Random(seed)
+        # The 1.1 metadata draws from its own generator: titles and years stay what they were.
+        meta = random.Random(f"{seed}-metadata")
         movies_view = fake.add_view("Movies", "movies")
         shows_view = fake.add_view("Shows", "tvshows")
         music_view = fake.add_view("Music", "music")
@@ -176,7 +199,12 @@ class FakeJellyfin:
                     overview=f"A film, number {n}.",
                     runtime_ticks=rng.randrange(80, 180) * 60 * TICKS_PER_SECOND,
                     rating=round(rng.uniform(4, 9), 1),
-                    provider_ids={"Tmdb": str(1000 + n)},
+                    provider_ids={"Tmdb": str(1000 + n), "Imdb": f"tt{1_000_000 + n}"},
+                    genres=_genres(meta),
+                    official_rating=meta.choice(RATINGS[:4]),
+                    studios=[meta.choice(STUDIOS)],
+                    original_title=f"{WORDS[n % len(WORDS)]} ({n})" if n % 5 == 0 else None,
+                    premiere_date=_premiere(meta),
                 )
             )
         for s in range(series):
@@ -189,6 +217,11 @@ class FakeJellyfin:
                     shows_view,
                     year=1990 + rng.randrange(35),
                     overview=f"A show, number {s}.",
+                    provider_ids={"Tvdb": str(70000 + s), "Tmdb": str(5000 + s)},
+                    genres=_genres(meta),
+                    official_rating=meta.choice(RATINGS[4:]),
+                    studios=[meta.choice(STUDIOS)],
+                    premiere_date=_premiere(meta),
                 )
             )
             for season_number in range(1, seasons + 1):
@@ -220,10 +253,23 @@ class FakeJellyfin:
                             season_name=season.name,
                             runtime_ticks=45 * 60 * TICKS_PER_SECOND,
                             year=show.year,
+                            premiere_date=(show.premiere_date or 0) + (season_number * 100 + e) * 7 * 86400,
+                            # the last episode of a season of three or more is a double one
+                            index_end=e + 1 if e == episodes and episodes >= 3 else None,
                         )
                     )
         for a in range(max(1, movies // 50)):
-            fake._add(Item(jf_id(seed, "album", a), "MusicAlbum", f"Album {a}", music_view, music_view))
+            fake._add(
+                Item(
+                    jf_id(seed, "album", a),
+                    "MusicAlbum",
+                    f"Album {a}",
+                    music_view,
+                    music_view,
+                    album_artist=f"The {WORDS[a % len(WORDS)]}s",
+                    genres=["Rock"],
+                )
+            )
         user_id = next(iter(fake.users.values())).id
         for index, item in enumerate(i for i in fake.items.values() if i.type in ("Movie", "Episode")):
             if index % 7 == 0:
@@ -480,8 +526,19 @@ class FakeJellyfin:
         return dto
 
     def item_dto(
-        self, item: Item, user_id: str | None, fields: set[str], user_data: bool = True
+        self,
+        item: Item,
+        user_id: str | None,
+        fields: set[str],
+        user_data: bool = True,
+        image_types: Collection[str] | None = None,
     ) -> dict[str, Any]:
+        """``image_types``: those a request's ``EnableImageTypes`` allows (None: all)."""
+        images = [
+            kind
+            for kind in IMAGE_TYPES_OF.get(item.type, ("Primary",))
+            if image_types is None or kind in image_types
+        ]
         dto: dict[str, Any] = {
             "Name": item.name,
             "ServerId": self.server_id,
@@ -489,8 +546,8 @@ class FakeJellyfin:
             "Type": item.type,
             "IsFolder": item.is_folder,
             "LocationType": "FileSystem",
-            "ImageTags": {"Primary": jf_id("image", item.id, item.revision)},
-            "BackdropImageTags": [],
+            "ImageTags": {kind: image_tag(item, kind) for kind in images if kind != "Backdrop"},
+            "BackdropImageTags": [image_tag(item, "Backdrop")] if "Backdrop" in images else [],
         }
         if not item.is_folder:
             dto["MediaType"] = "Video" if item.type != "Audio" else "Audio"
@@ -504,8 +561,21 @@ class FakeJellyfin:
             "SeriesName": item.series_name,
             "SeasonId": item.season_id,
             "SeasonName": item.season_name,
+            "OfficialRating": item.official_rating,
+            "PremiereDate": jf_date(item.premiere_date) if item.premiere_date is not None else None,
+            "IndexNumberEnd": item.index_end,
+            "AlbumArtist": item.album_artist,
         }
         dto.update({k: v for k, v in optional.items() if v is not None})
+        if item.album_artist:
+            dto["AlbumArtists"] = [{"Name": item.album_artist, "Id": jf_id("artist", item.album_artist)}]
+            dto["Artists"] = [item.album_artist]
+        if "Genres" in fields:
+            dto["Genres"] = item.genres
+        if "Studios" in fields:
+            dto["Studios"] = [{"Name": name, "Id": jf_id("studio", name)} for name in item.studios]
+        if "OriginalTitle" in fields and item.original_title:
+            dto["OriginalTitle"] = item.original_title
         if "Overview" in fields and item.overview:
             dto["Overview"] = item.overview
         if "ProviderIds" in fields:
@@ -541,9 +611,10 @@ class FakeJellyfin:
         fields: set[str],
         user_data: bool = True,
         with_total: bool = True,
+        image_types: Collection[str] | None = None,
     ) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "Items": [self.item_dto(i, user_id, fields, user_data) for i in items],
+            "Items": [self.item_dto(i, user_id, fields, user_data, image_types) for i in items],
             "StartIndex": start,
         }
         result["TotalRecordCount"] = total if with_total else len(items)
@@ -580,6 +651,20 @@ def _library_change(
         "ItemsUpdated": updated or [],
         "CollectionFolders": [],
     }
+
+
+def image_tag(item: Item, image_type: str) -> str:
+    """An image's tag: it changes when the item does, as a real server's does when its image does."""
+    return jf_id("image", item.id, image_type, item.revision)
+
+
+def _genres(rng: random.Random) -> list[str]:
+    return rng.sample(GENRES, rng.randrange(1, 3))
+
+
+def _premiere(rng: random.Random) -> float:
+    """A UTC midnight between 1950 and 2024 (Jellyfin keeps premiere dates as such)."""
+    return float(rng.randrange(-7305, 19723) * 86400)
 
 
 def _title(rng: random.Random) -> str:

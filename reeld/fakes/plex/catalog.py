@@ -83,6 +83,7 @@ class Item:
     view_count: int = 0
     last_viewed_at: int | None = None
     view_offset: int = 0
+    original_title: str | None = None  # a movie's foreign title; a track's own artist
     sort_key: str = ""
     children: dict[int, "Item"] = field(default_factory=dict)
     cache: dict[tuple[str, int], str] | None = None

@@ -69,6 +69,30 @@ def thumb(item: Item) -> str:
     return f"/library/metadata/{item.rating_key}/thumb/{item.updated_at}"
 
 
+def art(item: Item) -> str:
+    """The background: an episode's or a season's is its show's."""
+    owner = item.grandparent or item.parent or item
+    return f"/library/metadata/{owner.rating_key}/art/{item.updated_at}"
+
+
+def clear_logo(item: Item) -> str | None:
+    """Shows have a logo, and every third movie."""
+    if item.type == SHOW or (item.type == MOVIE and item.rating_key % 3 == 0):
+        return f"/library/metadata/{item.rating_key}/clearLogo/{item.updated_at}"
+    return None
+
+
+def _images(item: Item) -> list[dict[str, Any]]:
+    """The ``Image`` entries of a movie or show, as PMS 1.40+ lists them."""
+    images = [
+        {"alt": item.title, "type": "coverPoster", "url": thumb(item)},
+        {"alt": item.title, "type": "background", "url": art(item)},
+    ]
+    if logo := clear_logo(item):
+        images.append({"alt": item.title, "type": "clearLogo", "url": logo})
+    return images
+
+
 def children_key(item: Item) -> str:
     return f"/library/metadata/{item.rating_key}/children"
 
@@ -106,8 +130,9 @@ def attributes(item: Item, flags: int) -> dict[str, object]:
             "audienceRating": item.audience_rating,
             "year": item.year,
             "titleSort": item.title_sort if item.title_sort != item.title else None,
+            "originalTitle": item.original_title,
             "thumb": thumb(item),
-            "art": f"/library/metadata/{(grandparent or parent or item).rating_key}/art/{item.updated_at}",
+            "art": art(item),
             "parentThumb": thumb(parent) if parent else None,
             "grandparentThumb": thumb(grandparent) if grandparent else None,
             "duration": item.duration,
@@ -158,6 +183,8 @@ def _children(item: Item, flags: int) -> list[tuple[str, list[dict[str, Any]]]]:
     children: list[tuple[str, list[dict[str, Any]]]] = []
     if item.part is not None:
         children.append(("Media", [_media(item, item.part)]))
+    if item.type in (MOVIE, SHOW):
+        children.append(("Image", _images(item)))
     if item.genres:
         children.append(("Genre", [{"tag": genre} for genre in item.genres]))
     if flags & DETAILS == DETAILS and item.type == MOVIE:

@@ -38,6 +38,7 @@ EDITABLE_FIELDS = {
     "contentRating": "content_rating",
     "studio": "studio",
     "originallyAvailableAt": "released",
+    "originalTitle": "original_title",
     "duration": "duration",
     "index": "index",
 }
