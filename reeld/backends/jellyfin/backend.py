@@ -19,17 +19,7 @@ from reeld.backends.base import (
     count_if_only,
     expected_count,
 )
-from reeld.backends.http import (
-    LISTING_PAGE,
-    MAX_LISTED,
-    as_is,
-    borne_out,
-    claimed_total,
-    counted_pages,
-    off_loop,
-    parse_http_date,
-)
-from reeld.backends.jellyfin import playback
+from reeld.backends.http import as_is, off_loop, parse_http_date, pipelined
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import ItemDto, ItemsResult, decode_items
 from reeld.backends.jellyfin.mapping import (
@@ -46,7 +36,6 @@ from reeld.backends.jellyfin.mapping import (
 from reeld.backends.jellyfin.socket import watch_socket
 from reeld.errors import BackendProtocolError, BackendUnavailable
 from reeld.models.media import ItemKind, Library, MediaItem, WatchState
-from reeld.models.playback import PlaybackInfo, Transcode
 from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
@@ -155,23 +144,17 @@ class JellyfinBackend(MediaBackend):
         return format_date(now - CURSOR_MARGIN_S)
 
     async def _pages(self, query: dict[str, Any], library: Library) -> AsyncIterator[ItemPage]:
-        """Every page of an /Items listing, in order, with a few fetched ahead concurrently; the
-        count the first page claims is checked against the pages that follow."""
-        first, sent = await self._fetch_page(query, 0, library)
-        claim = (self.client.host, library.title)
-        total = claimed_total(self.client.host, first.total or 0, library.title)
+        """Every page of an /Items listing, in order, with a few fetched ahead concurrently."""
+        first = await self._fetch_page(query, 0, library)
         yield first
-        if sent < min(PAGE_SIZE, total):
-            borne_out(sent, total, PAGE_SIZE, claim)
-            return
+        starts = list(range(PAGE_SIZE, first.total or 0, PAGE_SIZE))
         fetch = functools.partial(self._fetch_page, query, library=library)
-        async for page in counted_pages(fetch, PAGE_SIZE, total, PAGE_SIZE, CONCURRENT_PAGES, claim):
+        async for page in pipelined(fetch, starts, CONCURRENT_PAGES):
             yield page
 
-    async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> tuple[ItemPage, int]:
-        """A page of the listing, and how many entries the server sent in it."""
+    async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> ItemPage:
         map_page = functools.partial(_page_of, library.remote_id, self.client.base_url)
-        page: tuple[ItemPage, int] = await self._under(
+        page: ItemPage = await self._under(
             library, map_page, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         return page
@@ -182,7 +165,6 @@ class JellyfinBackend(MediaBackend):
             "/Items",
             then,
             decode=decode_items,
-            budget=LISTING_PAGE,
             userId=self.user_id,
             ParentId=library.remote_id,
             Recursive="true",
@@ -251,7 +233,7 @@ class JellyfinBackend(MediaBackend):
                 if state.last_viewed_at is None or state.last_viewed_at < since:
                     return found
                 found.append(state)
-            if len(result.items) < 200 or len(found) > MAX_LISTED:
+            if len(result.items) < 200:
                 return found
             start += len(result.items)
         return found
@@ -285,8 +267,6 @@ class JellyfinBackend(MediaBackend):
             found.extend(dto for dto in result.items if dto.id)
             if not result.items or len(found) >= result.total_record_count:
                 return found
-            if len(found) > MAX_LISTED:  # full pages for ever: a server's lie, not a library
-                claimed_total(self.client.host, len(found), library.title)
 
     async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
         """Items by id, each with its library (asked per library: a view's listing filters by both)."""
@@ -310,7 +290,7 @@ class JellyfinBackend(MediaBackend):
         return found
 
     def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
-        return watch_socket(self.client, self.user_id, self.fetch_items, self.source_id)
+        return watch_socket(self)
 
     # -- playback and watch state ------------------------------------------------------------------------
 
@@ -325,12 +305,6 @@ class JellyfinBackend(MediaBackend):
         )
         path = "Audio" if item.kind is ItemKind.TRACK else "Videos"
         return f"{self.client.base_url}/{path}/{item.remote_id}/stream?{query}"
-
-    async def get_playback_info(self, item: MediaItem) -> PlaybackInfo:
-        return await playback.fetch_playback_info(self.client, self.user_id, item)
-
-    async def get_transcode_url(self, item: MediaItem, info: PlaybackInfo, choice: Transcode) -> str:
-        return await playback.transcode_url(self.client, self.user_id, item, info, choice)
 
     async def mark_watched(self, remote_id: str) -> None:
         await self.client.request("POST", f"/UserPlayedItems/{remote_id}", params={"userId": self.user_id})
@@ -361,10 +335,10 @@ def _map_watch_states(dtos: list[ItemDto]) -> list[WatchState]:
     return [watch_state_of(dto) for dto in dtos]
 
 
-def _page_of(library_id: str, base_url: str, result: ItemsResult) -> tuple[ItemPage, int]:
-    """A decoded ``/Items`` page as mapped items and the listing's total, and how many entries it had."""
+def _page_of(library_id: str, base_url: str, result: ItemsResult) -> ItemPage:
+    """A decoded ``/Items`` page as mapped items and the listing's total."""
     items = [item for dto in result.items if (item := item_from_dto(dto, library_id, base_url))]
-    return ItemPage(items=items, total=max(0, result.total_record_count)), len(result.items)
+    return ItemPage(items=items, total=max(0, result.total_record_count))
 
 
 def _playable(types: str) -> str:
