@@ -26,9 +26,17 @@ from reeld.backends.plex.kind import PlexKind
 from reeld.cache import browse, queries
 from reeld.cache.db import Database
 from reeld.config import Paths
-from reeld.errors import InvalidArgument, NotFound, NotSupported, ReeldError
+from reeld.errors import (
+    AuthRequired,
+    BackendUnavailable,
+    InvalidArgument,
+    NotFound,
+    NotSupported,
+    ReeldError,
+)
 from reeld.models.auth import AuthProvider, LocalFiles
 from reeld.models.media import PLAYABLE_KINDS, ItemKind, MediaItem
+from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
 from reeld.services.network import NetworkMonitor
@@ -36,7 +44,7 @@ from reeld.services.secrets import SecretStore
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.services.sync_manager import SyncManager
 from reeld.text import with_article
-from reeld.validation import check_choice, check_folder, check_limit, check_text, check_url
+from reeld.validation import check_choice, check_folder, check_limit, check_text, check_token, check_url
 
 log = structlog.get_logger(__name__)
 
@@ -200,7 +208,7 @@ class Daemon:
             self._logins.pop(login_id, None)
 
     def cancel_login(self, login_id: str) -> None:
-        task = self._logins.pop(login_id, None)
+        task = self._logins.pop(check_text(login_id, "login id", 64), None)
         if task is None:
             raise NotFound(f"No login {login_id[:64]!r} in progress")
         # Said here, not by the task: a task cancelled before it first ran never reaches its handlers.
@@ -237,8 +245,8 @@ class Daemon:
         return self.begin_login(finish), code, url
 
     async def add_plex_account(self, token: str) -> str:
-        check_text(token.strip(), "token", 1024)
-        account, secrets = await self._kind(PlexKind).login_with_token(token.strip(), self.services)
+        token = check_token(token, "Plex token")  # before anything is sent: a header cannot carry it
+        account, secrets = await self._kind(PlexKind).login_with_token(token, self.services)
         return await self.add_account(account, secrets)
 
     # -- sync -------------------------------------------------------------------------------------
@@ -344,8 +352,28 @@ class Daemon:
 
     async def stream_url(self, item_id: str) -> str:
         row = await self._playable_item(item_id, "a file to play")
+        self._check_reachable(row.source_id)
         backend = self.coordinator.backend_of(row.source_id)
         return await backend.get_stream_url(media_item_from_row(row))
+
+    def _check_reachable(self, source_id: str) -> None:
+        """Raise the contract's error when the source's server cannot be reached now, rather than
+        hand out a URL no player can open. A folder of local files answers for itself (a file that
+        is there plays even while the folder's source is away), and a source still connecting may be
+        there: its URL is given."""
+        runtime = self.coordinator.get(source_id)
+        state, name = runtime.state, runtime.source.name
+        if runtime.source.kind == "local" or state.status in (
+            SourceStatus.CONNECTED,
+            SourceStatus.CONNECTING,
+        ):
+            return
+        why = state.message.rstrip(".") or str(state.status)
+        if state.status is SourceStatus.OFFLINE:
+            raise BackendUnavailable(f"{name} cannot be reached now ({why}); try again when it is back")
+        if state.status is SourceStatus.NEEDS_AUTH:
+            raise AuthRequired(f"{name} needs you to log in again: {why}")
+        raise ReeldError(f"{name} cannot be used now: {why}")
 
     async def set_watched(self, item_id: str, watched: bool) -> None:
         row = await self.get_item(item_id)

@@ -104,10 +104,19 @@ def test_marking_watched_while_the_server_is_away_says_it_waits_for_it(
         movie = first_movie_synced(private_bus, url)
         online = reelctl(private_bus, "watched", movie["id"])
         assert online.returncode == 0 and "gets the change" not in online.stdout
+        stream = reelctl(private_bus, "url", movie["id"])
+        assert stream.returncode == 0 and stream.stdout.startswith(url), stream.stderr
     assert reelctl(private_bus, "sync").returncode != 0  # the server is gone: the source goes offline
     away = reelctl(private_bus, "watched", movie["id"])
     assert away.returncode == 0, away.stderr
     assert "is offline: it gets the change when it is back." in away.stdout
+    # A stream URL is no use while the server is away: the contract's Offline, saying why.
+    no_stream = reelctl(private_bus, "url", movie["id"])
+    assert no_stream.returncode == 1 and no_stream.stdout == "", no_stream.stdout
+    assert (
+        no_stream.stderr.startswith("reelctl: Offline: anna on ")
+        and "cannot be reached now" in no_stream.stderr
+    )
 
 
 def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
