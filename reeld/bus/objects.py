@@ -249,6 +249,8 @@ class SourceInterface(_Published):
             "LastSync": rt.last_sync,
             "LastFullSync": rt.last_full_sync,
             "ItemCount": rt.item_count,
+            "PendingChanges": rt.pending_changes,
+            "NextRetry": rt.state.next_retry,
         }
 
     @dbus_property(access=READ)
@@ -298,6 +300,14 @@ class SourceInterface(_Published):
     @dbus_property(access=READ)
     def ItemCount(self) -> DBusUInt32:
         return int(self.snapshot()["ItemCount"])
+
+    @dbus_property(access=READ)
+    def PendingChanges(self) -> DBusUInt32:
+        return int(self.snapshot()["PendingChanges"])
+
+    @dbus_property(access=READ)
+    def NextRetry(self) -> DBusUInt64:
+        return int(self.snapshot()["NextRetry"])
 
     @method()
     @bus_errors

@@ -711,6 +711,14 @@ def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(pending_actions)).scalar_one())
 
 
+def pending_counts(conn: Connection) -> dict[str, int]:
+    """Per source, how many watch changes wait in the queue."""
+    rows = conn.execute(
+        select(pending_actions.c.source_id, func.count()).group_by(pending_actions.c.source_id)
+    )
+    return {source_id: int(count) for source_id, count in rows}
+
+
 def finish_pending(conn: Connection, action_id: int) -> None:
     conn.execute(delete(pending_actions).where(pending_actions.c.id == action_id))
 

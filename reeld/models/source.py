@@ -44,3 +44,5 @@ class SourceState:
     message: str = ""
     address: str = ""
     connection_kind: ConnectionKind = ConnectionKind.NONE
+    #: Unix time of the next try to reach a source that is away (0: none planned).
+    next_retry: int = 0

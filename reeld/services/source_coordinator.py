@@ -36,8 +36,13 @@ COUNTS_DEBOUNCE_S = 0.3
 #: shortest pause.
 STABLE_CONNECTION_S = 300.0
 #: The longest pause between tries to reach a source that is away: a server back after a long
-#: outage is found within this.
-MAX_RETRY_PAUSE_S = 300.0
+#: outage is found within this (and at once when the network changes).
+MAX_RETRY_PAUSE_S = 120.0
+#: Pauses grow by half each try: a server back after a short outage (a restart, 47 s) is found
+#: within about a third of the time it was away, not within as long again as doubling allows.
+RETRY_GROWTH = 1.5
+#: A next try closer than this is said in seconds ("in 40 s"), a later one as a time ("at 18:42").
+SAY_SECONDS_BELOW_S = 90.0
 
 
 @dataclass(eq=False)
@@ -54,7 +59,7 @@ class SourceRuntime:
     item_count: int = 0
     libraries: list[queries.CachedLibrary] = field(default_factory=list)
     library_counts: dict[str, int] = field(default_factory=dict)
-    backoff: Backoff = field(default_factory=lambda: Backoff(max_s=MAX_RETRY_PAUSE_S))
+    backoff: Backoff = field(default_factory=lambda: Backoff(max_s=MAX_RETRY_PAUSE_S, factor=RETRY_GROWTH))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     connect_task: asyncio.Task[None] | None = None
     #: Why the last sync failed, when that failure cost the connection: said again once connected,
@@ -65,6 +70,12 @@ class SourceRuntime:
     #: Discovery changed how to reach the source (a Plex server's addresses): the next connection
     #: makes its backend anew instead of retrying the one made from the old settings.
     settings_changed: bool = False
+    #: Why live updates are unavailable while the source is connected (said in its status).
+    live_problem: str = ""
+    #: Why the source is away, without the words about the next try (the status says both).
+    down_reason: str = ""
+    #: Watch changes made here that wait in the queue for this source's server.
+    pending_changes: int = 0
 
     @property
     def id(self) -> str:
@@ -128,6 +139,7 @@ class SourceCoordinator:
         cached = self.db.read_now(queries.load_sources)
         times = self.db.read_now(queries.source_times)
         per_source, per_library = self.db.read_now(queries.item_counts)
+        pending = self.db.read_now(queries.pending_counts)
         libraries = self.db.read_now(queries.load_libraries)
         for source in cached:
             if source.account_id not in self.auth.accounts:
@@ -136,6 +148,7 @@ class SourceCoordinator:
             runtime.last_sync = times[source.id].last_sync
             runtime.last_full_sync = times[source.id].last_full_sync
             runtime.item_count = per_source.get(source.id, 0)
+            runtime.pending_changes = pending.get(source.id, 0)
             runtime.libraries = [lib for lib in libraries if lib.source_id == source.id]
             runtime.library_counts = {
                 lib.library.remote_id: per_library.get((source.id, lib.library.remote_id), 0)
@@ -360,15 +373,33 @@ class SourceCoordinator:
 
     async def _connect_loop(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
         if first_delay_s:
-            runtime.wake.clear()
-            await wait_at_most(runtime.wake, first_delay_s)
+            await self._pause_before_retry(runtime, first_delay_s)
         while runtime.id in self.runtimes and not self._stopping:
             runtime.wake.clear()
             if await self._connect_once(runtime):
                 return
             if runtime.state.status is SourceStatus.NEEDS_AUTH:
                 return
-            await wait_at_most(runtime.wake, runtime.backoff.next_delay())
+            await self._pause_before_retry(runtime, runtime.backoff.next_delay())
+
+    async def _pause_before_retry(self, runtime: SourceRuntime, delay_s: float) -> None:
+        """Wait ``delay_s`` (or until woken: the network changed, a person asked), with the status
+        saying when the next try is."""
+        runtime.wake.clear()
+        if runtime.state.status in RETRYING:
+            next_retry = time.time() + delay_s
+            runtime.down_reason = runtime.state.message
+            self._set_state(
+                runtime,
+                replace(
+                    runtime.state,
+                    message=f"{runtime.down_reason}; trying again {_when(next_retry, delay_s)}",
+                    next_retry=int(next_retry),
+                ),
+            )
+        await wait_at_most(runtime.wake, delay_s)
+        if runtime.state.next_retry:  # trying now: no try is planned while this one runs
+            self._set_state(runtime, replace(runtime.state, message=runtime.down_reason, next_retry=0))
 
     async def _connect_once(self, runtime: SourceRuntime) -> bool:
         account = self.auth.accounts.get(runtime.source.account_id)
@@ -407,15 +438,17 @@ class SourceCoordinator:
             return False
         backend = runtime.backend
         runtime.connected_at = time.monotonic()
+        runtime.live_problem = ""  # live updates start anew with this connection
         # The backoff is not reset here, but once a sync succeeds or the connection has lasted: a
         # server that answers the connection check and fails every sync (HTTP 503 from a proxy,
         # cut-off pages) would otherwise be asked again at once, many times a second.
         await self._remember_address(runtime, backend.address, backend.connection_kind)
         self.backends.register(backend)
-        problem = f"The last sync failed: {runtime.sync_problem}" if runtime.sync_problem else ""
         self._set_state(
             runtime,
-            SourceState(SourceStatus.CONNECTED, problem, backend.address, backend.connection_kind),
+            SourceState(
+                SourceStatus.CONNECTED, _connected_message(runtime), backend.address, backend.connection_kind
+            ),
         )
         self.events.emit(ev.SourceConnected(runtime.id))
         return True
@@ -458,11 +491,27 @@ class SourceCoordinator:
         runtime = self.runtimes.get(source_id)
         if runtime is None or runtime.state.status is not SourceStatus.CONNECTED:
             return
-        runtime.sync_problem = ""
+        runtime.sync_problem = problem
         if not problem:
             runtime.backoff.reset()  # healthy again: a later failure starts with a short wait
-        message = f"The last sync failed: {problem}" if problem else ""
-        self._set_state(runtime, replace(runtime.state, message=message))
+        self._set_state(runtime, replace(runtime.state, message=_connected_message(runtime)))
+
+    def live_updates_problem(self, source_id: str, problem: str) -> None:
+        """A connected source's live updates are unavailable (``problem`` says why and what
+        happens meanwhile), or work again (``problem`` empty)."""
+        runtime = self.runtimes.get(source_id)
+        if runtime is None or runtime.live_problem == problem:
+            return
+        runtime.live_problem = problem
+        if runtime.state.status is SourceStatus.CONNECTED:
+            self._set_state(runtime, replace(runtime.state, message=_connected_message(runtime)))
+
+    def pending_changed(self, source_id: str, count: int) -> None:
+        """How many watch changes wait in the queue for the source's server now."""
+        runtime = self.runtimes.get(source_id)
+        if runtime is not None and runtime.pending_changes != count:
+            runtime.pending_changes = count
+            self.events.emit(ev.SourceChanged(source_id))
 
     def _set_state(self, runtime: SourceRuntime, state: SourceState) -> None:
         if runtime.state == state:
@@ -509,6 +558,22 @@ class SourceCoordinator:
                 self.events.emit(ev.LibrariesChanged(runtime.id))
             if changed:
                 self.events.emit(ev.SourceChanged(runtime.id))
+
+
+def _connected_message(runtime: SourceRuntime) -> str:
+    """A connected source's status message: what the last sync and live updates ran into, if anything."""
+    problems = [
+        f"The last sync failed: {runtime.sync_problem}" if runtime.sync_problem else "",
+        runtime.live_problem,
+    ]
+    return "; ".join(problem for problem in problems if problem)
+
+
+def _when(at: float, delay_s: float) -> str:
+    """``in 40 s`` or ``at 18:42`` (local time): when the next try is, as a person reads it."""
+    if delay_s < SAY_SECONDS_BELOW_S:
+        return f"in {max(1, round(delay_s))} s"
+    return time.strftime("at %H:%M", time.localtime(at))
 
 
 def _source_changed(old: Source, new: Source) -> bool:

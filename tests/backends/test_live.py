@@ -2,16 +2,15 @@
 
 import pytest
 
-from reeld.backends.live import open_live_updates
-from reeld.errors import BackendUnavailable
+from reeld.backends.live import LiveUpdatesRefused, open_live_updates
 from reeld.fakes.plex.network import HOST, refusing_socket
 
 
 async def test_a_refused_live_updates_connection_says_so_in_words() -> None:
     refused = refusing_socket()
     try:
-        with pytest.raises(BackendUnavailable) as raised:
-            await open_live_updates(f"ws://{HOST}:{refused.getsockname()[1]}/socket", "Home", "log in again")
+        with pytest.raises(LiveUpdatesRefused) as raised:
+            await open_live_updates(f"ws://{HOST}:{refused.getsockname()[1]}/socket", "Home")
     finally:
         refused.close()
-    assert str(raised.value) == "Home: live updates cannot connect (the connection was refused)"
+    assert str(raised.value) == "Home: the connection was refused"

@@ -290,7 +290,7 @@ class JellyfinBackend(MediaBackend):
         return found
 
     def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
-        return watch_socket(self)
+        return watch_socket(self.client, self.user_id, self.fetch_items, self.source_id)
 
     # -- playback and watch state ------------------------------------------------------------------------
 

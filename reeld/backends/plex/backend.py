@@ -323,7 +323,7 @@ class PlexBackend(MediaBackend):
     def watch_changes(self) -> AsyncGenerator[ChangeSet, None]:
         from reeld.backends.plex.notifications import watch_notifications
 
-        return watch_notifications(self)
+        return watch_notifications(self.client, self.fetch_items, self.source_id)
 
     # -- playback and watch state ----------------------------------------------------------------------
 

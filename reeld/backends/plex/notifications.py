@@ -10,17 +10,15 @@ in other clients are known for.
 import contextlib
 import json
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from websockets.exceptions import WebSocketException
 
 from reeld.backends.base import ChangeSet
-from reeld.backends.live import LiveUpdatesInterrupted, open_live_updates
+from reeld.backends.live import OPENED, FetchItems, LiveUpdatesInterrupted, open_live_updates
+from reeld.backends.plex.client import PlexServerClient
 from reeld.backends.plex.mapping import LIBRARY_IDENTIFIER
-
-if TYPE_CHECKING:
-    from reeld.backends.plex.backend import PlexBackend
 
 log = structlog.get_logger(__name__)
 
@@ -33,25 +31,28 @@ def notifications_url(base_url: str) -> str:
     return f"{scheme}{base_url[base_url.index(':') :]}/:/websockets/notifications"
 
 
-async def watch_notifications(backend: "PlexBackend") -> AsyncGenerator[ChangeSet, None]:
-    client = backend.client
+async def watch_notifications(
+    client: PlexServerClient, fetch_items: FetchItems, source_id: str
+) -> AsyncGenerator[ChangeSet, None]:
+    """Changes on the server ``client`` talks to, as they happen; ``fetch_items`` fetches the
+    items a notification names."""
     url = notifications_url(client.base_url)
     connection = await open_live_updates(
         url,
         client.name,
-        f"{client.name} rejected its access token for live updates",
         additional_headers={"X-Plex-Token": client.token},
         ping_interval=PING_INTERVAL_S,
         ping_timeout=PING_INTERVAL_S,
     )
-    log.info("live_updates_connected", source=backend.source_id)
+    log.info("live_updates_connected", source=source_id)
     try:
+        yield OPENED
         while True:
             try:
                 raw = await connection.recv()
             except WebSocketException:
                 raise LiveUpdatesInterrupted(f"{client.name}: the live-updates connection dropped") from None
-            change = await _handle(backend, raw)
+            change = await _handle(fetch_items, source_id, raw)
             if change is not None:
                 yield change
     finally:
@@ -59,23 +60,23 @@ async def watch_notifications(backend: "PlexBackend") -> AsyncGenerator[ChangeSe
             await connection.close()
 
 
-async def _handle(backend: "PlexBackend", raw: str | bytes) -> ChangeSet | None:
+async def _handle(fetch_items: FetchItems, source_id: str, raw: str | bytes) -> ChangeSet | None:
     try:
         container = json.loads(raw)["NotificationContainer"]
         kind = container["type"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        log.warning("live_update_unreadable", source=backend.source_id)
+        log.warning("live_update_unreadable", source=source_id)
         return None
     if kind == "timeline":
-        return await _timeline(backend, container.get("TimelineEntry") or [])
+        return await _timeline(fetch_items, container.get("TimelineEntry") or [])
     if kind == "activity":
         return _activity(container.get("ActivityNotification") or [])
     if kind == "playing":
-        return await _playing(backend, container.get("PlaySessionStateNotification") or [])
+        return await _playing(fetch_items, container.get("PlaySessionStateNotification") or [])
     return None
 
 
-async def _timeline(backend: "PlexBackend", entries: list[dict[str, Any]]) -> ChangeSet | None:
+async def _timeline(fetch_items: FetchItems, entries: list[dict[str, Any]]) -> ChangeSet | None:
     changed: list[str] = []
     deleted: list[str] = []
     for entry in entries:
@@ -88,7 +89,7 @@ async def _timeline(backend: "PlexBackend", entries: list[dict[str, Any]]) -> Ch
             changed.append(str(entry["itemID"]))
     if not changed and not deleted:
         return None
-    upserts = await backend.fetch_items(list(dict.fromkeys(changed))) if changed else []
+    upserts = await fetch_items(list(dict.fromkeys(changed))) if changed else []
     return ChangeSet(upserts=upserts, deleted=deleted)
 
 
@@ -103,12 +104,12 @@ def _activity(entries: list[dict[str, Any]]) -> ChangeSet | None:
     return ChangeSet(libraries_to_sync=list(dict.fromkeys(sections))) if sections else None
 
 
-async def _playing(backend: "PlexBackend", entries: list[dict[str, Any]]) -> ChangeSet | None:
+async def _playing(fetch_items: FetchItems, entries: list[dict[str, Any]]) -> ChangeSet | None:
     """A session's position. The notification carries only the offset; the item's whole watch
     state is read back so a rewatch in progress does not reset its view count."""
     keys = [str(entry["ratingKey"]) for entry in entries if entry.get("ratingKey")]
     if not keys:
         return None
-    items = await backend.fetch_items(list(dict.fromkeys(keys)))
+    items = await fetch_items(list(dict.fromkeys(keys)))
     states = [item.watch for item in items if item.watch is not None]
     return ChangeSet(watch_states=states) if states else None

@@ -1,19 +1,26 @@
 """Each connected source's live updates (a websocket, a file watcher), applied to the cache as
 they arrive. The connection is opened again after a jittered, growing pause when it ends; the
-periodic incremental sync is the safety net meanwhile."""
+periodic incremental sync is the safety net meanwhile.
+
+A socket the server does not open (a proxy without websocket support answers 404) is not the
+server gone: one request to its REST API tells. If that answers, the source stays connected,
+its status says live updates are unavailable and when they are tried again, and the pause
+before that try grows (a proxy refusing websockets is not fixed within seconds).
+"""
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Callable
 
 import structlog
 
-from reeld.backends.base import ChangeSet, ItemPage
+from reeld.backends.base import ChangeSet, ItemPage, MediaBackend
+from reeld.backends.live import OPENED, LiveUpdatesRefused
 from reeld.cache import queries
 from reeld.cache.db import Database
 from reeld.errors import AuthRequired, BackendUnavailable, ReeldError
 from reeld.services import events as ev
+from reeld.services.backoff import Backoff
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.services.sync.pages import write_page
 from reeld.services.tasks import BackgroundTasks
@@ -22,6 +29,11 @@ log = structlog.get_logger(__name__)
 
 #: Called with (source id, library id or None for all) when a change needs a listing to apply.
 Rescan = Callable[[str, str | None], None]
+
+#: Pauses before opening a socket again that dropped (its server may be restarting)…
+DROPPED_FIRST_S, DROPPED_MAX_S = 1.0, 300.0
+#: …and one the server refused (a proxy in the way): a minute, growing to a quarter of an hour.
+REFUSED_FIRST_S, REFUSED_MAX_S = 60.0, 900.0
 
 
 class LiveUpdates:
@@ -52,7 +64,8 @@ class LiveUpdates:
             task.cancel()
 
     async def _loop(self, source_id: str) -> None:
-        backoff_s = 1.0
+        dropped = Backoff(first_s=DROPPED_FIRST_S, max_s=DROPPED_MAX_S)
+        refused = Backoff(first_s=REFUSED_FIRST_S, max_s=REFUSED_MAX_S)
         while source_id in self.coordinator.backends:
             backend = self.coordinator.backends.get(source_id)
             if not backend.supports_live_updates:
@@ -62,8 +75,18 @@ class LiveUpdates:
                 # and its keep-alive task go with it, not when the collector finds the generator.
                 async with contextlib.aclosing(backend.watch_changes()) as changes:
                     async for change in changes:
+                        if change is OPENED:
+                            refused.reset()
+                            self.coordinator.live_updates_problem(source_id, "")
+                            continue
                         await self.apply(source_id, change)
-                        backoff_s = 1.0
+                        dropped.reset()
+            except LiveUpdatesRefused as exc:
+                pause = await self._refused(source_id, backend, exc, refused)
+                if pause is None:
+                    return
+                await asyncio.sleep(pause)
+                continue
             except (AuthRequired, BackendUnavailable) as exc:
                 self.coordinator.connection_lost(source_id, exc)
                 return
@@ -72,8 +95,27 @@ class LiveUpdates:
             except Exception:  # a bug must not end live updates for good, silently
                 log.exception("live_updates_crashed", source=source_id)
             # Ended or failed: reconnect after a jittered pause; the periodic incremental sync is the safety net.
-            await asyncio.sleep(backoff_s * random.uniform(0.5, 1.5))
-            backoff_s = min(backoff_s * 2, 300.0)
+            await asyncio.sleep(dropped.next_delay())
+
+    async def _refused(
+        self, source_id: str, backend: MediaBackend, exc: LiveUpdatesRefused, refused: Backoff
+    ) -> float | None:
+        """The pause before trying the socket again, or None when the server itself is away or
+        refuses the login (the source's connection is lost then, and this loop ends)."""
+        try:
+            await backend.get_libraries()  # one small request: is the server there for the rest?
+        except (AuthRequired, BackendUnavailable) as lost:
+            self.coordinator.connection_lost(source_id, lost)
+            return None
+        except ReeldError:
+            pass  # the server answers, if badly: the syncs say what fails
+        pause = refused.next_delay()
+        minutes = max(1, round(pause / 60))
+        log.info("live_updates_refused", source=source_id, reason=str(exc), retry_s=round(pause))
+        self.coordinator.live_updates_problem(
+            source_id, f"live updates unavailable: {exc}; checking every {minutes} min"
+        )
+        return pause
 
     async def apply(self, source_id: str, change: ChangeSet) -> None:
         if change.upserts or change.watch_states:

@@ -75,8 +75,15 @@ class PendingChanges:
             queue=pending,
         )
         self.events.emit(ev.SourceChanged(source_id))
+        if queued:
+            await self._recount(source_id)
         if queued and source_id in self.coordinator.backends:
             self.send_soon(source_id)
+
+    async def _recount(self, source_id: str) -> None:
+        """Publish how many changes wait for the source's server (``Source.PendingChanges``)."""
+        counts = await self.db.read(queries.pending_counts)
+        self.coordinator.pending_changed(source_id, counts.get(source_id, 0))
 
     async def replay(self, source_id: str) -> int:
         """Send queued watch-state changes in order; how many were sent.
@@ -92,7 +99,8 @@ class PendingChanges:
         held: set[str] = set()  # items with a refused change: their later changes wait behind it
         lock = self._locks.setdefault(source_id, asyncio.Lock())
         async with lock:
-            for action in await self.db.read(queries.pending_for_source, source_id):
+            queued = await self.db.read(queries.pending_for_source, source_id)
+            for action in queued:
                 backend = self.coordinator.backends.get(source_id)
                 if backend is None:
                     break
@@ -126,6 +134,8 @@ class PendingChanges:
                     continue
                 await self.db.write(queries.finish_pending, action.id)
                 sent += 1
+            if queued:
+                await self._recount(source_id)
         if sent:
             log.info("pending_replayed", source=source_id, actions=sent)
         return sent
