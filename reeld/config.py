@@ -1,6 +1,8 @@
 """Where reeld keeps its files, and the config file (which never holds a secret)."""
 
+import errno
 import os
+import shutil
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -9,7 +11,7 @@ from typing import Any
 
 import tomli_w
 
-from reeld.errors import InvalidArgument
+from reeld.errors import InvalidArgument, ReeldError
 
 
 def _xdg(name: str, fallback: str) -> Path:
@@ -116,8 +118,22 @@ def read_config(path: Path) -> Config:
         raise InvalidArgument(f"{path} is not valid TOML: {exc}") from exc
 
 
+class ConfigNotWritten(ReeldError):
+    """config.toml could not be written; the message says why (a full disk, a read-only one…)."""
+
+
 def write_config(path: Path, config: Config) -> None:
-    """Write atomically (temp file, fsync, rename) with mode 0600, so a crash never leaves half a file."""
+    """Write atomically (temp file, fsync, rename) with mode 0600, so a crash never leaves half a file.
+
+    Raises ``ConfigNotWritten`` saying why; the file on disk is then as it was.
+    """
+    try:
+        _write_atomically(path, config)
+    except OSError as exc:
+        raise ConfigNotWritten(f"{path} could not be written: {storage_problem(exc, path.parent)}") from exc
+
+
+def _write_atomically(path: Path, config: Config) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
@@ -131,3 +147,54 @@ def write_config(path: Path, config: Config) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- why a file could not be written, in words --------------------------------------------------------
+
+_OS_PROBLEMS = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "the disk failed to read or write (I/O error)",
+}
+#: Below this, a disk counts as full: SQLite and the kernel need a few pages to write anything.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def storage_problem(exc: BaseException, folder: Path) -> str:
+    """Why writing under ``folder`` failed, for a person: "the disk is full (12 kB free on …)"."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code == errno.EDQUOT:
+        return f"your disk quota is used up ({free_space(folder)})"
+    if code == errno.ENOSPC or disk_full(folder):
+        return f"the disk is full ({free_space(folder)})"
+    if code:
+        return _OS_PROBLEMS.get(code) or os.strerror(code).lower()
+    return ""
+
+
+def disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(_existing(folder)).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def free_space(folder: Path) -> str:
+    """``"12 kB free on the file system of /home/anna/.local/state"``."""
+    where = _existing(folder)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return f"on the file system of {where}"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if free >= size:
+            return f"{free / size:.3g} {unit} free on the file system of {where}"
+    return f"{free} bytes free on the file system of {where}"
+
+
+def _existing(folder: Path) -> Path:
+    """``folder`` or its nearest existing parent (a folder not yet made lives on its parent's disk)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder

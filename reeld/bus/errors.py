@@ -29,6 +29,9 @@ FAILED = f"{ERROR_PREFIX}.Failed"
 
 # Most specific first: the first matching class names the error.
 _NAMES: tuple[tuple[type[errors.ReeldError], str], ...] = (
+    # A keyring that is locked or missing is no rejected password: NotAuthorized would send a person
+    # to retype one. The message says what to do (unlock it, start one).
+    (errors.SecretStoreUnavailable, FAILED),
     (errors.NotFound, NOT_FOUND),
     (errors.InvalidArgument, INVALID_ARGUMENT),
     (errors.AuthRequired, NOT_AUTHORIZED),

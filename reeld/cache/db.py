@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from reeld.cache.schema import HEAD_REVISION
+from reeld.config import disk_full, free_space, storage_problem
 from reeld.errors import CacheError
 from reeld.workers import background_thread, name_os_thread
 
@@ -113,6 +114,32 @@ def alembic_config(conn: Connection | None = None) -> Any:
     return config
 
 
+#: SQLite's primary result codes (``sqlite3`` gives their names), in words a person can act on.
+_SQLITE_PROBLEMS = {
+    "SQLITE_READONLY": "it cannot be written (a read-only file or file system)",
+    "SQLITE_PERM": "permission denied",
+    "SQLITE_CANTOPEN": "the file cannot be opened",
+    "SQLITE_CORRUPT": "the file is damaged",
+    "SQLITE_NOTADB": "the file is not a reeld cache (not an SQLite database)",
+    "SQLITE_BUSY": "another program keeps it locked",
+    "SQLITE_LOCKED": "another program keeps it locked",
+    "SQLITE_IOERR": "the disk failed to read or write (I/O error)",
+}
+
+
+def cache_problem(exc: BaseException, path: Path) -> str:
+    """Why the cache at ``path`` failed, in words: "the disk is full (12 kB free on the file system
+    of …)" rather than a class name. SQLite says "I/O error" for some writes a full disk refused."""
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's exception
+    name = str(getattr(cause, "sqlite_errorname", ""))
+    primary = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    if isinstance(cause, OSError):
+        return storage_problem(cause, path.parent) or str(cause)
+    if primary == "SQLITE_FULL" or (primary == "SQLITE_IOERR" and disk_full(path.parent)):
+        return f"the disk is full ({free_space(path.parent)})"
+    return _SQLITE_PROBLEMS.get(primary) or f"SQLite said: {cause}"
+
+
 class Database:
     """The cache: ``await db.write(fn, ...)`` and ``await db.read(fn, ...)`` run ``fn(conn, ...)``.
 
@@ -140,8 +167,10 @@ class Database:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._writer, migrate, self.writer_engine)
-        except SQLAlchemyError as exc:
-            raise CacheError(f"Cannot open the cache at {self.path}: {exc.__class__.__name__}") from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise CacheError(
+                f"Cannot open the cache at {self.path}: {cache_problem(exc, self.path)}"
+            ) from exc
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -165,16 +194,18 @@ class Database:
             self.last_write = time.monotonic()
             return result
         except SQLAlchemyError as exc:
-            log.error("cache_write_failed", operation=fn.__name__, error=str(exc.__class__.__name__))
-            raise CacheError(f"The cache could not be written ({exc.__class__.__name__})") from exc
+            problem = cache_problem(exc, self.path)
+            log.error("cache_write_failed", operation=fn.__name__, reason=problem)
+            raise CacheError(f"The cache at {self.path} could not be written: {problem}") from exc
 
     def _in_connection(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             with self.engine.connect() as conn:
                 return fn(conn, *args, **kwargs)
         except SQLAlchemyError as exc:
-            log.error("cache_read_failed", operation=fn.__name__, error=str(exc.__class__.__name__))
-            raise CacheError(f"The cache could not be read ({exc.__class__.__name__})") from exc
+            problem = cache_problem(exc, self.path)
+            log.error("cache_read_failed", operation=fn.__name__, reason=problem)
+            raise CacheError(f"The cache at {self.path} could not be read: {problem}") from exc
 
     async def close(self) -> None:
         """Let the running write finish (never half a page), then close."""

@@ -7,18 +7,21 @@ left untouched and the account says why.
 """
 
 import asyncio
+import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import structlog
 
-from reeld.config import Config, Paths, read_config, write_config
+from reeld.config import Config, ConfigNotWritten, Paths, read_config, write_config
 from reeld.errors import AuthRequired, InvalidArgument, NotFound, SecretStoreUnavailable
 from reeld.models.auth import PROVIDER_TYPES, AccountKind, AuthProvider
 from reeld.services.secrets import SecretStore
 
 log = structlog.get_logger(__name__)
+
+Accounts = list[dict[str, Any]]
 
 #: Config keys that are secrets: never kept in the file, moved to the keyring when found.
 LEGACY_SECRET_KEYS = ("token", "password", "access_token")
@@ -106,46 +109,80 @@ class AuthManager:
                     account_id,
                     True,
                     f"config.toml still holds this account's secret in plain text and it could not be moved "
-                    f"to the keyring: {exc}",
+                    f"to the keyring. {exc}, then restart reeld.",
                 )
             return
-        for entry in self.config.accounts:
-            for key in LEGACY_SECRET_KEYS:
-                entry.pop(key, None)
-        await self._save()
+        try:
+            await self._save(_without_secrets)
+        except ConfigNotWritten as exc:
+            for account_id in legacy:
+                self.set_status(
+                    account_id,
+                    True,
+                    f"This account's secret is in the keyring now, but config.toml still holds it in plain "
+                    f"text: {exc}. reeld tries again at its next start.",
+                )
+            return
         log.info("legacy_secrets_migrated", accounts=sorted(legacy))
 
-    async def _save(self) -> None:
-        async with self._write_lock:
-            await asyncio.to_thread(write_config, self.paths.config_file, self.config)
+    async def _save(self, change: Callable[[Accounts], Accounts] | None = None) -> None:
+        """Write the config with ``change`` made to its accounts; only once the file is written is
+        the change made in memory too. Raises ``ConfigNotWritten``."""
+        async with self._write_lock:  # one change at a time, each on top of the one before
+            config = replace(self.config, accounts=change(self.config.accounts)) if change else self.config
+            await asyncio.to_thread(write_config, self.paths.config_file, config)
+            self.config = config
 
     # -- changing accounts --------------------------------------------------------------------
 
     async def add(self, provider: AuthProvider, secrets: Mapping[str, str] | None = None) -> None:
-        """Store ``secrets`` in the keyring first (so a failure adds nothing), then the account."""
-        for name, value in (secrets or {}).items():
-            await self.secrets.set(provider.secret_key(name), value)
+        """Store ``secrets`` in the keyring, then the account in config.toml, then in memory.
+
+        An add that fails leaves no trace: a secret stored for a new account is taken out of the
+        keyring again, and the account is in neither the file nor memory. Raises
+        ``SecretStoreUnavailable`` or ``ConfigNotWritten``, each saying what to do.
+        """
+        new = provider.id not in self.accounts
+        stored: list[str] = []
+        try:
+            for name, value in (secrets or {}).items():
+                await self.secrets.set(provider.secret_key(name), value)
+                stored.append(name)
+            await self._save(lambda accounts: [*_without(accounts, provider.id), provider.to_config()])
+        except SecretStoreUnavailable as exc:
+            await self._forget_added(provider, stored, new)
+            raise SecretStoreUnavailable(f"{exc}, then add the account again.") from exc
+        except ConfigNotWritten as exc:
+            await self._forget_added(provider, stored, new)
+            raise ConfigNotWritten(f"The account was not added: {exc}") from exc
         self.accounts[provider.id] = provider
         self.status[provider.id] = AccountStatus()
-        self.config.accounts = [e for e in self.config.accounts if e.get("id") != provider.id]
-        self.config.accounts.append(provider.to_config())
-        await self._save()
         log.info("account_added", account=provider.id, kind=str(provider.kind))
 
+    async def _forget_added(self, provider: AuthProvider, stored: list[str], new: bool) -> None:
+        # An account logging in again keeps its new secret: the file still names it, and the old
+        # secret is gone from the keyring either way.
+        if new and stored:
+            await self.delete_secrets(provider, tuple(stored))
+
     async def remove(self, account_id: str, secret_names: tuple[str, ...] = ("token",)) -> AuthProvider:
+        """Forget an account: the file first, so one that cannot be written keeps the account whole."""
         provider = self.get(account_id)
+        await self._save(lambda accounts: _without(accounts, account_id))
         del self.accounts[account_id]
         self.status.pop(account_id, None)
-        self.config.accounts = [e for e in self.config.accounts if e.get("id") != account_id]
-        await self._save()
         if provider.needs_secret:
             await self.delete_secrets(provider, secret_names)
         log.info("account_removed", account=account_id)
         return provider
 
     async def secret(self, provider: AuthProvider, name: str = "token") -> str:
-        """The account's secret. Raises ``AuthRequired`` (with what to do) when there is none."""
-        value = await self.secrets.get(provider.secret_key(name))
+        """The account's secret. Raises ``AuthRequired`` (with what to do) when there is none, and
+        ``SecretStoreUnavailable`` (the same, and how to go on) when the keyring cannot be used."""
+        try:
+            value = await self.secrets.get(provider.secret_key(name))
+        except SecretStoreUnavailable as exc:
+            raise _then_refresh(exc, provider) from exc
         if not value:
             raise AuthRequired(
                 f"No saved credentials for {provider.display_name}: remove the account and add it again."
@@ -153,7 +190,10 @@ class AuthManager:
         return value
 
     async def store_secret(self, provider: AuthProvider, name: str, value: str) -> None:
-        await self.secrets.set(provider.secret_key(name), value)
+        try:
+            await self.secrets.set(provider.secret_key(name), value)
+        except SecretStoreUnavailable as exc:
+            raise _then_refresh(exc, provider) from exc
 
     async def delete_secrets(self, provider: AuthProvider, names: tuple[str, ...]) -> None:
         """Forget secrets; a keyring that cannot be reached leaves them (and says so in the log)."""
@@ -162,6 +202,19 @@ class AuthManager:
                 await self.secrets.delete(provider.secret_key(name))
         except SecretStoreUnavailable:
             log.warning("account_secret_left_in_keyring", account=provider.id)
+
+
+def _then_refresh(exc: SecretStoreUnavailable, provider: AuthProvider) -> SecretStoreUnavailable:
+    """The keyring's problem, and the step after fixing it for an account that exists."""
+    return SecretStoreUnavailable(f"{exc}, then run `reelctl refresh {shlex.quote(provider.display_name)}`.")
+
+
+def _without_secrets(accounts: Accounts) -> Accounts:
+    return [{k: v for k, v in entry.items() if k not in LEGACY_SECRET_KEYS} for entry in accounts]
+
+
+def _without(accounts: Accounts, account_id: str) -> Accounts:
+    return [entry for entry in accounts if entry.get("id") != account_id]
 
 
 def _secret_name(config_key: str) -> str:

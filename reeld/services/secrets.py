@@ -15,19 +15,19 @@ log = structlog.get_logger(__name__)
 
 SERVICE = "reeld"
 
+# What is wrong and how to fix it, without the step after (each caller adds its own: "then add the
+# account again", "then run `reelctl refresh NAME`"), so no sentence ends here.
 NO_SECRET_SERVICE = (
-    "No Secret Service is running, so reeld cannot keep this account's password or token. "
-    "Start GNOME Keyring or KWallet (or another Secret Service), then run `reelctl refresh ACCOUNT`."
+    "No Secret Service is running, so reeld cannot keep passwords or tokens: start GNOME Keyring or "
+    "KWallet (or another Secret Service)"
 )
 #: How long a keyring call may take. A Secret Service that can be started but never starts keeps a
 #: call waiting for the bus's activation timeout (two minutes on desktops); an unlock prompt left
 #: open, forever.
 TIMEOUT_S = 25.0
-NOT_ANSWERING = (
-    "The keyring did not answer within {seconds:g} s. Check that GNOME Keyring or KWallet runs and is "
-    "unlocked, then run `reelctl refresh ACCOUNT`."
-)
-LOCKED = "The keyring is locked. Unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`), then refresh."
+NOT_ANSWERING = "The keyring did not answer within {seconds:g} s: check that GNOME Keyring or KWallet runs and is unlocked"
+LOCKED = "The keyring is locked: unlock it (log in to the desktop, or run `gnome-keyring-daemon --unlock`)"
+FAILED = "The keyring refused the request: check that GNOME Keyring or KWallet runs and is unlocked"
 
 
 def _translate(exc: Exception) -> SecretStoreUnavailable:
@@ -44,7 +44,7 @@ def _translate(exc: Exception) -> SecretStoreUnavailable:
         if "NotAvailable" in cause or "ServiceUnknown" in cause or "not provided by any" in cause:
             return SecretStoreUnavailable(NO_SECRET_SERVICE)
         return SecretStoreUnavailable(LOCKED)
-    return SecretStoreUnavailable(f"The keyring failed ({exc.__class__.__name__}). {NO_SECRET_SERVICE}")
+    return SecretStoreUnavailable(FAILED)  # the log has the exception's class
 
 
 class SecretStore:
