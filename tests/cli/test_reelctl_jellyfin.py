@@ -13,6 +13,7 @@ from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
 from tests.support.cli import reelctl_process as reelctl
 from tests.support.keyring import KeyringDaemon
+from tests.test_daemon_e2e import Client
 
 
 @pytest.fixture
@@ -166,3 +167,61 @@ def test_without_a_terminal_the_password_is_asked_for_on_standard_input(
     assert done.returncode == 4
     assert "give it on standard input with --password-stdin" in done.stderr
     assert "Warning" not in done.stderr and "echo" not in done.stderr
+
+
+def test_without_a_keyring_an_added_account_fails_saying_what_to_do_and_leaves_nothing(
+    no_secret_service: PrivateBus, daemon: StartReeld, jellyfin: tuple[FakeJellyfin, str]
+) -> None:
+    """The password was right: NotAuthorized (and "refresh" an account that does not exist) would
+    send the person the wrong way."""
+    _, url = jellyfin
+    daemon()
+    added = reelctl(
+        no_secret_service, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
+    )
+    assert added.returncode == 1
+    assert added.stderr.startswith("reelctl: Failed: No Secret Service is running"), added.stderr
+    assert "start GNOME Keyring or KWallet" in added.stderr and "then add the account again." in added.stderr
+    assert "NotAuthorized" not in added.stderr and "refresh" not in added.stderr
+    assert json.loads(reelctl(no_secret_service, "--json", "accounts").stdout) == []
+    config = no_secret_service.config_home / "reeld" / "config.toml"
+    assert not config.exists() or "jellyfin" not in config.read_text()
+
+
+EXISTING = """
+[[accounts]]
+id = "jellyfin_abc_u1"
+kind = "jellyfin"
+display_name = "anna on Home"
+identity = "anna@jf.local"
+server_url = "http://127.0.0.1:9"
+server_id = "abc"
+user_id = "u1"
+"""
+
+
+async def test_an_account_whose_keyring_is_gone_asks_for_attention_saying_what_to_do(
+    no_secret_service: PrivateBus, daemon: StartReeld
+) -> None:
+    """What the README promises: AttentionNeeded, and in StatusMessage what to do."""
+    (no_secret_service.config_home / "reeld").mkdir(parents=True)
+    (no_secret_service.config_home / "reeld" / "config.toml").write_text(EXISTING)
+    daemon()
+    client = await Client.connect(no_secret_service.address)
+    try:
+        account = "/io/github/reeld/Reeld1/accounts/jellyfin_abc_u1"
+        if not await client.prop(account, "Account", "AttentionNeeded"):
+            await client.wait_signal(
+                lambda m: (
+                    m.member == "PropertiesChanged"
+                    and m.path == account
+                    and bool(m.body[1].get("AttentionNeeded") and m.body[1]["AttentionNeeded"].value)
+                )
+            )
+        message = await client.prop(account, "Account", "StatusMessage")
+        assert message.startswith("No Secret Service is running"), message
+        assert message.endswith("then run `reelctl refresh 'anna on Home'`."), message
+        source = account.replace("/accounts/", "/sources/")
+        assert await client.prop(source, "Source", "Status") == "needs-auth"
+    finally:
+        client.bus.disconnect()
