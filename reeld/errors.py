@@ -11,6 +11,8 @@ keyring, OSError) are translated into it once, at the boundary where they happen
     │   └── SecretStoreUnavailable   no Secret Service, or a locked one
     ├── BackendUnavailable    transient: a server or folder cannot be reached now; retry later
     ├── BackendProtocolError  the server answered, but not in a way we understand
+    │   └── AnswerRefused     an answer reeld does not take: too large, or a redirect elsewhere
+    ├── UntrustedCertificate  the server's TLS certificate is not trusted: stays so until someone acts
     ├── NotSupported          the operation does not exist for this kind of source
     ├── Busy                  the same thing is already under way
     └── CacheError            the local database failed
@@ -47,6 +49,16 @@ class ServerFailed(BackendUnavailable):
 
 class BackendProtocolError(ReeldError):
     pass
+
+
+class AnswerRefused(BackendProtocolError):
+    """An answer reeld will not take whatever it says: more than it reads of one answer, or a
+    redirect that would take a login to another address."""
+
+
+class UntrustedCertificate(ReeldError):
+    """A server's TLS certificate failed verification (self-signed, expired, another name). Not
+    ``BackendUnavailable``: retrying alone does not fix it, so a source shows ``error``, not ``offline``."""
 
 
 class NotSupported(ReeldError):

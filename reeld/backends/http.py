@@ -1,18 +1,29 @@
-"""What every HTTP backend shares: naming a failure without leaking the URL, decoding large bodies
-off the event loop, and fetching a paged listing a few pages ahead."""
+"""What every HTTP backend shares: a request bounded in size and time that never takes a login to
+another address, naming a failure without leaking the URL, decoding large bodies off the event
+loop, and fetching a paged listing a few pages ahead."""
 
 import asyncio
+import contextlib
 import gc
+import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
 import orjson
 
-from reeld.errors import BackendProtocolError, BackendUnavailable
+from reeld.errors import (
+    AnswerRefused,
+    BackendProtocolError,
+    BackendUnavailable,
+    ReeldError,
+    UntrustedCertificate,
+)
 from reeld.workers import background_thread
 
 #: Bodies larger than this are decoded in a thread (a page of 1000 items takes tens of ms).
@@ -70,20 +81,41 @@ def without_stream_cycle(response: httpx.Response) -> httpx.Response:
     return response
 
 
-def unreachable(host: str, exc: Exception) -> BackendUnavailable:
-    """Say which way a server could not be reached, without the URL (it may carry a token)."""
+def unreachable(host: str, exc: Exception) -> ReeldError:
+    """Say which way a server could not be reached, without the URL (it may carry a token).
+
+    A certificate that is not trusted is no passing trouble (it stays so until someone acts):
+    ``UntrustedCertificate``, not ``BackendUnavailable``."""
+    if certificate_problem(exc) is not None:
+        return UntrustedCertificate(f"{host} {failure_reason(exc)}")
     return BackendUnavailable(f"{host} {failure_reason(exc)}")
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's TLS certificate was not trusted (``self-signed certificate``), if that is
+    how ``exc`` came about."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "not trusted")
+    return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__cause__ or cause.__context__
 
 
 def failure_reason(exc: Exception) -> str:
     """How a request failed, in words that follow a host name: ``refused the connection``."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"has a TLS certificate that is not trusted ({cause.verify_message})"
-        if isinstance(cause, ssl.SSLError):
-            return "failed the TLS handshake"
-        cause = cause.__cause__ or cause.__context__
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return f"has a TLS certificate that is not trusted ({problem})"
+    if any(isinstance(cause, ssl.SSLError) for cause in _causes(exc)):
+        return "failed the TLS handshake"
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return "did not answer (connection timed out)"
     if isinstance(exc, httpx.TimeoutException):
@@ -100,8 +132,15 @@ def failure_reason(exc: Exception) -> str:
     return f"cannot be reached ({exc.__class__.__name__})"
 
 
+class HasContent(Protocol):
+    """A read answer: an ``Answer``, or an ``httpx.Response`` read whole."""
+
+    @property
+    def content(self) -> bytes: ...
+
+
 async def decode_json(
-    response: httpx.Response, host: str, then: Callable[[Any], T] = as_is, decode: Decode = orjson.loads
+    response: HasContent, host: str, then: Callable[[Any], T] = as_is, decode: Decode = orjson.loads
 ) -> T:
     """``then`` of the body decoded as JSON (by ``decode``: a typed decoder for the listings);
     ``BackendProtocolError`` when it is malformed, cut short, or not of the type expected.
@@ -120,11 +159,216 @@ async def decode_json(
         raise BackendProtocolError(f"{host} sent a malformed or truncated answer") from exc
 
 
+# -- one bounded request ----------------------------------------------------------------------------
+
+MiB = 1024 * 1024
+#: Sets every request's overall deadline, in seconds (tests; a very slow link).
+DEADLINE_ENV = "REELD_HTTP_DEADLINE_S"
+#: What reeld asks servers to compress with: the encodings it inflates itself, within bounds.
+ACCEPT_ENCODING = "gzip, deflate"
+#: Same-origin redirects followed for one request (a proxy adding a slash, a moved path).
+MAX_REDIRECTS = 5
+
+
+def _deadline_override() -> float | None:
+    try:
+        value = float(os.environ.get(DEADLINE_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How much of one answer reeld takes (decompressed), and how long the whole request may take,
+    from the first byte sent to the last one read. httpx's own timeouts are per read: a server
+    trickling one byte a second would never trip them."""
+
+    max_bytes: int
+    deadline_s: float
+
+    @property
+    def seconds(self) -> float:
+        override = _deadline_override()
+        return override if override is not None else self.deadline_s
+
+
+#: A small JSON answer: a login, a server's identity, a count, a list of libraries. Real ones are a
+#: few kB; 4 MB is room for a server with thousands of libraries.
+SMALL_ANSWER = Budget(max_bytes=4 * MiB, deadline_s=30.0)
+#: One page of a listing: 1,000 Jellyfin items are about 1.5 MB, 5,000 ids about 2 MB, 500 Plex
+#: items 0.7 MB. 32 MB is ten times the largest real page, and three in flight stay far below
+#: the daemon's memory target.
+LISTING_PAGE = Budget(max_bytes=32 * MiB, deadline_s=120.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A server's answer, read whole within its ``Budget``."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    #: Where the server sent reeld (scheme, host, port and path) when it answered after a redirect.
+    redirected_to: str = ""
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a login may be sent to once it was sent to one of them."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
+
+
+def where(url: httpx.URL) -> str:
+    """An address as a person reads it in a message: no query (it could carry a token)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
+
+
+def redirect_refused(host: str, sent: httpx.URL, target: httpx.URL) -> AnswerRefused:
+    """A server sent reeld to another origin: say where, and what to do about it."""
+    if sent.scheme == "http" and target.scheme == "https" and sent.host == target.host:
+        hint = f"the server wants https: use https://{target.netloc.decode('ascii', 'replace')}"
+    else:
+        hint = f"if the server moved, use {target.scheme}://{target.netloc.decode('ascii', 'replace')}"
+    return AnswerRefused(
+        f"{host} redirected reeld to {where(target)}, another address; "
+        f"reeld does not take your login there ({hint})"
+    )
+
+
+async def fetch(
+    http: httpx.AsyncClient, request: httpx.Request, host: str, budget: Budget = SMALL_ANSWER
+) -> Answer:
+    """``request``'s answer, read whole within ``budget``, following redirects within its origin only.
+
+    A request carries a login (a password, a token in a header): a redirect to another origin is
+    refused with where it led (``BackendProtocolError``), never followed. More than the budget's
+    bytes is ``BackendProtocolError`` ("sent too much"); past its deadline, ``BackendUnavailable``.
+    """
+    seconds = budget.seconds
+    try:
+        async with asyncio.timeout(seconds):
+            return await _follow(http, request, host, budget.max_bytes)
+    except TimeoutError:
+        raise BackendUnavailable(f"{host} did not finish its answer within {seconds:g} s") from None
+    except httpx.HTTPError as exc:
+        raise unreachable(host, exc) from exc
+
+
+async def _follow(http: httpx.AsyncClient, request: httpx.Request, host: str, limit: int) -> Answer:
+    first = request.url
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await http.send(request, stream=True, follow_redirects=False)
+        try:
+            following = response.next_request if response.is_redirect else None
+            if following is None:
+                if 300 <= response.status_code < 400:
+                    raise BackendProtocolError(
+                        f"{host} answered with a redirect (HTTP {response.status_code}) that leads nowhere"
+                    )
+                content = await read_bounded(response, host, limit)
+                moved = where(request.url) if request.url != first else ""
+                return Answer(response.status_code, response.headers, content, moved)
+        finally:
+            await response.aclose()
+            without_stream_cycle(response)
+        if origin(following.url) != origin(first):
+            raise redirect_refused(host, first, following.url)
+        request = following
+    raise BackendProtocolError(f"{host} redirected reeld more than {MAX_REDIRECTS} times")
+
+
+def too_much(host: str, limit: int) -> AnswerRefused:
+    return AnswerRefused(f"the server at {host} sent too much (more than {limit // MiB} MB in one answer)")
+
+
+async def read_bounded(response: httpx.Response, host: str, limit: int) -> bytes:
+    """The body of a streamed ``response``, decompressed, refused past ``limit`` bytes.
+
+    The raw bytes are read and inflated here, not by httpx: its decoders inflate a chunk whole, and
+    64 kB of a gzip bomb is 64 MB. Inflating runs on a worker thread (zlib lets go of the GIL), so a
+    bomb costs the event loop nothing."""
+    declared = response.headers.get("content-length", "")
+    inflater = Inflater.for_encoding(response.headers.get("content-encoding", ""), host)
+    if inflater is None and declared.isdigit() and int(declared) > limit:
+        raise too_much(host, limit)
+    if response.is_stream_consumed:  # built whole (a test's transport): nothing left to read
+        if len(response.content) > limit:
+            raise too_much(host, limit)
+        return response.content
+    body = bytearray()
+    async for raw in response.aiter_raw():
+        if inflater is None:
+            body += raw
+        else:
+            body += await _inflate(inflater, raw, limit - len(body) + 1, host)
+        if len(body) > limit:
+            raise too_much(host, limit)
+    if inflater is not None:
+        body += inflater.finish(host)
+        if len(body) > limit:
+            raise too_much(host, limit)
+    return bytes(body)
+
+
+class Inflater:
+    """Decompresses one body (gzip or deflate) piece by piece, never more than asked for at once."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        # gzip: a header and trailer around deflate data; "deflate": zlib-wrapped, or raw from some servers.
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
+        self._started = False
+
+    @classmethod
+    def for_encoding(cls, header: str, host: str) -> "Inflater | None":
+        encoding = header.strip().lower()
+        if encoding in ("", "identity"):
+            return None
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            return cls("gzip" if encoding != "deflate" else "deflate")
+        raise BackendProtocolError(
+            f"{host} sent an answer compressed in a way reeld does not read ({encoding})"
+        )
+
+    def inflate(self, data: bytes, max_out: int) -> bytes:
+        """At most ``max_out`` bytes of what ``data`` inflates to; reaching ``max_out`` means the rest
+        would have been more (the caller stops)."""
+        try:
+            out = self._inflate.decompress(data, max_out)
+        except zlib.error:
+            if self.encoding != "deflate" or self._started:
+                raise
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib wrapper
+            out = self._inflate.decompress(data, max_out)
+        self._started = True
+        return out
+
+    def finish(self, host: str) -> bytes:
+        try:
+            return self._inflate.flush()
+        except zlib.error as exc:
+            raise BackendProtocolError(f"{host} sent a malformed or truncated answer") from exc
+
+
+async def _inflate(inflater: Inflater, data: bytes, max_out: int, host: str) -> bytes:
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_inflate_worker, inflater.inflate, data, max_out)
+    except zlib.error as exc:
+        raise BackendProtocolError(f"{host} sent a malformed compressed answer") from exc
+
+
+# Inflating is short work on a thread of its own, so it never waits behind a page's decoding.
+_inflate_worker = background_thread("reeld-inflate")
+
+
 async def pipelined(
-    fetch: Callable[[int], Awaitable[PageT]], starts: list[int], concurrency: int
-) -> AsyncIterator[PageT]:
+    fetch: Callable[[int], Awaitable[PageT]], starts: Iterable[int], concurrency: int
+) -> AsyncGenerator[PageT, None]:
     """``fetch(start)`` for every start, in order, with up to ``concurrency`` requests in flight
-    while the caller works on (writes) the pages already yielded."""
+    while the caller works on (writes) the pages already yielded. ``starts`` is taken lazily (a
+    ``range``): a caller that stops early has asked for at most ``concurrency`` pages more."""
     pending: list[asyncio.Task[PageT]] = []
     try:
         for start in starts:
@@ -137,6 +381,60 @@ async def pipelined(
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+#: More items than this in one listing is no library but a server's lie (the largest real ones
+#: hold a few hundred thousand): refused before a single page is planned.
+MAX_LISTED = 5_000_000
+
+#: ``await fetch(start)``: a page, and how many entries the server sent in it (before mapping).
+FetchCounted = Callable[[int], Awaitable[tuple[PageT, int]]]
+
+
+def claimed_total(host: str, total: int, what: str) -> int:
+    """A listing's count as the server claims it, refused when no library could be that large."""
+    if total > MAX_LISTED:
+        raise BackendProtocolError(
+            f"{host} claims {total:,} items in {what}, more than any library holds; reeld does not list it"
+        )
+    return max(0, total)
+
+
+async def counted_pages(
+    fetch: FetchCounted[PageT],
+    start: int,
+    total: int,
+    page_size: int,
+    concurrency: int,
+    claim: tuple[str, str],
+) -> AsyncIterator[PageT]:
+    """The pages of a listing from ``start`` up to its claimed ``total``, a few in flight at once,
+    each checked against the claim.
+
+    Pages are planned as they are fetched, and the listing ends at the first short page. A claim
+    the pages do not bear out is a protocol error ("claims N items but sent M"), not a plan of
+    millions of requests. Pages short of the claim by less than a page are no lie: items deleted
+    while the listing ran. ``claim`` is (host, what) for the message."""
+    reached = start
+
+    async def fetch_at(at: int) -> tuple[int, PageT, int]:
+        page, count = await fetch(at)
+        return at, page, count
+
+    async with contextlib.aclosing(pipelined(fetch_at, range(start, total, page_size), concurrency)) as pages:
+        async for at, page, count in pages:
+            reached = at + count
+            yield page
+            if count < min(page_size, total - at):
+                break
+    borne_out(reached, total, page_size, claim)
+
+
+def borne_out(reached: int, total: int, page_size: int, claim: tuple[str, str]) -> None:
+    """Raise unless a listing that ended after ``reached`` items came near its claimed ``total``."""
+    if reached < total - page_size:
+        host, what = claim
+        raise BackendProtocolError(f"{host} claims {total:,} items in {what} but sent {reached:,}")
 
 
 def parse_http_date(value: str) -> float | None:

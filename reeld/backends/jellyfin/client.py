@@ -13,8 +13,17 @@ import orjson
 import structlog
 
 from reeld import __version__
-from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
-from reeld.errors import AuthRequired, BackendProtocolError, ServerFailed
+from reeld.backends.http import (
+    ACCEPT_ENCODING,
+    SMALL_ANSWER,
+    Answer,
+    Budget,
+    Decode,
+    as_is,
+    decode_json,
+    fetch,
+)
+from reeld.errors import AnswerRefused, AuthRequired, BackendProtocolError, ServerFailed
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +75,9 @@ class JellyfinClient:
         self.user_name = user_name
         self.device_id = device_id
         self.token = token
-        self._http = http or httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True)
+        # Redirects are followed by ``fetch``, within the server's origin only (every request
+        # carries the device's login).
+        self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
         self._owns_http = http is None
         self.host = urlsplit(self.base_url).netloc
         #: The server's clock at the last response (its Date header), for sync cursors.
@@ -92,34 +103,40 @@ class JellyfinClient:
         expect_json: bool = True,
         then: Callable[[Any], Any] = as_is,
         decode: Decode = orjson.loads,
+        budget: Budget = SMALL_ANSWER,
     ) -> Any:
         """The answer, by ``decode``; ``then`` (a page's mapping) runs on it off the event loop
-        (``decode_json``)."""
-        headers = {"Authorization": authorization(self.device_id, self.token), "Accept": "application/json"}
-        try:
-            response = without_stream_cycle(
-                await self._http.request(
-                    method, self.base_url + path, params=params, json=body, headers=headers
-                )
-            )
-        except httpx.HTTPError as exc:
-            raise unreachable(self.host, exc) from exc
+        (``decode_json``). ``budget``: how large the answer may be and how long it may take."""
+        headers = {
+            "Authorization": authorization(self.device_id, self.token),
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        request = self._http.build_request(
+            method, self.base_url + path, params=params, json=body, headers=headers
+        )
+        response = await fetch(self._http, request, self.host, budget)
         self.server_date = response.headers.get("date", self.server_date)
-        if response.status_code == 401:
-            raise AuthRequired(self.login_rejected())
-        if response.status_code == 403:
-            raise AuthRequired(f"The Jellyfin server at {self.host} refused access to {path.split('?')[0]}")
-        if response.status_code == 404:
-            raise BackendProtocolError(f"{self.host} has no {path.split('?')[0]} (is it a Jellyfin server?)")
-        if response.status_code >= 500:
-            raise ServerFailed(f"The Jellyfin server at {self.host} failed (HTTP {response.status_code})")
-        if response.status_code >= 400:
-            raise BackendProtocolError(f"{self.host} refused the request (HTTP {response.status_code})")
+        self._check_status(response, path.split("?")[0])
         if not expect_json:
             return None
         if (response.status_code == 204 or not response.content) and decode is orjson.loads:
             return then(None)  # what the caller makes of no answer (a typed decoder refuses it)
         return await decode_json(response, self.host, then, decode)
+
+    def _check_status(self, response: Answer, path: str) -> None:
+        status = response.status_code
+        if status == 401:
+            raise AuthRequired(self.login_rejected())
+        if status == 403:
+            raise AuthRequired(f"The Jellyfin server at {self.host} refused access to {path}")
+        if status == 404:
+            moved = f"it redirected reeld to {response.redirected_to}; " if response.redirected_to else ""
+            raise BackendProtocolError(f"{self.host} has no {path} ({moved}is it a Jellyfin server?)")
+        if status >= 500:
+            raise ServerFailed(f"The Jellyfin server at {self.host} failed (HTTP {status})")
+        if status >= 400:
+            raise BackendProtocolError(f"{self.host} refused the request (HTTP {status})")
 
     async def get(
         self,
@@ -128,17 +145,21 @@ class JellyfinClient:
         /,
         *,
         decode: Decode = orjson.loads,
+        budget: Budget = SMALL_ANSWER,
         **params: Any,
     ) -> Any:
-        """``GET path?params``, decoded by ``decode`` (a keyword of reeld's, never a query parameter)."""
+        """``GET path?params``, decoded by ``decode`` within ``budget`` (keywords of reeld's, never
+        query parameters)."""
         query = {k: v for k, v in params.items() if v is not None}
-        return await self.request("GET", path, params=query, then=then, decode=decode)
+        return await self.request("GET", path, params=query, then=then, decode=decode, budget=budget)
 
     # -- the calls that need no user -----------------------------------------------------------------
 
     async def public_info(self) -> ServerInfo:
         try:
             info = await self.get("/System/Info/Public")
+        except AnswerRefused:
+            raise
         except BackendProtocolError as exc:
             raise BackendProtocolError(f"{self.host} does not look like a Jellyfin server") from exc
         if not isinstance(info, dict) or not info.get("Id") or "Version" not in info:

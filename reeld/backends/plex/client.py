@@ -8,7 +8,16 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from reeld.backends.http import Decode, as_is, decode_json, unreachable, without_stream_cycle
+from reeld.backends.http import (
+    ACCEPT_ENCODING,
+    LISTING_PAGE,
+    SMALL_ANSWER,
+    Budget,
+    Decode,
+    as_is,
+    decode_json,
+    fetch,
+)
 from reeld.backends.plex.dto import ListingDto, decode_listing
 from reeld.errors import AuthRequired, BackendProtocolError, ServerFailed
 
@@ -25,7 +34,12 @@ class PlexServerClient:
         self.token = token
         self.name = name
         self.host = urlsplit(self.base_url).netloc
-        self._headers = {**headers, "X-Plex-Token": token, "Accept": "application/json"}
+        self._headers = {
+            **headers,
+            "X-Plex-Token": token,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         self._http = http
         #: The server's clock at the last response (its Date header), for sync cursors.
         self.server_date: str | None = None
@@ -39,20 +53,14 @@ class PlexServerClient:
         expect_json: bool = True,
         then: Callable[[Any], Any] = as_is,
         decode: Decode = orjson.loads,
+        budget: Budget = SMALL_ANSWER,
     ) -> Any:
         """The answer, by ``decode``; ``then`` (a page's mapping) runs on it off the event loop
-        (``decode_json``)."""
-        try:
-            response = without_stream_cycle(
-                await self._http.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    headers={**self._headers, **(headers or {})},
-                )
-            )
-        except httpx.HTTPError as exc:
-            raise unreachable(f"{self.name} ({self.host})", exc) from exc
+        (``decode_json``). ``budget``: how large the answer may be and how long it may take."""
+        request = self._http.build_request(
+            method, self.base_url + path, params=params, headers={**self._headers, **(headers or {})}
+        )
+        response = await fetch(self._http, request, f"{self.name} ({self.host})", budget)
         self.server_date = response.headers.get("date", self.server_date)
         status = response.status_code
         if status == 401:
@@ -62,7 +70,8 @@ class PlexServerClient:
         if status == 403:
             raise AuthRequired(f"{self.name} refused access to {path}")
         if status == 404:
-            raise BackendProtocolError(f"{self.name} has no {path} (HTTP 404)")
+            moved = f", after a redirect to {response.redirected_to}" if response.redirected_to else ""
+            raise BackendProtocolError(f"{self.name} has no {path} (HTTP 404{moved})")
         if status >= 500:
             raise ServerFailed(f"{self.name} failed (HTTP {status})")
         if status >= 400:
@@ -99,6 +108,6 @@ class PlexServerClient:
     ) -> T:
         """``then`` of a listing of items (typed), run off the event loop for a large one."""
         result: T = await self.request(
-            "GET", path, params=params, headers=headers, then=then, decode=decode_listing
+            "GET", path, params=params, headers=headers, then=then, decode=decode_listing, budget=LISTING_PAGE
         )
         return result

@@ -16,9 +16,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reeld.backends.http import failure_reason
+from reeld.backends.http import certificate_problem, failure_reason
 from reeld.backends.plex.plextv import PlexConnection
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable, ReeldError
+from reeld.errors import (
+    AuthRequired,
+    BackendProtocolError,
+    BackendUnavailable,
+    ReeldError,
+    UntrustedCertificate,
+)
 from reeld.models.source import ConnectionKind
 
 #: How long a better address may take to answer once a worse one has.
@@ -138,4 +144,7 @@ def _no_address(ordered: list[PlexConnection], failures: dict[PlexConnection, Ba
         for c in ordered
         if c in failures
     )
+    if all(certificate_problem(failures[c]) for c in ordered if c in failures):
+        # Every address was there and showed a certificate reeld does not trust: no passing trouble.
+        return UntrustedCertificate(f"no address answered: {listed}")
     return BackendUnavailable(f"no address answered: {listed}")

@@ -10,17 +10,34 @@ import asyncio
 import os
 import platform
 import socket
+import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import httpx
 import requests
 import structlog
 from requests.adapters import HTTPAdapter
 
 from reeld import __version__
-from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
+from reeld.backends.http import (
+    SMALL_ANSWER,
+    Inflater,
+    certificate_problem,
+    origin,
+    redirect_refused,
+    too_much,
+)
+from reeld.errors import (
+    AuthRequired,
+    BackendProtocolError,
+    BackendUnavailable,
+    ReeldError,
+    UntrustedCertificate,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +45,10 @@ PLEX_TV_URL_ENV = "REELD_PLEX_TV_URL"
 PLEX_TV_HOSTS = ("plex.tv", "clients.plex.tv", "www.plex.tv")
 AUTH_APP_URL = "https://app.plex.tv/auth#?"
 REQUEST_TIMEOUT_S = 15
+#: How plex.tv is named in messages (also when ``REELD_PLEX_TV_URL`` sends its requests elsewhere).
+PLEX_TV = "plex.tv"
+#: A plexapi call makes a request or two; it may take this many requests' deadlines in all.
+CALL_DEADLINES = 2
 PRODUCT = "reeld"
 
 T = TypeVar("T")
@@ -50,7 +71,58 @@ def identity_headers(client_id: str) -> dict[str, str]:
     }
 
 
-class _Rewrite(HTTPAdapter):
+class _Refused(requests.RequestException):
+    """An answer reeld does not take (too large, too slow, or sent elsewhere), as the reeld error to
+    report: raised inside plexapi's calls, which know only ``requests``' errors."""
+
+    def __init__(self, error: ReeldError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Bounded(HTTPAdapter):
+    """Reads every answer whole, here: at most ``SMALL_ANSWER``'s bytes once inflated, and all of
+    it within its deadline. ``requests`` would read any size, and its timeout is per read: a server
+    trickling a byte a second would hold a login for ever."""
+
+    def send(
+        self, request: requests.PreparedRequest, stream: bool = False, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        deadline = time.monotonic() + SMALL_ANSWER.seconds
+        response = super().send(request, True, *args, **kwargs)
+        try:
+            response._content = _read_whole(response.raw, deadline)
+        except ReeldError as exc:
+            response.close()
+            raise _Refused(exc) from exc
+        except zlib.error as exc:
+            response.close()
+            raise _Refused(BackendProtocolError(f"{PLEX_TV} sent a malformed compressed answer")) from exc
+        except BaseException:
+            response.close()
+            raise
+        response._content_consumed = True
+        response.close()  # read to the end: the connection goes back to the pool
+        return response
+
+
+def _read_whole(raw: Any, deadline: float) -> bytes:
+    """The body of a urllib3 response, inflated, within the budget and ``deadline``."""
+    limit = SMALL_ANSWER.max_bytes
+    inflater = Inflater.for_encoding(raw.headers.get("content-encoding", ""), PLEX_TV)
+    body = bytearray()
+    while chunk := raw.read1(64 * 1024, decode_content=False):  # what one receive brings
+        body += inflater.inflate(chunk, limit - len(body) + 1) if inflater else chunk
+        if len(body) > limit:
+            raise too_much(PLEX_TV, limit)
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(f"{PLEX_TV} did not finish its answer within {SMALL_ANSWER.seconds:g} s")
+    if inflater is not None:
+        body += inflater.finish(PLEX_TV)
+    return bytes(body)
+
+
+class _Rewrite(_Bounded):
     """Sends requests for plex.tv's hosts to another base URL, path and query kept."""
 
     def __init__(self, target: str) -> None:
@@ -65,9 +137,34 @@ class _Rewrite(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+class _PlexTvSession(requests.Session):
+    """Every plex.tv request carries the account's token in ``X-Plex-Token``. ``requests`` drops
+    only ``Authorization`` when a redirect leads to another host, and would hand the token to
+    wherever plex.tv (or whatever answers for it) sent it: such a redirect is refused instead."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        sent, target = httpx.URL(str(response.request.url)), httpx.URL(str(prepared_request.url))
+        if not _same_party(sent, target):
+            raise _Refused(redirect_refused(PLEX_TV, sent, target))
+        super().rebuild_auth(prepared_request, response)
+
+
+def _same_party(sent: httpx.URL, target: httpx.URL) -> bool:
+    """The same origin, or from one of plex.tv's own hosts to another over https."""
+    if origin(sent) == origin(target):
+        return True
+    return (sent.scheme, target.scheme) == ("https", "https") and {sent.host, target.host} <= set(
+        PLEX_TV_HOSTS
+    )
+
+
 def plex_tv_session(plex_tv_url: str | None = None) -> requests.Session:
-    """A session for plex.tv: as is, or routed to ``plex_tv_url`` (default: ``$REELD_PLEX_TV_URL``)."""
-    session = requests.Session()
+    """A session for plex.tv: as is, or routed to ``plex_tv_url`` (default: ``$REELD_PLEX_TV_URL``);
+    answers bounded in size and time, and no redirect to another origin."""
+    session = _PlexTvSession()
+    bounded = _Bounded()
+    session.mount("https://", bounded)
+    session.mount("http://", bounded)
     target = plex_tv_url or os.environ.get(PLEX_TV_URL_ENV)
     if target:
         adapter = _Rewrite(target)
@@ -88,9 +185,26 @@ def _plexapi(client_id: str) -> Any:
 
 
 async def _in_thread(call: Callable[[], T]) -> T:
-    """Run a plexapi call in a thread; its failures become reeld errors."""
+    """Run a plexapi call in a thread; its failures become reeld errors.
+
+    A call may make a few requests, each bounded by the session; the whole call is bounded here
+    too, so an answer stuck where the session cannot see (a server trickling its headers) still
+    ends the wait in time (the thread then ends with its socket's timeout)."""
+    seconds = CALL_DEADLINES * SMALL_ANSWER.seconds
     try:
-        return await asyncio.to_thread(call)
+        async with asyncio.timeout(seconds):
+            return await asyncio.to_thread(call)
+    except TimeoutError:
+        raise BackendUnavailable(f"{PLEX_TV} did not finish answering within {seconds:g} s") from None
+    except _Refused as exc:
+        raise exc.error from None
+    except requests.exceptions.SSLError as exc:
+        problem = certificate_problem(exc)
+        if problem is not None:
+            raise UntrustedCertificate(
+                f"{PLEX_TV} has a TLS certificate that is not trusted ({problem})"
+            ) from exc
+        raise BackendUnavailable(f"{PLEX_TV} failed the TLS handshake") from exc
     except requests.Timeout as exc:
         raise BackendUnavailable("plex.tv did not answer (timed out)") from exc
     except requests.ConnectionError as exc:
