@@ -24,6 +24,7 @@ from reeld.backends.local.kind import LocalKind, local_account
 from reeld.backends.manager import BackendKind, BackendManager, BackendServices
 from reeld.backends.plex.kind import PlexKind
 from reeld.cache import browse, queries
+from reeld.cache.changes import LibraryChanges
 from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import (
@@ -100,6 +101,7 @@ class Daemon:
         self.lifecycle = Lifecycle.CREATED
         self.events = ev.EventHub()
         self.db = db or Database(paths.cache_file)
+        self.db.on_changes = self._on_cache_changes
         self.auth = AuthManager(paths, secrets)
         self.backends = BackendManager(kinds if kinds is not None else default_kinds())
         self.services = BackendServices(
@@ -157,6 +159,19 @@ class Daemon:
         if online:
             self.coordinator.reconnect_offline()
             self.coordinator.reconnect_movable()
+
+    def _on_cache_changes(self, changes: list[LibraryChanges]) -> None:
+        """Every write's changed items, told per library (the bus sends them as ``ItemsChanged``)."""
+        for change in changes:
+            self.events.emit(
+                ev.LibraryItemsChanged(
+                    change.source_id,
+                    change.library_id,
+                    frozenset(change.changed),
+                    frozenset(change.removed),
+                    change.reload,
+                )
+            )
 
     async def install_fact(self, key: str, make: Callable[[], str]) -> str:
         return await self.db.write(queries.install_fact, key, make)

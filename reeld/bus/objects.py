@@ -40,6 +40,7 @@ TwoStrings = Annotated[tuple[str, str], DBusSignature("ss")]
 ThreeStrings = Annotated[tuple[str, str, str], DBusSignature("sss")]
 LoginSignal = Annotated[list[Any], DBusSignature("sos")]
 SyncSignal = Annotated[list[Any], DBusSignature("obs")]
+ItemsChangedSignal = Annotated[list[Any], DBusSignature("asasb")]
 READ = PropertyAccess.READ
 
 
@@ -380,3 +381,7 @@ class LibraryInterface(_Published):
     @bus_errors
     async def Sync(self) -> None:
         self.daemon.sync_library(self.source_id, self.library_id)
+
+    @signal()
+    def ItemsChanged(self, changed: list[str], removed: list[str], reload: bool) -> ItemsChangedSignal:
+        return [changed, removed, reload]

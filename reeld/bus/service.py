@@ -18,6 +18,7 @@ from reeld.bus.constants import (
 )
 from reeld.bus.errors import INVALID_ARGUMENT
 from reeld.bus.introspection import method_signatures, served_interfaces
+from reeld.bus.item_signals import ItemSignals
 from reeld.bus.objects import AccountInterface, LibraryInterface, ManagerInterface, SourceInterface
 from reeld.bus.transport import BusLost, lost_reason, wait_when_full
 from reeld.daemon import Daemon
@@ -123,6 +124,7 @@ class BusService:
         self._progress_due: set[str] = set()
         self._progress_timer: asyncio.TimerHandle | None = None
         self._stopping = False
+        self.item_signals = ItemSignals(self._send_items_changed)
         self._unsubscribe = daemon.events.subscribe(self._on_event)
 
     async def start(self) -> None:
@@ -157,6 +159,7 @@ class BusService:
     def stop(self) -> None:
         self._stopping = True
         self._unsubscribe()
+        self.item_signals.close()
         if self._progress_timer is not None:
             self._progress_timer.cancel()
         if self.bus is not None:
@@ -221,12 +224,15 @@ class BusService:
             case ev.SourceAdded(source_id):
                 self._export_source(source_id)
             case ev.SourceRemoved(source_id):
+                self.item_signals.forget(source_id)
                 self._unexport_source(source_id)
             case ev.SourceChanged(source_id):
                 if source_id in self.sources:
                     self.sources[source_id].publish()
             case ev.LibrariesChanged(source_id):
                 self._sync_libraries(source_id)
+            case ev.LibraryItemsChanged():
+                self.item_signals.add(event)
             case ev.SyncProgress(source_id, syncing, _progress):
                 self._progress_changed(source_id, immediate=not syncing or _progress == 0.0)
             case ev.SyncFinished(source_id, success, message):
@@ -239,6 +245,13 @@ class BusService:
                 self.manager.LoginFinished(login_id, path, error)
             case ev.OnlineChanged():
                 self.manager.publish()
+
+    def _send_items_changed(
+        self, source_id: str, library_id: str, changed: list[str], removed: list[str], reload: bool
+    ) -> None:
+        library = self.libraries.get((source_id, library_id))
+        if library is not None:  # a library removed meanwhile has nobody left to tell
+            library.ItemsChanged(changed, removed, reload)
 
     def _progress_changed(self, source_id: str, immediate: bool) -> None:
         """Progress goes out at most every PROGRESS_INTERVAL_S; start and end go out at once."""

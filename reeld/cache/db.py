@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from reeld.cache.changes import LibraryChanges, install_triggers, take_changes
 from reeld.cache.schema import HEAD_REVISION
 from reeld.config import disk_full, free_space, storage_problem
 from reeld.errors import CacheError
@@ -161,10 +162,13 @@ class Database:
         self._readers = ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="reeld-db-read", initializer=name_os_thread
         )
+        #: Called on the event loop with what each committed write changed, per library.
+        self.on_changes: Callable[[list[LibraryChanges]], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
         """Migrate the schema (on the writer thread)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._writer, migrate, self.writer_engine)
         except (SQLAlchemyError, OSError) as exc:
@@ -189,14 +193,28 @@ class Database:
     def _in_transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             with self.writer_engine.begin() as conn:
+                tracked = self._track_changes(conn)
                 result = fn(conn, *args, **kwargs)
+                changes = take_changes(conn) if tracked else []
             self.generation += 1
             self.last_write = time.monotonic()
+            if changes and self._loop is not None and self.on_changes is not None:
+                self._loop.call_soon_threadsafe(self.on_changes, changes)
             return result
         except SQLAlchemyError as exc:
             problem = cache_problem(exc, self.path)
             log.error("cache_write_failed", operation=fn.__name__, reason=problem)
             raise CacheError(f"The cache at {self.path} could not be written: {problem}") from exc
+
+    def _track_changes(self, conn: Connection) -> bool:
+        """Whether this write's changes are recorded: once the schema is migrated (``open``), the
+        writer's connection gets its triggers the first time it is used."""
+        if self._loop is None or self.on_changes is None:
+            return False
+        if not conn.info.get("tracks_changes"):
+            install_triggers(conn)
+            conn.info["tracks_changes"] = True
+        return True
 
     def _in_connection(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:

@@ -70,6 +70,18 @@ class ItemsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class LibraryItemsChanged:
+    """Items of one library (at any depth) that a committed write added, updated or removed, for any
+    cause; ``reload`` when there were too many to list (the id sets are empty then). Remote ids."""
+
+    source_id: str
+    library_id: str
+    changed: frozenset[str]
+    removed: frozenset[str]
+    reload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SyncProgress:
     source_id: str
     syncing: bool
@@ -106,6 +118,7 @@ Event = (
     | SourceDisconnected
     | LibrariesChanged
     | ItemsChanged
+    | LibraryItemsChanged
     | SyncProgress
     | SyncFinished
     | LoginFinished

@@ -19,7 +19,16 @@ from reeld.backends.base import (
     count_if_only,
     expected_count,
 )
-from reeld.backends.http import as_is, off_loop, parse_http_date, pipelined
+from reeld.backends.http import (
+    LISTING_PAGE,
+    MAX_LISTED,
+    as_is,
+    borne_out,
+    claimed_total,
+    counted_pages,
+    off_loop,
+    parse_http_date,
+)
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import ItemDto, ItemsResult, decode_items
 from reeld.backends.jellyfin.mapping import (
@@ -144,17 +153,23 @@ class JellyfinBackend(MediaBackend):
         return format_date(now - CURSOR_MARGIN_S)
 
     async def _pages(self, query: dict[str, Any], library: Library) -> AsyncIterator[ItemPage]:
-        """Every page of an /Items listing, in order, with a few fetched ahead concurrently."""
-        first = await self._fetch_page(query, 0, library)
+        """Every page of an /Items listing, in order, with a few fetched ahead concurrently; the
+        count the first page claims is checked against the pages that follow."""
+        first, sent = await self._fetch_page(query, 0, library)
+        claim = (self.client.host, library.title)
+        total = claimed_total(self.client.host, first.total or 0, library.title)
         yield first
-        starts = list(range(PAGE_SIZE, first.total or 0, PAGE_SIZE))
+        if sent < min(PAGE_SIZE, total):
+            borne_out(sent, total, PAGE_SIZE, claim)
+            return
         fetch = functools.partial(self._fetch_page, query, library=library)
-        async for page in pipelined(fetch, starts, CONCURRENT_PAGES):
+        async for page in counted_pages(fetch, PAGE_SIZE, total, PAGE_SIZE, CONCURRENT_PAGES, claim):
             yield page
 
-    async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> ItemPage:
+    async def _fetch_page(self, query: dict[str, Any], start: int, library: Library) -> tuple[ItemPage, int]:
+        """A page of the listing, and how many entries the server sent in it."""
         map_page = functools.partial(_page_of, library.remote_id, self.client.base_url)
-        page: ItemPage = await self._under(
+        page: tuple[ItemPage, int] = await self._under(
             library, map_page, **query, StartIndex=start, Limit=PAGE_SIZE, EnableTotalRecordCount="true"
         )
         return page
@@ -165,6 +180,7 @@ class JellyfinBackend(MediaBackend):
             "/Items",
             then,
             decode=decode_items,
+            budget=LISTING_PAGE,
             userId=self.user_id,
             ParentId=library.remote_id,
             Recursive="true",
@@ -233,7 +249,7 @@ class JellyfinBackend(MediaBackend):
                 if state.last_viewed_at is None or state.last_viewed_at < since:
                     return found
                 found.append(state)
-            if len(result.items) < 200:
+            if len(result.items) < 200 or len(found) > MAX_LISTED:
                 return found
             start += len(result.items)
         return found
@@ -267,6 +283,8 @@ class JellyfinBackend(MediaBackend):
             found.extend(dto for dto in result.items if dto.id)
             if not result.items or len(found) >= result.total_record_count:
                 return found
+            if len(found) > MAX_LISTED:  # full pages for ever: a server's lie, not a library
+                claimed_total(self.client.host, len(found), library.title)
 
     async def fetch_items(self, item_ids: list[str]) -> list[MediaItem]:
         """Items by id, each with its library (asked per library: a view's listing filters by both)."""
@@ -335,10 +353,10 @@ def _map_watch_states(dtos: list[ItemDto]) -> list[WatchState]:
     return [watch_state_of(dto) for dto in dtos]
 
 
-def _page_of(library_id: str, base_url: str, result: ItemsResult) -> ItemPage:
-    """A decoded ``/Items`` page as mapped items and the listing's total."""
+def _page_of(library_id: str, base_url: str, result: ItemsResult) -> tuple[ItemPage, int]:
+    """A decoded ``/Items`` page as mapped items and the listing's total, and how many entries it had."""
     items = [item for dto in result.items if (item := item_from_dto(dto, library_id, base_url))]
-    return ItemPage(items=items, total=max(0, result.total_record_count))
+    return ItemPage(items=items, total=max(0, result.total_record_count)), len(result.items)
 
 
 def _playable(types: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 import structlog
 
 from reeld.backends.base import (
@@ -21,7 +22,17 @@ from reeld.backends.base import (
     count_if_only,
     expected_count,
 )
-from reeld.backends.http import off_loop, parse_http_date, pipelined
+from reeld.backends.http import (
+    ACCEPT_ENCODING,
+    MAX_LISTED,
+    SMALL_ANSWER,
+    claimed_total,
+    counted_pages,
+    off_loop,
+    parse_http_date,
+    read_bounded,
+    redirect_refused,
+)
 from reeld.backends.plex import connection as conn
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
 from reeld.backends.plex.dto import ListingDto, MetadataDto
@@ -131,18 +142,32 @@ class PlexBackend(MediaBackend):
     async def _probe(self, token: str, headers: dict[str, str], connection: PlexConnection) -> None:
         """Whether ``connection`` reaches this server and it takes the token (``GET /`` needs one)."""
         assert self._http is not None
-        response = await self._http.get(
+        request = self._http.build_request(
+            "GET",
             connection.uri.rstrip("/") + "/",
-            headers={**headers, "X-Plex-Token": token, "Accept": "application/json"},
+            headers={
+                **headers,
+                "X-Plex-Token": token,
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             timeout=conn.PROBE_TIMEOUT_S,
         )
+        # Its deadline is the probe's own (``conn.choose``); httpx's errors are left to it to describe.
+        response = await self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.is_redirect and response.next_request is not None:
+                raise redirect_refused(conn.label(connection), request.url, response.next_request.url)
+            body = await read_bounded(response, conn.label(connection), SMALL_ANSWER.max_bytes)
+        finally:
+            await response.aclose()
         if response.status_code in (401, 403):
             raise AuthRequired(
                 f"{self.server.name} rejected its access token: log in to Plex again (reelctl login-plex)"
             )
         response.raise_for_status()
         try:
-            machine = response.json()["MediaContainer"]["machineIdentifier"]
+            machine = orjson.loads(body)["MediaContainer"]["machineIdentifier"]
         except (ValueError, KeyError, TypeError):
             raise BackendProtocolError(f"{conn.label(connection)} is not a Plex Media Server") from None
         if machine != self.server.client_identifier:
@@ -181,9 +206,10 @@ class PlexBackend(MediaBackend):
         counts = await asyncio.gather(*(self._count(library, t, filters) for t in types))
         total = sum(counts)
         listed: set[str] = set()
+        claim = (self.server.name, library.title)
         for plex_type, count in zip(types, counts, strict=True):
             fetch = functools.partial(self._fetch_page, library, plex_type, filters, since)
-            async for items in pipelined(fetch, list(range(0, count, PAGE_SIZE)), CONCURRENT_PAGES):
+            async for items in counted_pages(fetch, 0, count, PAGE_SIZE, CONCURRENT_PAGES, claim):
                 if filters:
                     listed.update(item.remote_id for item in items)
                 yield ItemPage(items=items, total=total, cursor=cursor)
@@ -211,14 +237,19 @@ class PlexBackend(MediaBackend):
         container = await self.client.container(
             self._section_path(library), headers=_page(0, 0), type=plex_type, **filters
         )
-        return int(container.get("totalSize", container.get("size", 0)) or 0)
+        try:
+            claimed = int(container.get("totalSize", container.get("size", 0)) or 0)
+        except (TypeError, ValueError):
+            raise BackendProtocolError(f"{self.server.name} sent a count reeld does not understand") from None
+        return claimed_total(self.server.name, claimed, library.title)
 
     async def _fetch_page(
         self, library: Library, plex_type: int, filters: dict[str, Any], since: int | None, start: int
-    ) -> list[MediaItem]:
+    ) -> tuple[list[MediaItem], int]:
+        """A page of the listing, and how many entries the server sent in it."""
         check_dates = bool(filters) and since is not None and self.date_filters_work
         map_page = functools.partial(_page_of, library.remote_id, self.client.base_url, check_dates)
-        items, oldest_update = await self.client.listing(
+        items, oldest_update, sent = await self.client.listing(
             self._section_path(library),
             map_page,
             headers=_page(start, PAGE_SIZE),
@@ -230,7 +261,7 @@ class PlexBackend(MediaBackend):
             # A server that ignores ``updatedAt>>=`` sends everything: trust it no more (full listings).
             self.date_filters_work = False
             log.warning("plex_date_filter_ignored", source=self.source_id)
-        return items
+        return items, sent
 
     async def _entries(self, library: Library, plex_type: int, **filters: Any) -> list[MetadataDto]:
         """The entries of a listing, in large pages."""
@@ -245,6 +276,8 @@ class PlexBackend(MediaBackend):
             found.extend(listing.metadata)
             if not listing.metadata or len(found) >= (listing.total_size or 0):
                 return found
+            if len(found) > MAX_LISTED:  # full pages for ever: a server's lie, not a library
+                claimed_total(self.server.name, len(found), library.title)
 
     async def _present_ids_if_fewer(
         self, library: Library, types: tuple[int, ...], ctx: SyncContext, listed: set[str]
@@ -379,11 +412,11 @@ def _map_watch_states(entries: list[MetadataDto]) -> list[WatchState]:
 
 def _page_of(
     library_id: str, base_url: str, check_dates: bool, listing: ListingDto
-) -> tuple[list[MediaItem], int]:
-    """A decoded page of a listing as mapped items and, with ``check_dates``, the oldest
-    ``updatedAt`` among its entries (to check that a date filter was honoured)."""
+) -> tuple[list[MediaItem], int, int]:
+    """A decoded page of a listing as mapped items, with ``check_dates`` the oldest ``updatedAt``
+    among its entries (to check that a date filter was honoured), and how many entries it had."""
     entries = listing.metadata
     items = [item for entry in entries if (item := item_from_metadata(entry, library_id, base_url))]
     if not check_dates:
-        return items, sys.maxsize
-    return items, min((entry.updated_at or 0 for entry in entries), default=sys.maxsize)
+        return items, sys.maxsize, len(entries)
+    return items, min((entry.updated_at or 0 for entry in entries), default=sys.maxsize), len(entries)

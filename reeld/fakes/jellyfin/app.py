@@ -227,7 +227,9 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         return JSONResponse({"ok": True})
 
     async def control_stats(request: Request) -> Response:
-        return JSONResponse({"requests": len(wire.requests), "bytes_sent": wire.bytes_sent})
+        return JSONResponse(
+            {"requests": len(wire.requests), "bytes_sent": wire.bytes_sent, "listeners": len(fake.listeners)}
+        )
 
     async def control_reset(request: Request) -> Response:
         wire.reset_log()
