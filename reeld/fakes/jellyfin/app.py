@@ -32,17 +32,18 @@ def parse_authorization(header: str) -> dict[str, str]:
 
 
 def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
-    def auth_fields(request: Request) -> dict[str, str]:
+    def auth_fields(request: Request | WebSocket) -> dict[str, str]:
         return parse_authorization(request.headers.get("authorization", ""))
 
-    def user_of(request: Request) -> str | None:
-        token = (
-            auth_fields(request).get("Token")
-            or request.query_params.get("ApiKey")
-            or request.query_params.get("api_key")
-            or request.headers.get("x-emby-token")
-        )
+    def user_of(request: Request | WebSocket) -> str | None:
+        token = auth_fields(request).get("Token") or request.query_params.get("ApiKey")
+        if not token and legacy_auth():
+            token = request.query_params.get("api_key") or request.headers.get("x-emby-token")
         return fake.tokens.get(token or "")
+
+    def legacy_auth() -> bool:
+        """Whether ``api_key`` and ``X-Emby-Token`` count: off by default from 12.0."""
+        return int(fake.version.split(".")[0]) < 12
 
     def unauthorized() -> Response:
         return Response("Unauthorized", status_code=401)
@@ -52,7 +53,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
             {
                 "LocalAddress": str(request.base_url).rstrip("/"),
                 "ServerName": fake.server_name,
-                "Version": "10.11.11",
+                "Version": fake.version,
                 "ProductName": "Jellyfin Server",
                 "OperatingSystem": "",
                 "Id": fake.server_id,
@@ -189,12 +190,15 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         return Response(data, headers=headers)
 
     async def socket(websocket: WebSocket) -> None:
-        token = websocket.query_params.get("api_key") or websocket.query_params.get("ApiKey") or ""
-        if token not in fake.tokens:
-            await websocket.close(code=1008)
+        fake.socket_attempts += 1
+        if fake.socket_refusal is not None:
+            await websocket.send_denial_response(Response("Not Found", status_code=fake.socket_refusal))
+            return
+        user = user_of(websocket)
+        if user is None:
+            await websocket.send_denial_response(unauthorized())
             return
         await websocket.accept()
-        user = fake.tokens[token]
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
         def listener(kind: str, data: Any) -> None:
@@ -234,6 +238,17 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
     async def control_reset(request: Request) -> Response:
         wire.reset_log()
         return JSONResponse({"ok": True})
+
+    async def control_socket(request: Request) -> Response:
+        """``{"refuse": 404}`` answers websockets as a proxy without websocket support; ``null`` serves
+        them again. ``{"version": "12.0.0"}`` turns the legacy ways of sending a token off. Says
+        how many websocket handshakes were asked for."""
+        body = await request.json()
+        if "refuse" in body:
+            fake.socket_refusal = None if body["refuse"] is None else int(body["refuse"])
+        if "version" in body:
+            fake.version = str(body["version"])
+        return JSONResponse({"attempts": fake.socket_attempts, "version": fake.version})
 
     async def control_mutate(request: Request) -> Response:
         body = await request.json()
@@ -280,6 +295,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         Route("/__control/stats", control_stats),
         Route("/__control/reset", control_reset, methods=["POST"]),
         Route("/__control/mutate", control_mutate, methods=["POST"]),
+        Route("/__control/socket", control_socket, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 

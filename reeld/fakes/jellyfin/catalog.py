@@ -158,6 +158,11 @@ class FakeJellyfin:
         self.listeners: list[Callable[[str, Any], None]] = []
         self.keepalive_s = 60
         self.socket_silent = False  # stop answering keep-alives (a half-open connection)
+        #: Answer websocket handshakes with this HTTP status, as a proxy without websocket support does.
+        self.socket_refusal: int | None = None
+        self.socket_attempts = 0  # websocket handshakes asked for (the Wire logs HTTP requests only)
+        #: "12.0.0": the legacy api_key and X-Emby-Token forms are refused, as 12.x does by default.
+        self.version = "10.11.11"
         self.socket_connected = asyncio.Event()  # set when a client's websocket is listening
         self._version = 0
         self._sorted: dict[tuple[str, str, str, bool], list[Item]] = {}

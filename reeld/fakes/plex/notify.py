@@ -27,6 +27,9 @@ class Notifier:
         self.history: deque[dict[str, Any]] = deque(maxlen=history)
         self._activity_ids = itertools.count(1)
         self._subscribed: asyncio.Event | None = None
+        #: Answer websocket handshakes with this HTTP status, as a proxy without websocket support does.
+        self.refusal: int | None = None
+        self.attempts = 0  # websocket handshakes asked for (the Wire logs HTTP requests only)
 
     @property
     def listeners(self) -> int:

@@ -10,9 +10,10 @@ POST   /__control/items/{ratingKey}/progress  {"offset": ms, "at"?}  → {"watch
 POST   /__control/sections/{id}/scan
 POST   /__control/faults                      {"kind", "path"?, "times"?, "status"?, "delay"?}
 DELETE /__control/faults
-PUT    /__control/settings                    {"latency"?: s, "ignoreDateFilters"?: bool}
+PUT    /__control/settings                    {"latency"?: s, "ignoreDateFilters"?: bool,
+                                               "refuseWebsockets"?: HTTP status or null}
 GET    /__control/requests                    request log, bytes sent;  DELETE clears them
-GET    /__control/notifications               the notifications sent so far
+GET    /__control/notifications               the notifications sent so far, websocket handshakes
 """
 
 from collections.abc import Awaitable, Callable
@@ -121,9 +122,12 @@ def routes(server: "FakePlexServer") -> list[BaseRoute]:
             server.set_latency(float(data["latency"]))
         if "ignoreDateFilters" in data:
             server.set_ignore_date_filters(bool(data["ignoreDateFilters"]))
+        if "refuseWebsockets" in data:  # a proxy without websocket support in front of the server
+            refusal = data["refuseWebsockets"]
+            server.notifier.refusal = None if refusal is None else int(refusal)
 
     async def notifications(request: Request) -> Any:
-        return {"notifications": list(server.notifier.history)}
+        return {"notifications": list(server.notifier.history), "websocketAttempts": server.notifier.attempts}
 
     prefix = CONTROL_PREFIX
     table: list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]] = [

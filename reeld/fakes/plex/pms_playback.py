@@ -1,10 +1,9 @@
-"""PMS playback endpoints: scrobble, timeline and progress reports, media files, images, notifications."""
+"""PMS playback endpoints: scrobble, timeline and progress reports, media files, notifications.
+(Images are ``pms_images``'.)"""
 
 import asyncio
 import itertools
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,24 +34,6 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _STATES = ("playing", "paused", "stopped", "buffering")
 
 
-def _png() -> bytes:
-    """A one-pixel grey PNG, for every poster and background the fake is asked for."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
-
-
-PNG = _png()
-
-
 def part_bytes(part: Part, start: int, end: int) -> Iterator[bytes]:
     """Bytes ``start..end`` (inclusive) of a part: a 64 KiB block derived from its id, repeated."""
     seed = f" reeld fake media part {part.id} ".encode()
@@ -73,9 +54,6 @@ def routes(server: "FakePlexServer") -> list[BaseRoute]:
         Route("/:/timeline", guarded(server, api.timeline), methods=["GET", "POST"]),
         Route("/:/progress", guarded(server, api.progress), methods=["GET", "PUT", "POST"]),
         Route("/library/parts/{pid:int}/{changed}/{filename}", guarded(server, api.part), methods=["GET"]),
-        Route("/library/metadata/{rk:int}/thumb/{stamp}", guarded(server, api.image), methods=["GET"]),
-        Route("/library/metadata/{rk:int}/art/{stamp}", guarded(server, api.image), methods=["GET"]),
-        Route("/photo/:/transcode", guarded(server, api.image), methods=["GET"]),
         WebSocketRoute("/:/websockets/notifications", api.notifications),
         # The community spec's spelling; real servers answer on the plural path above.
         WebSocketRoute("/:/websocket/notifications", api.notifications),
@@ -169,12 +147,13 @@ class _Playback:
             return Response(b"", status_code=status, headers=headers)
         return StreamingResponse(part_bytes(part, start, end), status_code=status, headers=headers)
 
-    async def image(self, request: Request) -> Response:
-        if "rk" in request.path_params and self.catalog.get(request.path_params["rk"]) is None:
-            return not_found()
-        return Response(PNG, media_type="image/png")
-
     async def notifications(self, websocket: WebSocket) -> None:
+        self.server.notifier.attempts += 1
+        if self.server.notifier.refusal is not None:
+            await websocket.send_denial_response(
+                Response("Not Found", status_code=self.server.notifier.refusal)
+            )
+            return
         if not self.server.accepts(request_token(websocket.scope)):
             await websocket.close(code=1008)
             return
