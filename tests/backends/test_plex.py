@@ -634,7 +634,7 @@ async def test_tls_is_verified_and_https_is_preferred(paths: Paths, monkeypatch:
                     untrusted = core.coordinator.get(untrusted_id)
                     await recorder.wait(
                         lambda e, runtime=untrusted: (
-                            isinstance(e, ev.SourceChanged) and runtime.state.status is SourceStatus.OFFLINE
+                            isinstance(e, ev.SourceChanged) and runtime.state.status is SourceStatus.ERROR
                         ),
                         10,
                     )
@@ -710,13 +710,13 @@ def test_an_unreadable_field_does_not_stop_a_page_from_mapping() -> None:
         }
     )
     for check_dates in (False, True):
-        items, oldest_update = _page_of("1", "http://pms.example", check_dates, decode_listing(body))
+        items, oldest_update, sent = _page_of("1", "http://pms.example", check_dates, decode_listing(body))
         assert [(item.remote_id, item.title, item.year) for item in items] == [
             ("7", "Heat", 1995),
             ("8", "Ronin", 1998),
             ("9", "1917", 2019),
         ]
-        assert oldest_update == (0 if check_dates else sys.maxsize)
+        assert oldest_update == (0 if check_dates else sys.maxsize) and sent == 3
 
 
 def test_an_answer_that_is_no_listing_is_a_protocol_error() -> None:
