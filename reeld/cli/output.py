@@ -52,6 +52,14 @@ class Output:
     def line(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
 
+    def note(self, text: str) -> None:
+        """A remark beside the answer: on the output for a person; on stderr when the output is
+        JSON for a script, which must stay parseable."""
+        if self.json:
+            print(f"reelctl: {text}", file=sys.stderr, flush=True)
+        else:
+            self.line(text)
+
     def dump(self, data: Any) -> None:
         """Print ``data`` as JSON (already unwrapped)."""
         self.line(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))

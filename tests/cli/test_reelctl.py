@@ -215,13 +215,59 @@ def test_output_cut_short_by_its_reader_is_not_an_error(bus: PrivateBus, added: 
     assert proc.stderr.read() == b""
 
 
-@pytest.mark.parametrize("limit", ["0", "20000"])
-def test_usage_errors_exit_64_not_2(limit: str) -> None:
-    done = subprocess.run(
-        [*REELCTL, "ls", "Movies", "--limit", limit], capture_output=True, text=True, timeout=30
+def wait_until_loaded(pid: int, library: str, timeout: float = 30) -> None:
+    """Return once process ``pid`` has mapped a shared object whose path holds ``library``."""
+    deadline = time.monotonic() + timeout
+    while library not in Path(f"/proc/{pid}/maps").read_text():
+        assert time.monotonic() < deadline, f"{library} was not loaded within {timeout:g} s"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.02, 0.1])
+def test_ctrl_c_in_the_first_moments_exits_130_without_a_traceback(after_s: float, tmp_path: Path) -> None:
+    """Ctrl-C while reelctl still imports its bus library (it connects right after), or connects."""
+    proc = subprocess.Popen(
+        [*REELCTL, "--address", f"unix:path={tmp_path}/no-socket", "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert done.returncode == 64
-    assert "--limit" in done.stderr and "between 1 and 10000" in done.stderr
+    try:
+        wait_until_loaded(proc.pid, "dbus_fast")  # the first compiled module of its imports
+        time.sleep(after_s)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stop_process(proc)
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
+    # Interrupted (130; or ended by the signal itself while Python exits), or done first: no bus (2).
+    assert proc.returncode in (130, -signal.SIGINT, 2), (proc.returncode, err.decode())
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["ls", "Movies", "--limit", "0"], "argument --limit: must be between 1 and 10000: '0'"),
+        (["ls", "Movies", "--limit", "20000"], "argument --limit: must be between 1 and 10000: '20000'"),
+        (["ls", "Movies", "--limit", "many"], "argument --limit: not a whole number: 'many'"),
+        (["ls", "Movies", "--sort", "popularity"], "argument --sort: not one of title, added, year, rating"),
+        (
+            ["progress", "local_x:a.mkv", "abc"],
+            "argument POSITION: not a position (seconds, M:SS or H:MM:SS)",
+        ),
+        (["progress", "local_x:a.mkv", "1:00", "--state", "flying"], "argument --state: not one of playing"),
+    ],
+)
+def test_a_malformed_value_exits_4_as_the_help_says(argv: list[str], said: str) -> None:
+    done = subprocess.run([*REELCTL, *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 4 and said in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv", [["ls"], ["ls", "Movies", "--limit"], ["no-such-command"], ["ls", "Movies", "--colour"]]
+)
+def test_a_wrong_command_line_exits_64_not_2(argv: list[str]) -> None:
+    done = subprocess.run([*REELCTL, *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 64 and "error: " in done.stderr, done.stderr
 
 
 # -- one synced folder ------------------------------------------------------------------------------
@@ -359,14 +405,14 @@ def test_progress_saves_a_resume_point_that_continue_shows_and_0_clears(reelctl:
 
 
 @pytest.mark.parametrize("position", ["abc", "1:75", "1:60:00", "-5", "1:2:3:4", ""])
-def test_progress_refuses_what_is_not_a_position_exit_64(
+def test_progress_refuses_what_is_not_a_position_exit_4(
     position: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from reeld.cli.reelctl.parser import build_parser
 
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["progress", "local_x:a.mkv", position])
-    assert exited.value.code == 64
+    assert exited.value.code == 4
     error = capsys.readouterr().err
     assert "not a position (seconds, M:SS or H:MM:SS)" in error or "minutes and seconds go up to 59" in error
 

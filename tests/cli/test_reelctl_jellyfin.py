@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reeld.cli.output import duration
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
@@ -134,6 +135,15 @@ def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
     assert "is offline: it gets the change when it is back." in away.stdout
     started = json.loads(reelctl(private_bus, "--json", "continue").stdout)
     assert [(item["id"], item["position_ms"]) for item in started] == [(movie["id"], 42 * 60 * 1000)]
+    # A position past the end is kept at the end, and said so rather than silently.
+    length = duration(movie["duration_ms"])
+    past = reelctl(private_bus, "progress", movie["id"], "99:00:00")
+    assert past.returncode == 0, past.stderr
+    assert past.stdout.startswith(f"99:00:00 is past the end of {movie['title']!r} ({length} long).\n")
+    assert f"Saved {movie['title']!r} at the end, {length}; it counts as watched." in past.stdout
+    scripted = reelctl(private_bus, "--json", "progress", movie["id"], "99:00:00")
+    assert json.loads(scripted.stdout)["id"] == movie["id"]
+    assert scripted.stderr == f"reelctl: 99:00:00 is past the end of {movie['title']!r} ({length} long).\n"
 
 
 def test_marking_watched_while_the_login_is_revoked_says_to_log_in_again(

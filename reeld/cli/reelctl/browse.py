@@ -212,12 +212,17 @@ async def report_progress(ctx: Context) -> int:
     position: int = ctx.args.position
     await ctx.client.manager("ReportProgress", "sts", ctx.args.item, position, ctx.args.state)
     item = await ctx.client.manager("GetItem", "s", ctx.args.item)
+    length = int(item.get("duration_ms") or 0)
+    if length and position > length:
+        # The daemon keeps a position within the item (a player may overshoot the end): say so.
+        ctx.out.note(
+            f"{duration(position)} is past the end of {item_title(item)!r} ({duration(length)} long)."
+        )
     if ctx.out.json:
         ctx.out.dump(item)
         return 0
-    length = int(item.get("duration_ms") or 0)
-    at = duration(min(position, length) if length else position)
-    of = f" of {duration(length)}" if length else ""
+    at = "the end, " + duration(length) if length and position >= length else duration(position)
+    of = f" of {duration(length)}" if length and position < length else ""
     watched = "; it counts as watched" if item.get("watched") else ""
     ctx.out.line(f"Saved {item_title(item)!r} at {at}{of}{watched}.")
     await _say_if_server_away(ctx, item)

@@ -1,11 +1,12 @@
 """reelctl's command line. Imports nothing heavy: ``reelctl --help`` stays instant."""
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
 from reeld import __version__
-from reeld.cli.reelctl.errors import EXIT_CODES_HELP, EXIT_USAGE
+from reeld.cli.reelctl.errors import EXIT_CODES_HELP, EXIT_INVALID, EXIT_USAGE
 from reeld.validation import MAX_LIMIT
 
 DESCRIPTION = """\
@@ -24,9 +25,16 @@ examples:
   reelctl sync --full"""
 
 MAX_UINT32 = 2**32 - 1
+SORTS = ("title", "added", "year", "rating")
+STATES = ("playing", "paused", "stopped")
 
 #: ``command(name, handler, help)``: adds a subcommand whose handler is ``"module:function"``.
 CommandFactory = Callable[[str, str, str], argparse.ArgumentParser]
+
+
+class MalformedValue(argparse.ArgumentTypeError):
+    """A value of the right option that does not parse (``--limit 0``, a position ``abc``): exit
+    status 4, a malformed argument, where a wrong command line is 64."""
 
 
 class ReelctlParser(argparse.ArgumentParser):
@@ -34,7 +42,16 @@ class ReelctlParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage()
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(_exit_status(), f"{self.prog}: error: {message}\n")
+
+
+def _exit_status() -> int:
+    # argparse calls error() while it handles the ArgumentError it raised for a value whose type
+    # function failed, and that ArgumentError's context is the type function's exception.
+    handling = sys.exc_info()[1]
+    if isinstance(handling, argparse.ArgumentError) and isinstance(handling.__context__, MalformedValue):
+        return EXIT_INVALID
+    return EXIT_USAGE
 
 
 def _count(minimum: int, maximum: int = MAX_UINT32) -> Callable[[str], int]:
@@ -42,10 +59,19 @@ def _count(minimum: int, maximum: int = MAX_UINT32) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+            raise MalformedValue(f"not a whole number: {text!r}") from None
         if not minimum <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be between {minimum} and {maximum}: {text!r}")
+            raise MalformedValue(f"must be between {minimum} and {maximum}: {text!r}")
         return value
+
+    return parse
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise MalformedValue(f"not one of {', '.join(choices)}: {text!r}")
+        return text
 
     return parse
 
@@ -54,10 +80,10 @@ def _position(text: str) -> int:
     """A playback position as ms, from seconds, ``M:SS`` or ``H:MM:SS``."""
     parts = text.strip().split(":")
     if not 1 <= len(parts) <= 3 or not all(part.isdigit() for part in parts):
-        raise argparse.ArgumentTypeError(f"not a position (seconds, M:SS or H:MM:SS): {text!r}")
+        raise MalformedValue(f"not a position (seconds, M:SS or H:MM:SS): {text!r}")
     *larger, seconds = (int(part) for part in parts)
     if larger and (seconds > 59 or (len(larger) == 2 and larger[1] > 59)):
-        raise argparse.ArgumentTypeError(f"minutes and seconds go up to 59: {text!r}")
+        raise MalformedValue(f"minutes and seconds go up to 59: {text!r}")
     total = 0
     for value in (*larger, seconds):
         total = total * 60 + value
@@ -111,7 +137,7 @@ def _browse_commands(command: CommandFactory) -> None:
     ls.add_argument(
         "--limit", type=_count(1, MAX_LIMIT), default=50, help="show at most this many (default 50)"
     )
-    ls.add_argument("--sort", choices=("title", "added", "year", "rating"), default="title")
+    ls.add_argument("--sort", type=_one_of(SORTS), metavar="{" + ",".join(SORTS) + "}", default="title")
 
     show = command("show", "browse:show", "one item's details, with the seasons or episodes of a show")
     show.add_argument("item", metavar="ITEM", help="an item id, as listed by ls or search")
@@ -144,7 +170,8 @@ def _browse_commands(command: CommandFactory) -> None:
     )
     progress.add_argument(
         "--state",
-        choices=("playing", "paused", "stopped"),
+        type=_one_of(STATES),
+        metavar="{" + ",".join(STATES) + "}",
         default="stopped",
         help="what the player is doing (default stopped: stopped near the end marks the item watched)",
     )
