@@ -18,6 +18,7 @@ from reeld.fakes.media_folder import make_sample_folder
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
 from tests.support.cli import busctl
+from tests.support.cli import reelctl_process as reelctl
 from tests.support.network_manager import Connectivity, NetworkManagerMock
 
 NAME = "io.github.reeld.Reeld1"
@@ -295,13 +296,12 @@ async def test_online_follows_network_manager(
     )
 
 
-def test_bus_activation_starts_the_daemon(private_bus: PrivateBus) -> None:
-    """A client's first call starts reeld through the activation file, as the session bus would."""
-    env = private_bus.vars()
+def install_activation_file(bus: PrivateBus) -> None:
+    """The project's activation file on ``bus``, starting this checkout's daemon in the bus's home."""
     exec_line = " ".join(
         [
             "/usr/bin/env",
-            *(f"{k}={v}" for k, v in env.items() if v),
+            *(f"{k}={v}" for k, v in bus.vars().items() if v),
             sys.executable,
             "-m",
             "reeld.cli.daemon",
@@ -309,8 +309,32 @@ def test_bus_activation_starts_the_daemon(private_bus: PrivateBus) -> None:
     )
     template = (Path(__file__).parents[1] / "dbus" / "io.github.reeld.Reeld1.service").read_text()
     lines = [f"Exec={exec_line}" if line.startswith("Exec=") else line for line in template.splitlines()]
-    (private_bus.services_dir / "io.github.reeld.Reeld1.service").write_text("\n".join(lines) + "\n")
-    private_bus.reload_config()
+    (bus.services_dir / "io.github.reeld.Reeld1.service").write_text("\n".join(lines) + "\n")
+    bus.reload_config()
+
+
+def test_bus_activation_starts_the_daemon(private_bus: PrivateBus) -> None:
+    """A client's first call starts reeld through the activation file, as the session bus would."""
+    install_activation_file(private_bus)
     reply = busctl(private_bus.address, "get-property", NAME, ROOT, f"{IFACE}.Manager", "Version", timeout=30)
     assert reply["data"] == "0.1.0"
     busctl(private_bus.address, "call", NAME, ROOT, f"{IFACE}.Manager", "SyncAll", "b", "false")
+
+
+def test_a_daemon_that_cannot_start_under_activation_tells_reelctl_why(private_bus: PrivateBus) -> None:
+    """Its log goes to the bus's stderr; reelctl must not say only "not running"."""
+    install_activation_file(private_bus)
+    config = private_bus.config_home / "reeld" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[sync]\nfull_hours = 0\n")
+    failed = reelctl(private_bus, "status")
+    assert failed.returncode == 2, failed.stderr
+    assert failed.stderr.startswith("reelctl: the reeld daemon is not running: its last start, at "), (
+        failed.stderr
+    )
+    assert "failed: config.toml: [sync] full_hours must be a number from 1 to 8760, not 0" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+    config.write_text("[sync]\nfull_hours = 12\n")  # fixed: the next call starts it, and the word is gone
+    assert reelctl(private_bus, "status").returncode == 0
+    assert not (private_bus.state_home / "reeld" / "start-failure.json").exists()

@@ -10,6 +10,7 @@ import sys
 import structlog
 
 from reeld import __version__
+from reeld.cli import start_failure
 from reeld.config import Paths
 from reeld.errors import ReeldError
 from reeld.logs import configure_logging
@@ -91,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(once=args.once, verbose=args.verbose)
     configure_logging(verbose=args.verbose)
+    paths = Paths.from_env()
+    start_failure.clear(paths)
     try:
-        asyncio.run(serve(Paths.from_env()))
+        asyncio.run(serve(paths))
     except ReeldError as exc:
         log.error("daemon_failed", reason=str(exc))
+        start_failure.record(paths, str(exc))  # for reelctl: under bus activation nobody sees the log
         return 1
     except KeyboardInterrupt:
         return 0

@@ -2,7 +2,6 @@
 
 import sys
 
-
 #: Exit status after Ctrl-C (128 + SIGINT), as ``reelctl --help`` lists it.
 EXIT_INTERRUPTED = 130
 

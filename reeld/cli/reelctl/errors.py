@@ -72,5 +72,17 @@ class CallFailed(ReelctlError):
 
 def error_from_dbus(error_name: str, message: str) -> ReelctlError:
     if error_name.startswith(_NOT_RUNNING_ERRORS):
-        return DaemonNotRunning()
+        return DaemonNotRunning(not_running_message())
     return CallFailed(error_name, message)
+
+
+def not_running_message() -> str:
+    """ "Not running", with why its last start failed when the daemon left that word (under bus
+    activation its log goes where the person running reelctl does not look)."""
+    from reeld.cli import start_failure
+    from reeld.config import Paths
+
+    failure = start_failure.read(Paths.from_env())
+    if failure is None:
+        return NOT_RUNNING_MESSAGE
+    return f"the reeld daemon is not running: {failure.describe()}"
