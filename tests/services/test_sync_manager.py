@@ -142,7 +142,7 @@ async def test_server_error_mid_sync_keeps_the_cache_and_the_next_sync_completes
     catalog.libraries["movies"] = [movie(n, title=f"Renamed {n}") for n in range(300)]
     catalog.libraries["movies"] = [m for m in catalog.libraries["movies"]]
     for n, item in enumerate(catalog.libraries["movies"]):
-        catalog.libraries["movies"][n] = type(item)(**{**_fields(item), "etag": "v2"})
+        catalog.libraries["movies"][n] = replace(item, etag="v2")
     catalog.fail_page = (1, BackendProtocolError("The server sent a truncated page"))
     assert not await daemon.sync.sync(SOURCE, full=True)
     state = await daemon.db.read(queries.library_sync_state, SOURCE, "movies")
@@ -152,10 +152,6 @@ async def test_server_error_mid_sync_keeps_the_cache_and_the_next_sync_completes
     assert len(await cached_ids(daemon)) == 300
     state = await daemon.db.read(queries.library_sync_state, SOURCE, "movies")
     assert state is not None and state.last_error is None
-
-
-def _fields(item: object) -> dict[str, object]:
-    return {name: getattr(item, name) for name in item.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 async def test_unreachable_mid_sync_shows_offline_with_the_reason(
