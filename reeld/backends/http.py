@@ -166,6 +166,8 @@ MiB = 1024 * 1024
 DEADLINE_ENV = "REELD_HTTP_DEADLINE_S"
 #: What reeld asks servers to compress with: the encodings it inflates itself, within bounds.
 ACCEPT_ENCODING = "gzip, deflate"
+#: How much a compressed answer is inflated by at a time.
+INFLATE_STEP = 1024 * 1024
 #: Same-origin redirects followed for one request (a proxy adding a slash, a moved path).
 MAX_REDIRECTS = 5
 
@@ -301,7 +303,13 @@ async def read_bounded(response: httpx.Response, host: str, limit: int) -> bytes
         if inflater is None:
             body += raw
         else:
-            body += await _inflate(inflater, raw, limit - len(body) + 1, host)
+            # A step at a time: a kilobyte of a bomb is a megabyte, and the step is all that is held
+            # besides the body.
+            while raw:
+                body += await _inflate(inflater, raw, min(limit - len(body) + 1, INFLATE_STEP), host)
+                raw = inflater.unconsumed
+                if len(body) > limit:
+                    raise too_much(host, limit)
         if len(body) > limit:
             raise too_much(host, limit)
     if inflater is not None:
@@ -331,9 +339,14 @@ class Inflater:
             f"{host} sent an answer compressed in a way reeld does not read ({encoding})"
         )
 
+    @property
+    def unconsumed(self) -> bytes:
+        """What of the data last given was not inflated yet (``max_out`` was reached): give it again."""
+        return self._inflate.unconsumed_tail
+
     def inflate(self, data: bytes, max_out: int) -> bytes:
-        """At most ``max_out`` bytes of what ``data`` inflates to; reaching ``max_out`` means the rest
-        would have been more (the caller stops)."""
+        """At most ``max_out`` bytes of what ``data`` inflates to; the rest of ``data`` waits in
+        ``unconsumed``."""
         try:
             out = self._inflate.decompress(data, max_out)
         except zlib.error:

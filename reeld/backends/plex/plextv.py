@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from reeld import __version__
 from reeld.backends.http import (
+    INFLATE_STEP,
     SMALL_ANSWER,
     Inflater,
     certificate_problem,
@@ -112,7 +113,12 @@ def _read_whole(raw: Any, deadline: float) -> bytes:
     inflater = Inflater.for_encoding(raw.headers.get("content-encoding", ""), PLEX_TV)
     body = bytearray()
     while chunk := raw.read1(64 * 1024, decode_content=False):  # what one receive brings
-        body += inflater.inflate(chunk, limit - len(body) + 1) if inflater else chunk
+        while inflater is not None and chunk:
+            body += inflater.inflate(chunk, min(limit - len(body) + 1, INFLATE_STEP))
+            chunk = inflater.unconsumed
+            if len(body) > limit:
+                raise too_much(PLEX_TV, limit)
+        body += chunk
         if len(body) > limit:
             raise too_much(PLEX_TV, limit)
         if time.monotonic() > deadline:
