@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 # ObjectManager client, and what building dbus-python (for python-dbusmock) needs.
 # pymediainfo's wheel ships its own libmediainfo, and dbus-launch (dbus-x11) is never used.
 SYSTEM_PACKAGES := dbus gnome-keyring libsecret-tools libdbus-1-dev libglib2.0-dev libglib2.0-dev-bin \
-	libglib2.0-bin pkg-config gcc python3-dev python3-venv python3-gi gir1.2-glib-2.0 systemd \
+	libglib2.0-bin pkg-config gcc python3-dev python3-venv python3-gi gir1.2-glib-2.0 gir1.2-gdkpixbuf-2.0 systemd \
 	qt6-base-dev-tools sqlite3
 
 # Install locations (per user). DESTDIR stages the files elsewhere, for inspection: the venv's

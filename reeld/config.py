@@ -23,13 +23,20 @@ def _xdg(name: str, fallback: str) -> Path:
 class Paths:
     config_dir: Path
     state_dir: Path
+    #: What can be fetched again (artwork); the state folder's when not given.
+    cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> "Paths":
         return cls(
             config_dir=_xdg("XDG_CONFIG_HOME", ".config") / "reeld",
             state_dir=_xdg("XDG_STATE_HOME", ".local/state") / "reeld",
+            cache_dir=_xdg("XDG_CACHE_HOME", ".cache") / "reeld",
         )
+
+    @property
+    def artwork_dir(self) -> Path:
+        return (self.cache_dir or self.state_dir) / "artwork"
 
     @property
     def config_file(self) -> Path:
@@ -65,16 +72,31 @@ def _check_number(name: str, value: object, low: float, high: float) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ArtworkSettings:
+    """``[artwork]``: how much disk the artwork cache may take (least recently used images go first)."""
+
+    max_mb: int = 2048
+
+    def __post_init__(self) -> None:
+        value = self.max_mb
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+            raise InvalidArgument(
+                f"config.toml: [artwork] max_mb must be a whole number from 1 to 1000000, not {value!r}"
+            )
+
+
 @dataclass(slots=True)
 class Config:
     """config.toml: ``[sync]`` settings and one ``[[accounts]]`` table per account."""
 
     sync: SyncSettings = field(default_factory=SyncSettings)
+    artwork: ArtworkSettings = field(default_factory=ArtworkSettings)
     accounts: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> "Config":
-        unknown_tables = set(data) - {"sync", "accounts"}
+        unknown_tables = set(data) - {"sync", "accounts", "artwork"}
         if unknown_tables:
             raise InvalidArgument(
                 f"Unknown settings in config.toml: {', '.join(sorted(unknown_tables))} "
@@ -90,7 +112,11 @@ class Config:
         accounts = data.get("accounts", [])
         if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
             raise InvalidArgument("config.toml: accounts must be a list of tables ([[accounts]])")
-        return cls(sync=SyncSettings(**sync), accounts=[dict(a) for a in accounts])
+        return cls(
+            sync=SyncSettings(**sync),
+            accounts=[dict(a) for a in accounts],
+            artwork=_artwork(data),
+        )
 
     def to_toml(self) -> dict[str, Any]:
         defaults = SyncSettings()
@@ -102,8 +128,20 @@ class Config:
         data: dict[str, Any] = {}
         if sync:
             data["sync"] = sync
+        if self.artwork != ArtworkSettings():
+            data["artwork"] = {"max_mb": self.artwork.max_mb}
         data["accounts"] = self.accounts
         return data
+
+
+def _artwork(data: dict[str, Any]) -> ArtworkSettings:
+    table = data.get("artwork", {})
+    if not isinstance(table, dict):
+        raise InvalidArgument("config.toml: artwork must be a table ([artwork])")
+    unknown = set(table) - {"max_mb"}
+    if unknown:
+        raise InvalidArgument(f"Unknown [artwork] settings in config.toml: {', '.join(sorted(unknown))}")
+    return ArtworkSettings(**table)
 
 
 def read_config(path: Path) -> Config:

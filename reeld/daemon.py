@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from reeld.artwork import Artwork, ArtworkStore
 from reeld.backends.base import PlaybackState
 from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind, local_account
@@ -112,6 +113,7 @@ class Daemon:
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
         self.page_index = browse.PageIndex()
+        self.artwork = Artwork(ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events)
         self._warming: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -121,6 +123,7 @@ class Daemon:
         await self.db.open()
         await self.auth.load()
         self.sync.settings = self.auth.config.sync
+        await self.artwork.start(self.auth.config.artwork.max_mb * 1024 * 1024)
         self.coordinator.load_cached()
         self.lifecycle = Lifecycle.STARTED
 
@@ -140,6 +143,7 @@ class Daemon:
         for task in self._logins.values():
             task.cancel()
         await self.sync.stop()
+        await self.artwork.stop()
         await self.coordinator.stop()
         if self.network is not None:
             await self.network.stop()
@@ -362,6 +366,11 @@ class Daemon:
         if ref.source_id not in self.coordinator.runtimes:
             raise NotFound(f"No item {item_id[:100]!r}")
         return ref
+
+    async def get_artwork(self, item_id: str, kind: str, width: int) -> str:
+        """The path of an item's image in the artwork cache, fetched now if it must be."""
+        ref = self._known_item(item_id)
+        return await self.artwork.get(ref.source_id, ref.remote_id, kind, width)
 
     # -- playback and watch state -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Cached items as the ``a{sv}`` dictionaries of API v1. Unknown values are left out."""
 
 import functools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -10,6 +11,8 @@ from reeld.bus.constants import library_path, source_path
 from reeld.cache.browse import BROWSE_COLUMNS
 
 T = TypeVar("T", list[Any], dict[str, Any])
+#: ``(source_id, remote_id, thumb, artwork) -> {kind: path}``: the images of an item kept on disk.
+ArtworkPaths = Callable[[str, str, str | None, str | None], dict[str, str]]
 
 # (key, column, D-Bus type) for plain columns; unknown (NULL) values are omitted.
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -47,6 +50,7 @@ SOURCE, REMOTE, LIBRARY, PARENT, WATCHED, KIND, RATING = (
 GENRES, PROVIDER_IDS, LEAVES, WATCHED_LEAVES = (
     _POSITION[name] for name in ("genres", "provider_ids", "leaf_count", "watched_leaf_count")
 )
+THUMB, ARTWORK = _POSITION["thumb"], _POSITION["artwork"]
 # The plain columns grouped by how a value is checked, so a row is one pass per group without a
 # test of each column's type (ListItems converts 200 rows a page).
 _TEXTS = tuple(
@@ -105,7 +109,23 @@ def item_to_dbus(row: Any) -> dict[str, Variant]:
         out["provider_ids"] = Variant("a{ss}", _text_map(provider_ids), False)
     if (leaves := row[LEAVES]) is not None:
         out["unwatched_count"] = Variant("u", max(leaves - (row[WATCHED_LEAVES] or 0), 0), False)
+    for kind, path in _artwork_paths(source_id, row[REMOTE], row[THUMB], row[ARTWORK]).items():
+        out[f"{kind}_path"] = Variant("s", path, False)
     return out
+
+
+def _no_artwork(source_id: str, remote_id: str, thumb: str | None, artwork: str | None) -> dict[str, str]:
+    return {}
+
+
+_artwork_paths: ArtworkPaths = _no_artwork
+
+
+def use_artwork(paths: ArtworkPaths) -> None:
+    """Give items the ``*_path`` keys of the images ``paths`` says are kept (the bus service's
+    daemon's artwork cache; a process runs one daemon)."""
+    global _artwork_paths
+    _artwork_paths = paths
 
 
 @functools.lru_cache(maxsize=1024)

@@ -30,7 +30,7 @@ from reeld.bus.constants import (
     library_path,
     source_path,
 )
-from reeld.bus.convert import item_to_dbus, items_to_dbus
+from reeld.bus.convert import item_to_dbus, items_to_dbus, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
 from reeld.daemon import Daemon
@@ -70,6 +70,8 @@ class ManagerInterface(_Published):
     def __init__(self, daemon: Daemon) -> None:
         super().__init__(MANAGER_IFACE)
         self.daemon = daemon
+        # Items carry the paths of their images kept in this daemon's artwork cache.
+        use_artwork(daemon.artwork.item_paths)
         self._last = self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
@@ -152,6 +154,11 @@ class ManagerInterface(_Published):
     @bus_errors
     async def GetChildren(self, item_id: DBusStr) -> ItemList:
         return await self.daemon.get_children(item_id, items_to_dbus)
+
+    @method()
+    @bus_errors
+    async def GetArtwork(self, item_id: DBusStr, kind: DBusStr, width: DBusUInt32) -> DBusStr:
+        return await self.daemon.get_artwork(item_id, kind, width)
 
     @method()
     @bus_errors

@@ -71,6 +71,7 @@ BROWSE_COLUMNS: tuple[str, ...] = (
     "provider_ids",
     "artist",
     "index_end",
+    "artwork",  # image tags: the artwork cache's paths of the images kept at these tags
     # computed (CONTAINER_COUNTS): of shows and seasons only, else NULL
     "child_count",
     "leaf_count",

@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from reeld.fakes.jellyfin.catalog import FakeJellyfin, QuickConnect, UserState
+from reeld.fakes.jellyfin.images import image_routes
 from reeld.fakes.plex.wire import Fault, Wire
 
 _PAIR = re.compile(r'(\w+)="([^"]*)"')
@@ -289,6 +290,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         Route("/Sessions/Playing/Progress", session, methods=["POST"]),
         Route("/Sessions/Playing/Stopped", session, methods=["POST"]),
         Route("/Videos/{item_id}/stream", stream),
+        *image_routes(fake),
         WebSocketRoute("/socket", socket),
         Route("/__control/fault", control_fault, methods=["POST"]),
         Route("/__control/clear", control_clear, methods=["POST"]),

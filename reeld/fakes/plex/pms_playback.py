@@ -1,5 +1,5 @@
-"""PMS playback endpoints: scrobble, timeline and progress reports, media files, notifications.
-(Images are ``pms_images``'.)"""
+"""PMS playback endpoints: scrobble, timeline and progress reports, media files, notifications
+(images are in ``pms_images``)."""
 
 import asyncio
 import itertools

@@ -1,0 +1,144 @@
+"""Posters (then backdrops) of every top-level item, fetched in the background during and after
+each sync, so a poster grid fills in and stays filled offline.
+
+A pass lists the source's top-level items with their image tags (one cache read), skips what the
+cache holds at the current tag and what failed lately, and fetches the rest a few at a time. It
+never holds up a sync or a bus answer: fetches wait on the network on the event loop, checks and
+writes run on the artwork worker thread, and a source that goes away ends the pass.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import structlog
+
+from reeld.artwork import queries
+from reeld.artwork.store import NoRoomForArtwork
+from reeld.cache.db import Database
+from reeld.errors import BackendUnavailable, ReeldError
+from reeld.models.source import SourceStatus
+from reeld.services import events as ev
+
+if TYPE_CHECKING:
+    from reeld.artwork.service import Artwork
+
+log = structlog.get_logger(__name__)
+
+#: Images fetched at once per source.
+CONCURRENCY = 4
+#: The width step each kind is prefetched at: a grid's poster, a backdrop behind a details view.
+WIDTHS = {"poster": 320, "backdrop": 780}
+#: A pass starts this long after it was asked for: a sync's progress events make one pass, not many.
+SETTLE_S = 1.0
+
+
+class Prefetcher:
+    def __init__(self, artwork: "Artwork", db: Database, events: ev.EventHub) -> None:
+        self.artwork = artwork
+        self.db = db
+        self.events = events
+        self._wanted: set[str] = set()
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._unsubscribe = lambda: None
+        #: Passes finished, by source (tests and benchmarks wait on it).
+        self.passes: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._unsubscribe = self.events.subscribe(self._on_event)
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+
+    def _on_event(self, event: ev.Event) -> None:
+        if (
+            (isinstance(event, ev.SyncProgress) and event.syncing)
+            or (isinstance(event, ev.SyncFinished) and event.success)
+            or isinstance(event, ev.ItemsChanged)
+        ):
+            self.poke(event.source_id)
+
+    def poke(self, source_id: str) -> None:
+        """Have a pass over the source soon (once more after the one under way, if any)."""
+        if not self.artwork.opened:
+            return
+        self._wanted.add(source_id)
+        if source_id not in self._runs:
+            self._runs[source_id] = asyncio.get_running_loop().create_task(self._run(source_id))
+
+    async def _run(self, source_id: str) -> None:
+        try:
+            while source_id in self._wanted:
+                await asyncio.sleep(SETTLE_S)
+                self._wanted.discard(source_id)
+                try:
+                    await self._pass(source_id)
+                except (ReeldError, OSError) as exc:
+                    log.info("artwork_prefetch_stopped", source=source_id, reason=str(exc))
+                self.passes[source_id] = self.passes.get(source_id, 0) + 1
+        finally:
+            self._runs.pop(source_id, None)
+
+    async def _pass(self, source_id: str) -> None:
+        runtime = self.artwork.coordinator.runtimes.get(source_id)
+        if runtime is None:
+            return
+        if runtime.source.kind == "local":
+            await self._local_pass(source_id)
+            return
+        if runtime.state.status is not SourceStatus.CONNECTED:
+            return
+        wanted = await self.db.read(queries.top_level_tags, source_id)
+        for kind, width in WIDTHS.items():
+            todo = [
+                (remote_id, library_id, tag)
+                for remote_id, library_id, tags in wanted
+                if (tag := tags.get(kind))
+                and not self.artwork.store.holds(source_id, remote_id, kind, tag)
+                and not self.artwork.failed_recently(source_id, remote_id, kind, tag)
+            ]
+            if todo:
+                fetched = await self._fetch_all(source_id, kind, width, iter(todo))
+                log.info("artwork_prefetched", source=source_id, kind=kind, images=fetched, wanted=len(todo))
+
+    async def _fetch_all(
+        self, source_id: str, kind: str, width: int, todo: Iterator[tuple[str, str, str]]
+    ) -> int:
+        """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator; how many were kept."""
+        kept = 0
+
+        async def worker() -> None:
+            nonlocal kept
+            for remote_id, library_id, tag in todo:
+                try:
+                    await self.artwork.fetch(source_id, remote_id, library_id, kind, tag, width)
+                except (BackendUnavailable, NoRoomForArtwork):
+                    return  # the server went away, or the disk is full: the next pass tries again
+                except ReeldError:
+                    continue  # this one image (noted as failed; the others go on)
+                kept += 1
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(CONCURRENCY)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*workers, return_exceptions=True)
+        return kept
+
+    async def _local_pass(self, source_id: str) -> None:
+        root = self.artwork.local_root(source_id)
+        if root is None:
+            return
+        files = await self.db.read(queries.top_level_files, source_id)
+        for kind in WIDTHS:
+            for remote_id, library_id, item_kind, file in files:
+                # One item per hop to the worker thread: a GetArtwork waits behind one, not all.
+                await self.artwork.keep_sidecar(source_id, remote_id, library_id, item_kind, kind, root, file)

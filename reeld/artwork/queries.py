@@ -1,0 +1,94 @@
+"""What the artwork cache reads of the items cache (on the cache's reader threads)."""
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
+
+from reeld.cache.schema import TOP_LEVEL_ONLY, items
+
+
+def image_tags(thumb: str | None, artwork: str | None) -> dict[str, str]:
+    """An item's image tags by artwork kind: its ``artwork`` column (the server's tag, or Plex's
+    image path, per kind) or, for a row a sync has not rewritten since that column came, its
+    poster's from the v1 ``thumb`` URL (Jellyfin's ``tag=``, Plex's path)."""
+    if artwork:
+        try:
+            tags = orjson.loads(artwork)
+        except orjson.JSONDecodeError:
+            tags = None
+        if isinstance(tags, dict):
+            return {kind: tag for kind, tag in tags.items() if isinstance(tag, str) and tag}
+    if not thumb:
+        return {}
+    base, _, query = thumb.partition("?")
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "tag" and value:
+            return {"poster": value}
+    path = base.split("://", 1)[-1].partition("/")[2]
+    return {"poster": f"/{path}"} if path else {}
+
+
+def item_images(conn: Connection, source_id: str, remote_id: str) -> Any:
+    """``(library_id, kind, title, idx, thumb, artwork)`` of an item, or ``None``."""
+    columns = ("library_id", "kind", "title", "idx", "thumb", "artwork")
+    return conn.execute(
+        select(*(items.c[name] for name in columns)).where(
+            items.c.source_id == source_id, items.c.remote_id == remote_id
+        )
+    ).first()
+
+
+def top_level_tags(conn: Connection, source_id: str) -> list[tuple[str, str, dict[str, str]]]:
+    """``(remote id, library id, image tags)`` of every top-level item of a source, in title order
+    (a grid's first screen first)."""
+    rows = conn.execute(
+        select(items.c.remote_id, items.c.library_id, items.c.thumb, items.c.artwork)
+        .where(items.c.source_id == source_id, TOP_LEVEL_ONLY)
+        .order_by(items.c.sort_title)
+    )
+    return [
+        (remote_id, library_id, image_tags(thumb, artwork)) for remote_id, library_id, thumb, artwork in rows
+    ]
+
+
+def a_file_of(conn: Connection, source_id: str, remote_id: str, kind: str) -> str | None:
+    """A local item's file, relative to its folder: its own, or for a show or season, that of one
+    of its episodes (the folders they sit in hold the show's and season's images)."""
+    if kind not in ("show", "season"):
+        return remote_id
+    episode = aliased(items)
+    query = select(func.min(episode.c.remote_id)).where(episode.c.source_id == source_id)
+    if kind == "season":
+        query = query.where(episode.c.parent_id == remote_id)
+    else:
+        season = aliased(items)
+        query = query.join(
+            season, (season.c.source_id == episode.c.source_id) & (season.c.remote_id == episode.c.parent_id)
+        ).where(season.c.parent_id == remote_id)
+    found: str | None = conn.execute(query).scalar()
+    return found
+
+
+def top_level_files(conn: Connection, source_id: str) -> list[tuple[str, str, str, str]]:
+    """``(remote id, library id, kind, file)`` of a local source's films and shows (a show by one
+    of its episodes)."""
+    films = conn.execute(
+        select(items.c.remote_id, items.c.library_id, items.c.kind)
+        .where(items.c.source_id == source_id, TOP_LEVEL_ONLY, items.c.kind != "show")
+        .order_by(items.c.sort_title)
+    ).all()
+    episode, season = aliased(items), aliased(items)
+    shows = conn.execute(
+        select(season.c.parent_id, season.c.library_id, func.min(episode.c.remote_id))
+        .join(
+            season, (season.c.source_id == episode.c.source_id) & (season.c.remote_id == episode.c.parent_id)
+        )
+        .where(episode.c.source_id == source_id, season.c.kind == "season")
+        .group_by(season.c.parent_id, season.c.library_id)
+    ).all()
+    return [(remote_id, library_id, kind, remote_id) for remote_id, library_id, kind in films] + [
+        (show, library_id, "show", file) for show, library_id, file in shows if show
+    ]

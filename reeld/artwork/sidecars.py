@@ -1,0 +1,121 @@
+"""The images that sit beside local media, named as Plex, Jellyfin and Kodi read them.
+
+A film ``Movies/Heat (1995)/Heat (1995).mkv`` may have ``Heat (1995)-poster.jpg`` or, alone in its
+folder, ``poster.jpg`` / ``folder.jpg``, and ``fanart.jpg`` for a backdrop; a show folder its
+``poster.jpg`` and ``fanart.jpg``; a season its folder's ``poster.jpg`` or the show folder's
+``season01-poster.jpg``; an episode ``<name>-thumb.jpg``. Names match whatever their case; JPEG,
+PNG and WebP files count. Blocking (directory listings): call from a worker thread.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from reeld.artwork.store import SIDECAR_TAG
+from reeld.backends.local.scan import is_video_name
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+#: A folder that holds one season of a show: "Season 1", "Season 01", "S01", "Specials".
+SEASON_FOLDER = re.compile(r"(?i)^(?:season|series|staffel|saison|temporada|s)?[ ._-]*\d{1,4}$|^specials?$")
+
+_MOVIE_OWN = {
+    "poster": ("{name}-poster", "{name}"),
+    "backdrop": ("{name}-fanart", "{name}-backdrop"),
+    "logo": ("{name}-clearlogo", "{name}-logo"),
+    "thumb": ("{name}-thumb", "{name}-landscape"),
+}
+#: Names that stand for the only film (or the show) in a folder.
+_FOLDER_NAMES = {
+    "poster": ("poster", "folder", "cover", "default", "movie", "show"),
+    "backdrop": ("fanart", "backdrop", "background", "art"),
+    "logo": ("clearlogo", "logo"),
+    "thumb": ("landscape", "thumb"),
+}
+_EPISODE_OWN = {"poster": ("{name}-thumb", "{name}"), "thumb": ("{name}-thumb", "{name}")}
+_SEASON_FOLDER_NAMES = {"poster": ("poster", "folder", "cover"), "backdrop": ("fanart", "backdrop")}
+_SEASON_IN_SHOW = {
+    "poster": ("season{n:02d}-poster", "season{n:02d}", "season{n}-poster"),
+    "backdrop": ("season{n:02d}-fanart",),
+    "thumb": ("season{n:02d}-landscape",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sidecar:
+    path: str
+    tag: str  # changes with the file: a replaced poster is copied again
+
+
+def find_sidecar(
+    root: str, kind: str, item_kind: str, file: str, season: int | None = None
+) -> Sidecar | None:
+    """The sidecar image of ``kind`` for an item of a local folder at ``root``.
+
+    ``file`` is the item's file, relative to ``root``: for a show or season, one of its episodes.
+    """
+    relative = PurePosixPath(file)
+    folder = relative.parent
+    if item_kind in ("movie", "video"):
+        return _first(root, folder, _names(_MOVIE_OWN, kind, relative.stem), alone=False) or (
+            _first(root, folder, _FOLDER_NAMES.get(kind, ()), alone=True)
+            if _holds_one_video(root, folder)
+            else None
+        )
+    if item_kind == "episode":
+        return _first(root, folder, _names(_EPISODE_OWN, kind, relative.stem), alone=False)
+    in_season_folder = bool(SEASON_FOLDER.match(folder.name)) and folder != PurePosixPath(".")
+    show_folder = folder.parent if in_season_folder else folder
+    if item_kind == "season" and season is not None:
+        own = (
+            _first(root, folder, _SEASON_FOLDER_NAMES.get(kind, ()), alone=True) if in_season_folder else None
+        )
+        names = tuple(pattern.format(n=season) for pattern in _SEASON_IN_SHOW.get(kind, ()))
+        if season == 0 and kind == "poster":
+            names += ("season-specials-poster",)
+        return own or _first(root, show_folder, names, alone=True)
+    if item_kind == "show":
+        return _first(root, show_folder, _FOLDER_NAMES.get(kind, ()), alone=True)
+    return None
+
+
+def _names(table: Mapping[str, tuple[str, ...]], kind: str, stem: str) -> tuple[str, ...]:
+    return tuple(pattern.format(name=stem) for pattern in table.get(kind, ()))
+
+
+def _first(root: str, folder: PurePosixPath, stems: tuple[str, ...], alone: bool) -> Sidecar | None:
+    """The first of ``stems`` (with any image extension) in ``folder``. Names that stand for a
+    whole folder (``alone``) are never taken from the top of the library, which many items share."""
+    if not stems or (alone and folder == PurePosixPath(".")):
+        return None
+    directory = os.path.join(root, str(folder))
+    try:
+        with os.scandir(directory) as entries:
+            images = {
+                os.path.splitext(entry.name)[0].casefold(): entry
+                for entry in entries
+                if entry.name.lower().endswith(EXTENSIONS) and entry.is_file()
+            }
+    except OSError:
+        return None
+    for stem in stems:
+        entry = images.get(stem.casefold())
+        if entry is not None:
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            return Sidecar(entry.path, f"{SIDECAR_TAG}{stat.st_mtime_ns}:{stat.st_size}:{entry.name}")
+    return None
+
+
+def _holds_one_video(root: str, folder: PurePosixPath) -> bool:
+    if folder == PurePosixPath("."):
+        return False
+    try:
+        with os.scandir(os.path.join(root, str(folder))) as entries:
+            videos = sum(1 for entry in entries if is_video_name(entry.name))
+    except OSError:
+        return False
+    return videos == 1

@@ -1,0 +1,356 @@
+"""The artwork cache on disk: ``$XDG_CACHE_HOME/reeld/artwork/``.
+
+One file per image, kind and width step, named after what it shows::
+
+    ab/ab12…ef.poster.3f9c….w320.jpg    <item digest>.<kind>.<tag digest>.<width step>.<format>
+
+The item digest hashes the source and item ids (ids may hold slashes: local files), the tag
+digest hashes the server's image tag (or a sidecar file's mtime and size), so an image whose tag
+changed is another file, and one whose tag did not is never fetched again. Files are written to a
+temporary name and renamed: a reader (a frontend handed the path) never sees half an image, and
+a daemon killed mid-write leaves only a temporary file, removed at the next start.
+
+The files are the truth: at start a scan rebuilds the index of what is kept. The index answers
+the item keys (``poster_path``…) with no file system access. The cache is bounded; past the bound
+the least recently used images go first. Use is tracked in memory and written back as the files'
+mtimes now and then, so the order survives restarts.
+
+Blocking (file I/O): call ``open``, ``put``, ``forget``, ``evict`` and ``flush_use`` off the
+event loop. ``path`` and ``lookup`` only read memory and are safe anywhere.
+"""
+
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from reeld.errors import ReeldError
+
+log = structlog.get_logger(__name__)
+
+KINDS = ("poster", "backdrop", "thumb", "logo")
+#: The widths kept below the original (0): a poster grid, and a large view or a backdrop.
+WIDTH_STEPS = (320, 780)
+ORIGINAL = 0
+#: Eviction frees down to this share of the bound, so it runs now and then, not on every write.
+EVICT_TO = 0.9
+#: Use older than this is written back to the files' mtimes at the next flush.
+USE_RESOLUTION_S = 3600.0
+TEMP_PREFIX = ".tmp-"
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class NoRoomForArtwork(ReeldError):
+    """The disk (or the quota) is full: the image was not kept."""
+
+
+def width_step(width: int) -> int:
+    """The width step that serves ``width`` (0, or past the largest step: the original)."""
+    if width <= 0:
+        return ORIGINAL
+    return next((step for step in WIDTH_STEPS if width <= step), ORIGINAL)
+
+
+def item_digest(source_id: str, remote_id: str) -> str:
+    return hashlib.blake2b(f"{source_id}\0{remote_id}".encode(), digest_size=10).hexdigest()
+
+
+def tag_digest(tag: str) -> str:
+    return hashlib.blake2b(tag.encode(), digest_size=6).hexdigest()
+
+
+def _step_name(width: int) -> str:
+    return f"w{width}" if width else "orig"
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One image of one item (its poster, say) at its current tag: the widths on disk.
+
+    Replaced, never changed, once in the index (readers on other threads look without a lock);
+    only ``used`` is written in place.
+    """
+
+    tag: str  # digest of the tag it shows
+    files: dict[int, tuple[str, int]]  # width step -> (absolute path, size in bytes)
+    #: Wall-clock seconds of the last use; a file's mtime at start.
+    used: list[float] = field(default_factory=lambda: [0.0])
+    #: From a local folder's sidecar file (whose tag a listing does not carry).
+    sidecar: bool = False
+
+    @property
+    def size(self) -> int:
+        return sum(size for _, size in self.files.values())
+
+    def largest(self) -> str:
+        return self.files[max(self.files, key=lambda step: step or 1 << 30)][0]
+
+
+class ArtworkStore:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        #: "<item digest>.<kind>" -> what is kept of that image.
+        self._index: dict[str, Kept] = {}
+        self._lock = threading.Lock()
+        self.total_bytes = 0
+        #: Images used since the last flush (their files' mtimes to update).
+        self._used: set[str] = set()
+        #: Set once the disk filled up: the bound then stays at what fitted.
+        self.disk_full = False
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the folder (0700) and index what it holds; remove what a crash left behind."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)  # an existing folder too: the images say what someone watches
+        found: dict[str, list[tuple[str, int, str, int, float]]] = {}
+        for entry in self._files():
+            name = entry.name
+            if name.startswith(TEMP_PREFIX):
+                _unlink(entry.path)  # a write cut short (kill -9, power loss)
+                continue
+            parsed = _parse_name(name)
+            if parsed is None:
+                continue
+            key, tag, width = parsed
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            if stat.st_size == 0:  # renamed but never written out (a crash of the machine)
+                _unlink(entry.path)
+                continue
+            found.setdefault(key, []).append((tag, width, entry.path, stat.st_size, stat.st_mtime))
+        index: dict[str, Kept] = {}
+        for key, files in found.items():
+            newest = max(files, key=lambda file: file[4])[0]
+            for tag, _, path, _, _ in files:
+                if tag != newest:  # an image replaced just before a crash
+                    _unlink(path)
+            kept = [file for file in files if file[0] == newest]
+            index[key] = Kept(
+                tag=newest,
+                files={width: (path, size) for _, width, path, size, _ in kept},
+                used=[max(file[4] for file in kept)],
+                sidecar=newest.startswith("s"),
+            )
+        with self._lock:
+            self._index = index
+            self.total_bytes = sum(kept.size for kept in index.values())
+        log.info("artwork_cache_opened", images=len(index), mb=round(self.total_bytes / 1e6, 1))
+
+    def _files(self) -> Iterator[os.DirEntry[str]]:
+        with os.scandir(self.root) as folders:
+            for folder in folders:
+                if folder.is_dir(follow_symlinks=False):
+                    with os.scandir(folder.path) as files:
+                        yield from files
+                elif folder.name.startswith(TEMP_PREFIX):
+                    yield folder
+
+    # -- reads (memory only) ----------------------------------------------------------------------
+
+    def lookup(self, source_id: str, remote_id: str, kind: str, tag: str) -> Kept | None:
+        """What is kept of an image at ``tag``; ``None`` when nothing is. Counts as a use."""
+        key = f"{item_digest(source_id, remote_id)}.{kind}"
+        kept = self._index.get(key)
+        if kept is None or kept.tag != _tag_key(tag):
+            return None
+        self._touch(kept, key)
+        return kept
+
+    def holds(self, source_id: str, remote_id: str, kind: str, tag: str) -> bool:
+        """Whether an image is kept at ``tag`` (any width). Not a use."""
+        kept = self._index.get(f"{item_digest(source_id, remote_id)}.{kind}")
+        return kept is not None and kept.tag == _tag_key(tag)
+
+    def any_sidecar(self, source_id: str, remote_id: str, kind: str) -> Kept | None:
+        """The sidecar image kept for an item, whatever file it came from (the folder is away)."""
+        key = f"{item_digest(source_id, remote_id)}.{kind}"
+        kept = self._index.get(key)
+        if kept is None or not kept.sidecar:
+            return None
+        self._touch(kept, key)
+        return kept
+
+    def paths(self, source_id: str, remote_id: str, tags: dict[str, str], sidecars: bool) -> dict[str, str]:
+        """The largest kept file of each image of an item, by kind: what its ``*_path`` keys say.
+
+        ``tags`` are the item's current tags by kind; ``sidecars``: the item is a local folder's,
+        whose images are kept under whatever sidecar file is there.
+        """
+        digest = item_digest(source_id, remote_id)
+        found = {}
+        for kind in KINDS:
+            kept = self._index.get(f"{digest}.{kind}")
+            if kept is None:
+                continue
+            tag = tags.get(kind)
+            if (sidecars and kept.sidecar) or (tag is not None and kept.tag == _tag_key(tag)):
+                found[kind] = kept.largest()
+                self._touch(kept, f"{digest}.{kind}")
+        return found
+
+    def _touch(self, kept: Kept, key: str) -> None:
+        now = time.time()
+        if now - kept.used[0] > 1.0:
+            kept.used[0] = now
+            self._used.add(key)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    # -- writes (blocking) --------------------------------------------------------------------------
+
+    def put(
+        self, source_id: str, remote_id: str, kind: str, tag: str, width: int, data: bytes, fmt: str
+    ) -> str:
+        """Keep ``data`` (a checked image) as that width step of the image at ``tag``; its path.
+
+        A new tag replaces the image's older files. Raises ``NoRoomForArtwork`` when the disk is full.
+        """
+        key = f"{item_digest(source_id, remote_id)}.{kind}"
+        tag_key = _tag_key(tag)
+        folder = self.root / key[:2]
+        path = folder / f"{key}.{tag_key}.{_step_name(width)}.{fmt}"
+        try:
+            folder.mkdir(exist_ok=True, mode=0o700)
+            _write_atomically(folder, path, data)
+        except OSError as exc:
+            if exc.errno in _NO_ROOM:
+                self._no_room()
+                raise NoRoomForArtwork("There is no room on the disk for more artwork") from exc
+            raise
+        stale: list[str] = []
+        with self._lock:
+            old = self._index.get(key)
+            files = dict(old.files) if old is not None and old.tag == tag_key else {}
+            if old is not None:
+                stale = [p for step, (p, _) in old.files.items() if old.tag != tag_key or step == width]
+                stale = [p for p in stale if p != str(path)]
+                self.total_bytes -= old.size
+            files[width] = (str(path), len(data))
+            kept = Kept(tag=tag_key, files=files, used=[time.time()], sidecar=is_sidecar(tag))
+            self._index[key] = kept
+            self.total_bytes += kept.size
+        for stale_path in stale:
+            _unlink(stale_path)
+        if self.total_bytes > self.max_bytes:
+            self.evict(keep=key)
+        return str(path)
+
+    def forget(self, source_id: str, remote_id: str, kind: str) -> bool:
+        """Remove an image (its sidecar file is gone); whether one was kept."""
+        key = f"{item_digest(source_id, remote_id)}.{kind}"
+        with self._lock:
+            kept = self._index.pop(key, None)
+            if kept is not None:
+                self.total_bytes -= kept.size
+        for path, _ in kept.files.values() if kept else ():
+            _unlink(path)
+        return kept is not None
+
+    def evict(self, keep: str = "") -> int:
+        """Remove the least recently used images until the cache is within its bound; how many."""
+        target = self.max_bytes * EVICT_TO
+        with self._lock:
+            if self.total_bytes <= self.max_bytes:
+                return 0
+            by_age = sorted(self._index.items(), key=lambda item: item[1].used[0])
+            gone: list[Kept] = []
+            for key, kept in by_age:
+                if self.total_bytes <= target:
+                    break
+                if key == keep:
+                    continue
+                del self._index[key]
+                self.total_bytes -= kept.size
+                gone.append(kept)
+        for kept in gone:
+            for path, _ in kept.files.values():
+                _unlink(path)
+        if gone:
+            log.info("artwork_evicted", images=len(gone), mb=round(self.total_bytes / 1e6, 1))
+        return len(gone)
+
+    def _no_room(self) -> None:
+        """The disk is full: the cache stops growing here (older images make room for new ones)."""
+        with self._lock:
+            bound = int(self.total_bytes * EVICT_TO)
+            first = not self.disk_full
+            self.disk_full = True
+            self.max_bytes = min(self.max_bytes, bound)
+        if first:
+            log.warning(
+                "artwork_disk_full",
+                folder=str(self.root),
+                kept_mb=round(bound / 1e6, 1),
+                note="the artwork cache stays at this size until reeld restarts",
+            )
+        self.evict()
+
+    def flush_use(self) -> None:
+        """Write recent use back as the files' mtimes, so the eviction order survives a restart."""
+        with self._lock:
+            used, self._used = self._used, set()
+            touched = [(kept.files, kept.used[0]) for key in used if (kept := self._index.get(key))]
+        for files, when in touched:
+            for path, _ in files.values():
+                with contextlib.suppress(OSError):
+                    os.utime(path, (when, when))
+
+
+#: How the tag of a local folder's sidecar image starts (``sidecar:<mtime>:<size>:<name>``).
+SIDECAR_TAG = "sidecar:"
+
+
+def is_sidecar(tag: str) -> bool:
+    return tag.startswith(SIDECAR_TAG)
+
+
+def _tag_key(tag: str) -> str:
+    # A sidecar's tag digest is marked (hex digits never make an "s"), so a scan at start knows
+    # which images came from sidecar files by their names alone.
+    return f"s{tag_digest(tag)}" if is_sidecar(tag) else tag_digest(tag)
+
+
+def _parse_name(name: str) -> tuple[str, str, int] | None:
+    """``(key, tag digest, width step)`` of a cache file's name; ``None`` for anything else."""
+    parts = name.split(".")
+    if len(parts) != 5 or parts[1] not in KINDS:
+        return None
+    step = parts[3]
+    if step == "orig":
+        width = ORIGINAL
+    elif step.startswith("w") and step[1:].isdigit():
+        width = int(step[1:])
+    else:
+        return None
+    return f"{parts[0]}.{parts[1]}", parts[2], width
+
+
+def _write_atomically(folder: Path, path: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        _unlink(temp)
+        raise
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
