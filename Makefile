@@ -29,6 +29,8 @@ PYTEST_ARGS ?=
 SYSTEM_PACKAGES := dbus gnome-keyring libsecret-tools libdbus-1-dev libglib2.0-dev libglib2.0-dev-bin \
 	libglib2.0-bin pkg-config gcc python3-dev python3-venv python3-gi gir1.2-glib-2.0 gir1.2-gdkpixbuf-2.0 systemd \
 	qt6-base-dev-tools sqlite3
+# What `make demo` needs of them: its private bus, a keyring for its servers' tokens, and venv.
+DEMO_SYSTEM_PACKAGES := dbus gnome-keyring python3-venv
 
 # Install locations (per user). DESTDIR stages the files elsewhere, for inspection: the venv's
 # scripts then name the staged path, so a staged tree does not run from its final place.
@@ -62,12 +64,21 @@ help:
 # and goes on (the tests that need a missing tool skip, naming its package).
 system-deps: $(STAMPS)/system-deps
 $(STAMPS)/system-deps: Makefile
-	@if ! command -v dpkg-query >/dev/null 2>&1; then \
-		echo "system-deps: not a Debian system; install the equivalents of: $(SYSTEM_PACKAGES)" >&2; \
+	@$(call debian_packages,$(SYSTEM_PACKAGES))
+	mkdir -p $(STAMPS); touch $@
+
+# The demo's few; nothing to do when all of them are there already.
+$(STAMPS)/system-deps-demo: Makefile
+	$(if $(wildcard $(STAMPS)/system-deps),,@$(call debian_packages,$(DEMO_SYSTEM_PACKAGES)))
+	mkdir -p $(STAMPS); touch $@
+
+define debian_packages
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "system-deps: not a Debian system; install the equivalents of: $(1)" >&2; \
 		exit 0; \
 	fi; \
 	missing=""; \
-	for package in $(SYSTEM_PACKAGES); do \
+	for package in $(1); do \
 		dpkg-query -W -f='$${db:Status-Abbrev}' "$$package" 2>/dev/null | grep -q '^ii' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -79,11 +90,10 @@ $(STAMPS)/system-deps: Makefile
 		else \
 			echo "system-deps: missing Debian packages:$$missing" >&2; \
 			echo "system-deps: install them with: sudo apt-get install --no-install-recommends$$missing" >&2; \
-			echo "system-deps: going on; tests that need them will skip" >&2; \
-			exit 0; \
+			echo "system-deps: going on; what needs them will skip or say so" >&2; \
 		fi; \
-	fi; \
-	mkdir -p $(STAMPS); touch $@
+	fi
+endef
 
 venv: $(STAMPS)/venv
 $(STAMPS)/venv: $(LOCK) pyproject.toml setup.py | system-deps
@@ -116,7 +126,19 @@ format: $(STAMPS)/venv
 	$(VENV)/bin/ruff format $(LINT_PATHS)
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
-demo: $(STAMPS)/venv
+# The demo runs the daemon, nothing more: on a fresh machine it installs the runtime part of the lock
+# (what `make install` installs) into .venv, not the linters, type checker and test tools. Once
+# `make test` has made the full .venv, the demo uses that one; `make test` after `make demo` adds
+# only the development packages to it.
+DEMO_VENV := $(if $(wildcard $(STAMPS)/venv),$(STAMPS)/venv,$(STAMPS)/venv-runtime)
+
+$(STAMPS)/venv-runtime: $(STAMPS)/runtime-requirements.txt pyproject.toml setup.py | $(STAMPS)/system-deps-demo
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --require-hashes --no-deps -r $(STAMPS)/runtime-requirements.txt
+	$(PIP) install --quiet --no-deps -e .
+	@touch $@
+
+demo: $(DEMO_VENV)
 	$(VENV)/bin/reeld demo $(DEMO_ARGS)
 
 bench: $(STAMPS)/venv
@@ -215,6 +237,24 @@ install: $(STAMPS)/runtime-requirements.txt
 	@echo "Installed reeld in $(INSTALL_VENV), linked from $(BINDIR)."
 	@echo "D-Bus starts it on first use; to start it at login too: systemctl --user enable --now reeld.service"
 
+# A daemon that D-Bus started by running Exec= (not through systemd, which `disable --now` stops)
+# would go on running from the venv about to be removed. Every process of this user whose program is
+# in that venv (the daemon, a `reelctl watch`) gets SIGTERM, and SIGKILL after 10 s.
+define stop_installed_processes
+	@if [ -z "$(DESTDIR)" ]; then \
+		for cmdline in /proc/[0-9]*/cmdline; do \
+			[ -O "$$cmdline" ] || continue; \
+			program=$$(tr '\0' '\n' < "$$cmdline" 2>/dev/null | head -n 1) || continue; \
+			case "$$program" in "$(INSTALL_VENV)/bin/"*) ;; *) continue ;; esac; \
+			pid=$${cmdline#/proc/}; pid=$${pid%/cmdline}; \
+			echo "uninstall: stopping pid $$pid ($$(tr '\0' ' ' < "$$cmdline" 2>/dev/null)), which runs from $(INSTALL_VENV)"; \
+			kill -TERM "$$pid" 2>/dev/null || continue; \
+			for _ in $$(seq 100); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+			kill -KILL "$$pid" 2>/dev/null || true; \
+		done; \
+	fi
+endef
+
 uninstall:
 	$(if $(HOME),,$(error HOME is not set))
 	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null 2>&1 \
@@ -224,6 +264,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/reeld $(DESTDIR)$(BINDIR)/reelctl
 	rm -f $(DESTDIR)$(USER_UNIT_DIR)/reeld.service $(DESTDIR)$(USER_UNIT_DIR)/default.target.wants/reeld.service
 	rm -f $(DESTDIR)$(DBUS_SERVICES_DIR)/$(BUS_NAME).service $(DESTDIR)$(DBUS_INTERFACES_DIR)/$(BUS_NAME).xml
+	$(stop_installed_processes)
 	rm -rf $(DESTDIR)$(INSTALL_VENV)
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(APPDIR) 2>/dev/null || true
 	$(reload_user_manager)

@@ -5,7 +5,6 @@ import configparser
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -144,18 +143,17 @@ def _make(target: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
 
 
-def _activate_installed_reeld(services_file: Path) -> None:
-    """Bus activation through the installed activation file starts the installed reeld."""
+def _activate_installed_reeld(services_file: Path) -> PrivateBus:
+    """Bus activation through the installed activation file starts the installed reeld (left running)."""
     bus: PrivateBus = start_bus("session")
     try:
         shutil.copy(services_file, bus.services_dir / services_file.name)
         bus.reload_config()
         call(bus.address, *DBUS, "StartServiceByName", "su", (BUS_NAME, 0), timeout=60)
-        (pid,) = call(bus.address, *DBUS, "GetConnectionUnixProcessID", "s", (BUS_NAME,))
-        os.kill(pid, signal.SIGTERM)
-        wait_for_name(bus.address, BUS_NAME, owned=False, timeout=20)
-    finally:
+    except BaseException:
         bus.stop()
+        raise
+    return bus
 
 
 @pytest.mark.timeout(900)
@@ -189,9 +187,13 @@ def test_make_install_lays_out_a_working_user_install_and_uninstall_removes_it(t
     assert (activation["Name"], activation["Exec"]) == (BUS_NAME, str(bindir / "reeld"))
     if INTERFACE_XML.exists():
         assert xml.read_bytes() == INTERFACE_XML.read_bytes()
-    _activate_installed_reeld(services_file)
-
-    _make("uninstall", env)
+    bus = _activate_installed_reeld(services_file)
+    try:
+        _make("uninstall", env)
+        # The daemon the bus started ran from the venv just removed: uninstall stopped it.
+        wait_for_name(bus.address, BUS_NAME, owned=False, timeout=20)
+    finally:
+        bus.stop()
 
     leftovers = [
         path

@@ -18,6 +18,7 @@ from typing import Self
 
 from reeld.errors import NotSupported
 from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.playback import PlaybackInfo, Transcode
 from reeld.models.source import ConnectionKind
 
 
@@ -243,6 +244,14 @@ class MediaBackend(abc.ABC):
 
     @abc.abstractmethod
     async def get_stream_url(self, item: MediaItem) -> str: ...
+
+    async def get_playback_info(self, item: MediaItem) -> PlaybackInfo:
+        """The item's tracks, chapters and markers, from its server or file."""
+        raise NotSupported(f"{self.kind} sources tell nothing of an item's tracks")
+
+    async def get_transcode_url(self, item: MediaItem, info: PlaybackInfo, choice: Transcode) -> str:
+        """A URL of the server's HLS transcode of ``item`` with the tracks and bitrate of ``choice``."""
+        raise NotSupported(f"{self.kind} sources play files as they are")
 
     @abc.abstractmethod
     async def mark_watched(self, remote_id: str) -> None: ...

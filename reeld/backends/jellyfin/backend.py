@@ -29,6 +29,7 @@ from reeld.backends.http import (
     off_loop,
     parse_http_date,
 )
+from reeld.backends.jellyfin import playback
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import ItemDto, ItemsResult, decode_items
 from reeld.backends.jellyfin.mapping import (
@@ -45,6 +46,7 @@ from reeld.backends.jellyfin.mapping import (
 from reeld.backends.jellyfin.socket import watch_socket
 from reeld.errors import BackendProtocolError, BackendUnavailable
 from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.playback import PlaybackInfo, Transcode
 from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
@@ -323,6 +325,12 @@ class JellyfinBackend(MediaBackend):
         )
         path = "Audio" if item.kind is ItemKind.TRACK else "Videos"
         return f"{self.client.base_url}/{path}/{item.remote_id}/stream?{query}"
+
+    async def get_playback_info(self, item: MediaItem) -> PlaybackInfo:
+        return await playback.fetch_playback_info(self.client, self.user_id, item)
+
+    async def get_transcode_url(self, item: MediaItem, info: PlaybackInfo, choice: Transcode) -> str:
+        return await playback.transcode_url(self.client, self.user_id, item, info, choice)
 
     async def mark_watched(self, remote_id: str) -> None:
         await self.client.request("POST", f"/UserPlayedItems/{remote_id}", params={"userId": self.user_id})

@@ -20,6 +20,7 @@ from watchfiles import Change
 
 from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
 from reeld.backends.local.classify import Classification, FileKind, classify, extra_or_sample, split_path
+from reeld.backends.local.playback import read_playback_info
 from reeld.backends.local.scan import (
     MOVIES,
     OTHER,
@@ -40,6 +41,7 @@ from reeld.backends.local.scan import (
 from reeld.backends.local.watch import apply_batch, folder_events
 from reeld.errors import InvalidArgument, NotFound
 from reeld.models.media import ItemKind, Library, MediaItem
+from reeld.models.playback import PlaybackInfo
 from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
@@ -271,6 +273,10 @@ class LocalBackend(MediaBackend):
         if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO):
             raise InvalidArgument(f"{item.title} is not a playable file")
         return (Path(self.root) / item.remote_id).as_uri()
+
+    async def get_playback_info(self, item: MediaItem) -> PlaybackInfo:
+        """The file's tracks and chapters, from mediainfo (off the event loop)."""
+        return await asyncio.to_thread(read_playback_info, str(Path(self.root) / item.remote_id))
 
     async def mark_watched(self, remote_id: str) -> None:
         """Nothing to do: a local source's watch state lives in the cache alone."""

@@ -34,6 +34,7 @@ from reeld.backends.http import (
     redirect_refused,
 )
 from reeld.backends.plex import connection as conn
+from reeld.backends.plex import playback
 from reeld.backends.plex.client import TIMEOUT, PlexServerClient
 from reeld.backends.plex.dto import ListingDto, MetadataDto
 from reeld.backends.plex.mapping import (
@@ -47,6 +48,7 @@ from reeld.backends.plex.mapping import (
 from reeld.backends.plex.plextv import PlexConnection
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.playback import PlaybackInfo, Transcode
 from reeld.models.source import ConnectionKind
 
 log = structlog.get_logger(__name__)
@@ -370,6 +372,14 @@ class PlexBackend(MediaBackend):
             raise BackendUnavailable(f"{self.server.name} has not been reached yet: no address to play from")
         token = await self._token()
         return f"{base.rstrip('/')}{part}?{urlencode({'X-Plex-Token': token})}"
+
+    async def get_playback_info(self, item: MediaItem) -> PlaybackInfo:
+        return await playback.fetch_playback_info(self.client, item)
+
+    async def get_transcode_url(self, item: MediaItem, info: PlaybackInfo, choice: Transcode) -> str:
+        return playback.transcode_url(
+            self.client.base_url, await self._token(), await self._headers(), item, choice
+        )
 
     async def mark_watched(self, remote_id: str) -> None:
         await self.client.request(

@@ -22,6 +22,8 @@ ON_REQUEST = {
     "ParentId",
     "Path",
     "MediaSources",
+    "MediaStreams",
+    "Chapters",
     "Genres",
     "Studios",
     "OriginalTitle",
@@ -593,16 +595,15 @@ class FakeJellyfin:
             dto["SortName"] = item.name.casefold()
         if "ParentId" in fields:
             dto["ParentId"] = item.parent_id
-        if "MediaSources" in fields and not item.is_folder:
-            dto["MediaSources"] = [
-                {
-                    "Id": item.id,
-                    "Path": f"/media/{item.id}.mkv",
-                    "Container": "mkv",
-                    "Protocol": "File",
-                    "Type": "Default",
-                }
-            ]
+        if fields & {"MediaSources", "MediaStreams", "Chapters"} and not item.is_folder:
+            from reeld.fakes.jellyfin import media  # imports this module
+
+            if "MediaSources" in fields:
+                dto["MediaSources"] = [media.media_source(item)]
+            if "MediaStreams" in fields:
+                dto["MediaStreams"] = media.media_streams(item)
+            if "Chapters" in fields:
+                dto["Chapters"] = media.chapters(item)
         if user_id is not None and user_data:
             dto["UserData"] = self.user_data_dto(user_id, item.id)
         return dto

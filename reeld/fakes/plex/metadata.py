@@ -7,6 +7,7 @@ cleared by `Catalog.touch` whenever the item (or a count under it) changes.
 from collections.abc import Iterator
 from typing import Any
 
+from reeld.fakes.plex import streams
 from reeld.fakes.plex.catalog import ARTIST, EPISODE, MOVIE, SHOW, TRACK, Item, Part
 from reeld.fakes.plex.render import JSON, json_text, xml_attrs
 
@@ -14,6 +15,8 @@ from reeld.fakes.plex.render import JSON, json_text, xml_attrs
 GUIDS = 1
 SECTION = 2
 DETAILS = 4 | GUIDS | SECTION
+#: A part's ``Stream`` elements (an item's own metadata), ``Chapter`` and ``Marker`` elements (asked for).
+STREAMS, CHAPTERS, MARKERS = 8, 16, 32
 
 XML_TAGS = {MOVIE: "Video", EPISODE: "Video", TRACK: "Track"}
 #: Video media by ``part.id % 4``: (videoResolution, width, height, bitrate kbps, codec).
@@ -57,12 +60,15 @@ def _render(item: Item, fmt: str, flags: int) -> str:
 
 
 def _xml_element(tag: str, element: dict[str, Any]) -> str:
-    parts = element.get("Part")
-    attrs = {name: value for name, value in element.items() if name != "Part"}
-    if not parts:
+    """An element with its nested ones (a media's parts, a part's streams) as child elements."""
+    attrs = {name: value for name, value in element.items() if name not in _NESTED}
+    inner = "".join(_xml_element(name, child) for name in _NESTED for child in element.get(name) or ())
+    if not inner:
         return f"<{tag}{xml_attrs(attrs)}/>"
-    inner = "".join(f"<Part{xml_attrs(part)}/>" for part in parts)
     return f"<{tag}{xml_attrs(attrs)}>{inner}</{tag}>"
+
+
+_NESTED = ("Part", "Stream")
 
 
 def thumb(item: Item) -> str:
@@ -182,7 +188,11 @@ def _leaves(item: Item) -> Iterator[Item]:
 def _children(item: Item, flags: int) -> list[tuple[str, list[dict[str, Any]]]]:
     children: list[tuple[str, list[dict[str, Any]]]] = []
     if item.part is not None:
-        children.append(("Media", [_media(item, item.part)]))
+        children.append(("Media", [_media(item, item.part, flags)]))
+        if flags & CHAPTERS:
+            children.append(("Chapter", streams.chapters(item, item.part)))
+        if flags & MARKERS:
+            children.append(("Marker", streams.markers(item, item.part)))
     if item.type in (MOVIE, SHOW):
         children.append(("Image", _images(item)))
     if item.genres:
@@ -197,7 +207,20 @@ def _children(item: Item, flags: int) -> list[tuple[str, list[dict[str, Any]]]]:
     return children
 
 
-def _media(item: Item, part: Part) -> dict[str, Any]:
+def media_of(item: Item) -> dict[str, Any]:
+    """A leaf item's ``Media`` element (its part inside), without streams."""
+    assert item.part is not None
+    return _media_attributes(item, item.part)
+
+
+def _media(item: Item, part: Part, flags: int = 0) -> dict[str, Any]:
+    media = _media_attributes(item, part)
+    if flags & STREAMS:
+        media["Part"][0]["Stream"] = streams.streams(item, part, media)
+    return media
+
+
+def _media_attributes(item: Item, part: Part) -> dict[str, Any]:
     part_attrs: dict[str, object] = {
         "id": part.id,
         "key": f"/library/parts/{part.id}/{part.changed_at}/file.{part.container}",

@@ -22,7 +22,7 @@ from reeld.fakes.plex.catalog import (
     Item,
     Section,
 )
-from reeld.fakes.plex.metadata import DETAILS, GUIDS, SECTION, fragment, thumb
+from reeld.fakes.plex.metadata import DETAILS, GUIDS, SECTION, STREAMS, fragment, thumb
 from reeld.fakes.plex.query import QueryError, SortField, parse_conditions, parse_sort
 from reeld.fakes.plex.render import Node
 from reeld.fakes.plex.responses import (
@@ -35,6 +35,7 @@ from reeld.fakes.plex.responses import (
     pms_response,
     response_format,
 )
+from reeld.fakes.plex.transcode import asked_playback_flags
 
 if TYPE_CHECKING:
     from reeld.fakes.plex.pms import FakePlexServer
@@ -308,7 +309,8 @@ class _Library:
                     "librarySectionUUID": section.uuid,
                 }
             )
-        return paged_items(request, response_format(request), items, DETAILS, attrs)
+        flags = DETAILS | STREAMS | asked_playback_flags(request)
+        return paged_items(request, response_format(request), items, flags, attrs)
 
     async def children(self, request: Request) -> Response:
         parent = self.catalog.get(request.path_params["rk"])

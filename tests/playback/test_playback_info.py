@@ -1,0 +1,328 @@
+"""GetPlaybackInfo and GetStreamUrlWith as a player uses them: a daemon on a private bus, the fake
+servers over loopback HTTP, a real Matroska file on disk.
+
+What the daemon answers is compared with what the fakes serve (their own tracks, chapters,
+segments and markers), and the transcode URLs it hands out are fetched, as a player would."""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dbus_fast import Variant
+
+from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+from reeld.fakes.jellyfin import media as jellyfin_media
+from reeld.fakes.matroska import write_matroska
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
+from reeld.fakes.plex import streams as plex_streams
+from reeld.fakes.plex.catalog import EPISODE
+from reeld.fakes.plex.metadata import media_of
+from tests.conftest import StartReeld
+from tests.support.bus import PrivateBus
+from tests.support.cli import reelctl_process as reelctl
+from tests.support.keyring import KeyringDaemon
+from tests.test_daemon_e2e import Client
+
+TICKS_PER_MS = 10_000
+MARKER_TYPES = {
+    "Intro": "intro",
+    "Outro": "credits",
+    "Recap": "recap",
+    "Preview": "preview",
+    "Commercial": "commercial",
+}
+
+
+def plain(value: Any) -> Any:
+    """A D-Bus answer with its variants unwrapped."""
+    if isinstance(value, Variant):
+        return plain(value.value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def without_none(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+@pytest.fixture
+async def client(private_bus: PrivateBus) -> AsyncIterator[Client]:
+    client = await Client.connect(private_bus.address)
+    yield client
+    client.bus.disconnect()
+
+
+async def info_of(client: Client, item_id: str) -> dict[str, Any]:
+    (info,) = await client.manager("GetPlaybackInfo", "s", item_id)
+    result: dict[str, Any] = plain(info)
+    return result
+
+
+async def url_with(client: Client, item_id: str, **options: Variant) -> str:
+    (url,) = await client.manager("GetStreamUrlWith", "sa{sv}", item_id, options)
+    return str(url)
+
+
+def source_id(private_bus: PrivateBus) -> str:
+    (source,) = json.loads(reelctl(private_bus, "--json", "sources").stdout)
+    return str(source["path"].rsplit("/", 1)[1])
+
+
+# -- Jellyfin ---------------------------------------------------------------------------------------
+
+
+def jellyfin_expected(fake: FakeJellyfin, remote_id: str) -> dict[str, Any]:
+    """What the fake serves of an item, in GetPlaybackInfo's terms."""
+    item = fake.items[remote_id]
+    source = jellyfin_media.media_source(item)
+    streams = [
+        without_none(
+            {
+                "type": stream["Type"].lower(),
+                "index": stream["Index"],
+                "codec": stream["Codec"],
+                "language": stream.get("Language"),
+                "title": stream.get("Title") or stream["DisplayTitle"],
+                "default": stream["IsDefault"],
+                "forced": stream["IsForced"],
+                "external": stream["IsExternal"],
+                "channels": stream.get("Channels"),
+                "width": stream.get("Width"),
+                "height": stream.get("Height"),
+            }
+        )
+        for stream in source["MediaStreams"]
+    ]
+    segments = sorted(jellyfin_media.segments(item), key=lambda segment: segment["StartTicks"])
+    return {
+        "container": "mkv",
+        "bitrate": source["Bitrate"],
+        "size": source["Size"],
+        "duration_ms": source["RunTimeTicks"] // TICKS_PER_MS,
+        "streams": streams,
+        "chapters": [
+            {"title": c["Name"], "start_ms": c["StartPositionTicks"] // TICKS_PER_MS}
+            for c in jellyfin_media.chapters(item)
+        ],
+        "markers": [
+            {
+                "type": MARKER_TYPES[s["Type"]],
+                "start_ms": s["StartTicks"] // TICKS_PER_MS,
+                "end_ms": s["EndTicks"] // TICKS_PER_MS,
+            }
+            for s in segments
+        ],
+    }
+
+
+async def test_jellyfin_tracks_markers_and_transcodes(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client: Client
+) -> None:
+    fake = FakeJellyfin.generate(movies=2, series=1, seasons=1, episodes=6, user="anna", password="pw-123")
+    episodes = [item for item in fake.items.values() if item.type == "Episode"]
+    # One with several audio tracks and a subtitle, and one never asked for before the server goes.
+    episode = next(
+        e for e in episodes if sum(s["Type"] == "Audio" for s in jellyfin_media.media_streams(e)) > 1
+    )
+    unseen = next(e for e in episodes if e.id != episode.id)
+    daemon()
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        added = reelctl(
+            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
+        )
+        assert added.returncode == 0, added.stderr
+        assert reelctl(private_bus, "sync").returncode == 0
+        source = source_id(private_bus)
+        item_id = f"{source}:{episode.id}"
+
+        info = await info_of(client, item_id)
+        assert info == jellyfin_expected(fake, episode.id)
+        assert {marker["type"] for marker in info["markers"]} >= {"credits", "preview"}
+
+        # Direct play when the bitrate allows; the server's HLS transcode of the chosen track when not.
+        (direct,) = await client.manager("GetStreamUrl", "s", item_id)
+        assert await url_with(client, item_id, max_bitrate=Variant("u", info["bitrate"])) == direct
+        assert await url_with(client, item_id) == direct  # a server on the LAN: no cap
+        second_audio = [s["index"] for s in info["streams"] if s["type"] == "audio"][1]
+        hls = await url_with(
+            client,
+            item_id,
+            max_bitrate=Variant("u", 1_500_000),
+            audio_index=Variant("u", second_audio),
+            start_ms=Variant("t", 60_000),
+        )
+        assert hls.startswith(f"{url}/videos/{episode.id}/master.m3u8?") and "ApiKey=" in hls
+        assert f"AudioStreamIndex={second_audio}" in hls and "StartTimeTicks=600000000" in hls
+        async with httpx.AsyncClient() as http:
+            playlist = await http.get(hls)  # no header: all a player has is the URL
+        assert playlist.status_code == 200, playlist.text
+        assert playlist.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+        assert playlist.text.startswith("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=")
+
+        # Bad choices are named.
+        for options, named in (
+            ({"audio": Variant("u", 1)}, "'audio'"),
+            ({"max_bitrate": Variant("s", "fast")}, "max_bitrate"),
+            ({"audio_index": Variant("u", 99)}, "audio_index 99"),
+        ):
+            with pytest.raises(RuntimeError, match=f"InvalidArgument: .*{named}"):
+                await url_with(client, item_id, **options)
+        with pytest.raises(RuntimeError, match="NotFound"):
+            await info_of(client, f"{source}:{'0' * 32}")
+
+    # The server is gone: what was fetched answers from the cache, the rest is Offline.
+    assert reelctl(private_bus, "sync").returncode != 0
+    assert await info_of(client, item_id) == jellyfin_expected(fake, episode.id)
+    with pytest.raises(RuntimeError, match=r"Offline: .*never fetched"):
+        await info_of(client, f"{source}:{unseen.id}")
+    with pytest.raises(RuntimeError, match="Offline"):
+        await url_with(client, item_id)
+
+
+# -- Plex -------------------------------------------------------------------------------------------
+
+
+def plex_expected(cluster: FakePlexCluster, rating_key: str) -> dict[str, Any]:
+    item = cluster.server("Home").catalog.get(rating_key)
+    assert item is not None and item.part is not None
+    media = media_of(item)
+    raw_streams = plex_streams.streams(item, item.part, media)
+    next_index = max(s["index"] for s in raw_streams if "index" in s) + 1
+    streams = []
+    for stream in raw_streams:
+        index = stream.get("index")
+        if index is None:
+            index, next_index = next_index, next_index + 1
+        kind = {1: "video", 2: "audio", 3: "subtitle"}[stream["streamType"]]
+        streams.append(
+            without_none(
+                {
+                    "type": kind,
+                    "index": index,
+                    "codec": stream["codec"],
+                    "language": stream.get("languageCode"),
+                    "title": stream.get("title") or stream["displayTitle"],
+                    "default": bool(stream.get("default")),
+                    "forced": bool(stream.get("forced")),
+                    "external": "index" not in stream,
+                    "channels": stream.get("channels"),
+                    "width": stream.get("width"),
+                    "height": stream.get("height"),
+                }
+            )
+        )
+    return {
+        "container": item.part.container,
+        "bitrate": media["bitrate"] * 1000,
+        "size": item.part.size,
+        "duration_ms": item.duration,
+        "streams": streams,
+        "chapters": [
+            {"title": c["tag"], "start_ms": c["startTimeOffset"]}
+            for c in plex_streams.chapters(item, item.part)
+        ],
+        "markers": sorted(
+            (
+                {"type": m["type"], "start_ms": m["startTimeOffset"], "end_ms": m["endTimeOffset"]}
+                for m in plex_streams.markers(item, item.part)
+            ),
+            key=lambda marker: marker["start_ms"],
+        ),
+    }
+
+
+async def test_plex_tracks_markers_and_transcodes(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client: Client
+) -> None:
+    home = ServerSpec(
+        "Home",
+        catalog=CatalogSpec(movies=2, shows=1, seasons=1, episodes=6),
+        connections=(ConnectionSpec.live(local=True),),
+    )
+    cluster = FakePlexCluster([home])
+    with cluster.run_in_thread() as url:
+        daemon(env={"REELD_PLEX_TV_URL": url})
+        added = reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n")
+        assert added.returncode == 0, added.stderr
+        assert reelctl(private_bus, "sync").returncode == 0
+        source = source_id(private_bus)
+        catalog = cluster.server("Home").catalog
+        episodes = [item for item in catalog.items.values() if item.type == EPISODE and item.part is not None]
+        episode = next(
+            e for e in episodes if any(m["type"] == "intro" for m in plex_streams.markers(e, e.part))
+        )
+        item_id = f"{source}:{episode.rating_key}"
+
+        info = await info_of(client, item_id)
+        assert info == plex_expected(cluster, str(episode.rating_key))
+        assert info["markers"][0]["type"] == "intro"
+
+        subtitles = [s["index"] for s in info["streams"] if s["type"] == "subtitle"]
+        options = {"max_bitrate": Variant("u", 700_000), "start_ms": Variant("t", 90_500)}
+        if subtitles:
+            options["subtitle_index"] = Variant("u", subtitles[-1])
+        hls = await url_with(client, item_id, **options)
+        server_url = cluster.server("Home").url
+        assert hls.startswith(f"{server_url}/video/:/transcode/universal/start.m3u8?")
+        assert "maxVideoBitrate=700" in hls and "offset=90.5" in hls and "X-Plex-Token=" in hls
+        async with httpx.AsyncClient() as http:
+            playlist = await http.get(hls)
+            assert playlist.status_code == 200, playlist.text
+            assert playlist.text.startswith("#EXTM3U\n#EXT-X-STREAM-INF:")
+            media_playlist = await http.get(httpx.URL(hls).join(playlist.text.splitlines()[2]))
+            assert media_playlist.status_code == 200 and "#EXTINF:" in media_playlist.text
+        (direct,) = await client.manager("GetStreamUrl", "s", item_id)
+        assert await url_with(client, item_id, max_bitrate=Variant("u", 0)) == direct
+
+
+# -- local files ------------------------------------------------------------------------------------
+
+
+async def test_local_file_tracks_chapters_and_sidecar_subtitles(
+    private_bus: PrivateBus, tmp_path: Path, daemon: StartReeld, client: Client
+) -> None:
+    folder = tmp_path / "Videos"
+    (folder / "Film (2001)").mkdir(parents=True)
+    film = write_matroska(folder / "Film (2001)" / "Film (2001).mkv")
+    (folder / "Film (2001)" / "Film (2001).es.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHola\n")
+    daemon()
+    await client.manager("AddLocalFolder", "s", str(folder))
+    assert reelctl(private_bus, "sync").returncode == 0
+    item_id = f"{source_id(private_bus)}:Film (2001)/Film (2001).mkv"
+    info = await info_of(client, item_id)
+    assert (
+        info["container"] == "mkv" and info["duration_ms"] == 120_000 and info["size"] == film.stat().st_size
+    )
+    assert [
+        (s["type"], s["index"], s.get("language"), s["default"], s["forced"], s["external"])
+        for s in info["streams"]
+    ] == [
+        ("video", 0, "eng", True, False, False),
+        ("audio", 1, "eng", True, False, False),
+        ("audio", 2, "deu", False, False, False),
+        ("subtitle", 3, "eng", False, False, False),
+        ("subtitle", 4, "fra", False, True, False),
+        ("subtitle", 5, "es", False, False, True),
+    ]
+    assert [(s["codec"], s.get("channels"), s.get("width")) for s in info["streams"][:3]] == [
+        ("h264", None, 1920),
+        ("aac", 2, None),
+        ("ac3", 6, None),
+    ]
+    assert info["chapters"] == [
+        {"title": "Opening", "start_ms": 0},
+        {"title": "The Middle", "start_ms": 30_000},
+        {"title": "The End", "start_ms": 90_000},
+    ]
+    assert info["markers"] == []
+    # A file plays as it is, whatever the choice.
+    assert (
+        await url_with(client, item_id, max_bitrate=Variant("u", 1000), audio_index=Variant("u", 2))
+        == film.as_uri()
+    )
