@@ -84,6 +84,7 @@ async def sources(ctx: Context) -> int:
         Column("STATUS", _source_state),
         Column("VIA", lambda s: str(s.get("ConnectionKind", ""))),
         Column("ITEMS", lambda s: str(s.get("ItemCount", 0)), align_right=True),
+        Column("QUEUED", lambda s: str(s.get("PendingChanges", 0)), align_right=True),
         Column("LAST SYNC", lambda s: ago(int(s.get("LastSync", 0)))),
         Column("ADDRESS", lambda s: str(s.get("Address", "")), flex=True),
         Column("MESSAGE", lambda s: str(s.get("StatusMessage", "")), flex=True),

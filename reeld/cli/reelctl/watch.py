@@ -89,7 +89,7 @@ def _added(path: str, interfaces: dict[str, dict[str, Any]]) -> str:
 
 
 #: Properties that hold a time (Unix seconds, 0 for never).
-TIME_PROPERTIES = frozenset({"LastSync", "LastFullSync"})
+TIME_PROPERTIES = frozenset({"LastSync", "LastFullSync", "NextRetry"})
 
 
 def _value(value: Any, key: str = "") -> str:
