@@ -73,6 +73,21 @@ def _check_number(name: str, value: object, low: float, high: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaybackSettings:
+    """``[playback]``: the bitrate a stream from a server reached over the internet or Plex's relay
+    is held to unless the player asks for another (``GetStreamUrlWith``'s ``max_bitrate``)."""
+
+    remote_max_kbps: int = 8000
+
+    def __post_init__(self) -> None:
+        value = self.remote_max_kbps
+        if isinstance(value, bool) or not isinstance(value, int) or not 64 <= value <= 1_000_000:
+            raise InvalidArgument(
+                f"config.toml: [playback] remote_max_kbps must be a whole number from 64 to 1000000, not {value!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class ArtworkSettings:
     """``[artwork]``: how much disk the artwork cache may take (least recently used images go first)."""
 
@@ -91,12 +106,13 @@ class Config:
     """config.toml: ``[sync]`` settings and one ``[[accounts]]`` table per account."""
 
     sync: SyncSettings = field(default_factory=SyncSettings)
+    playback: PlaybackSettings = field(default_factory=PlaybackSettings)
     artwork: ArtworkSettings = field(default_factory=ArtworkSettings)
     accounts: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> "Config":
-        unknown_tables = set(data) - {"sync", "accounts", "artwork"}
+        unknown_tables = set(data) - {"sync", "accounts", "playback", "artwork"}
         if unknown_tables:
             raise InvalidArgument(
                 f"Unknown settings in config.toml: {', '.join(sorted(unknown_tables))} "
@@ -115,6 +131,7 @@ class Config:
         return cls(
             sync=SyncSettings(**sync),
             accounts=[dict(a) for a in accounts],
+            playback=_playback(data),
             artwork=_artwork(data),
         )
 
@@ -128,10 +145,22 @@ class Config:
         data: dict[str, Any] = {}
         if sync:
             data["sync"] = sync
+        if self.playback != PlaybackSettings():
+            data["playback"] = {"remote_max_kbps": self.playback.remote_max_kbps}
         if self.artwork != ArtworkSettings():
             data["artwork"] = {"max_mb": self.artwork.max_mb}
         data["accounts"] = self.accounts
         return data
+
+
+def _playback(data: dict[str, Any]) -> PlaybackSettings:
+    table = data.get("playback", {})
+    if not isinstance(table, dict):
+        raise InvalidArgument("config.toml: playback must be a table ([playback])")
+    unknown = set(table) - {"remote_max_kbps"}
+    if unknown:
+        raise InvalidArgument(f"Unknown [playback] settings in config.toml: {', '.join(sorted(unknown))}")
+    return PlaybackSettings(**table)
 
 
 def _artwork(data: dict[str, Any]) -> ArtworkSettings:

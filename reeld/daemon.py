@@ -10,7 +10,7 @@ import importlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -38,11 +38,13 @@ from reeld.errors import (
 )
 from reeld.models.auth import AuthProvider, LocalFiles
 from reeld.models.media import PLAYABLE_KINDS, ItemKind, MediaItem
+from reeld.models.playback import PlaybackInfo, StreamOptions
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
 from reeld.services.network import NetworkMonitor
 from reeld.services.secrets import SecretStore
+from reeld.services.playback import PlaybackService
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.services.sync_manager import SyncManager
 from reeld.text import with_article
@@ -111,6 +113,7 @@ class Daemon:
         self.coordinator = SourceCoordinator(self.db, self.auth, self.backends, self.events, self.services)
         self.sync = SyncManager(self.db, self.coordinator, self.events, self.auth.config.sync)
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
+        self.playback = PlaybackService(self.db, self.coordinator, self.auth.config.playback)
         self._logins: dict[str, asyncio.Task[None]] = {}
         self.page_index = browse.PageIndex()
         self.artwork = Artwork(ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events)
@@ -125,6 +128,7 @@ class Daemon:
         self.sync.settings = self.auth.config.sync
         await self.artwork.start(self.auth.config.artwork.max_mb * 1024 * 1024)
         self.coordinator.load_cached()
+        self.playback.settings = self.auth.config.playback
         self.lifecycle = Lifecycle.STARTED
 
     async def run(self) -> None:
@@ -417,6 +421,16 @@ class Daemon:
             position_ms = min(position_ms, duration_ms)  # a player that overshoots the end
         finished = (
             state == PlaybackState.STOPPED
+    async def playback_info(self, item_id: str) -> PlaybackInfo:
+        row = await self._playable_item(item_id, "tracks")
+        return await self.playback.info(row.source_id, media_item_from_row(row))
+
+    async def stream_url_with(self, item_id: str, options: Mapping[str, tuple[str, Any]]) -> str:
+        """A stream URL with the player's choices: ``options`` as ``name -> (D-Bus type, value)``."""
+        choice = StreamOptions.parse(options)
+        row = await self._playable_item(item_id, "a file to play")
+        return await self.playback.stream_url(row.source_id, media_item_from_row(row), choice)
+
             and duration_ms > 0
             and position_ms >= duration_ms * PLAYED_FRACTION
         )

@@ -34,6 +34,7 @@ from reeld.bus.convert import item_to_dbus, items_to_dbus, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
 from reeld.daemon import Daemon
+from reeld.bus.playback import options_from_dbus, playback_to_dbus
 
 ItemList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 TwoStrings = Annotated[tuple[str, str], DBusSignature("ss")]
@@ -174,6 +175,16 @@ class ManagerInterface(_Published):
     @bus_errors
     async def ReportProgress(self, item_id: DBusStr, position_ms: DBusUInt64, state: DBusStr) -> None:
         await self.daemon.report_progress(item_id, position_ms, state)
+
+    @method()
+    @bus_errors
+    async def GetPlaybackInfo(self, item_id: DBusStr) -> DBusDict:
+        return playback_to_dbus(await self.daemon.playback_info(item_id))
+
+    @method()
+    @bus_errors
+    async def GetStreamUrlWith(self, item_id: DBusStr, options: DBusDict) -> DBusStr:
+        return await self.daemon.stream_url_with(item_id, options_from_dbus(options))
 
     @signal()
     def LoginFinished(self, login_id: str, account: str, error: str) -> LoginSignal:

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from reeld.fakes.jellyfin.catalog import FakeJellyfin, QuickConnect, UserState
 from reeld.fakes.jellyfin.images import image_routes
+from reeld.fakes.jellyfin.playback import PLAYBACK_FIELDS, playback_routes
 from reeld.fakes.plex.wire import Fault, Wire
 
 _PAIR = re.compile(r'(\w+)="([^"]*)"')
@@ -145,7 +146,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         if found is None:
             return Response("Item not found", status_code=404)
         return JSONResponse(
-            fake.item_dto(found, user, {"Overview", "ProviderIds", "DateCreated", "MediaSources"})
+            fake.item_dto(found, user, {"Overview", "ProviderIds", "DateCreated", *PLAYBACK_FIELDS})
         )
 
     async def played(request: Request) -> Response:
@@ -299,7 +300,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         Route("/__control/mutate", control_mutate, methods=["POST"]),
         Route("/__control/socket", control_socket, methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=[*routes, *playback_routes(fake)])
 
 
 async def _send_loop(websocket: WebSocket, queue: asyncio.Queue[tuple[str, Any]]) -> None:

@@ -145,13 +145,14 @@ class FakePlexServer(LoopBound):
         self.wire.app = self._build_app()
 
     def _build_app(self) -> Starlette:
-        from reeld.fakes.plex import pms_control, pms_images, pms_library, pms_playback
+        from reeld.fakes.plex import pms_control, pms_images, pms_library, pms_playback, transcode
 
         routes = [
             *pms_control.routes(self),
             *pms_images.routes(self),
             *pms_library.routes(self),
             *pms_playback.routes(self),
+            *transcode.routes(self),
         ]
         return Starlette(routes=routes)
 
