@@ -175,11 +175,25 @@ def list_library(
         # Page through the index alone first, then read just those rows with their watch state:
         # an OFFSET deep into a large library would otherwise do the join for every skipped row.
         page_ids = _one_value(driver, _PAGE_IDS_SQL[sort], (source_id, library_id, limit, offset))
-    if not page_ids:
+    return rows_by_id(conn, page_ids)
+
+
+def rows_by_id(conn: Connection, item_ids: Sequence[int]) -> Sequence[PageRow]:
+    """The rows of items by row id, in the order of ``item_ids`` (ids no longer cached left out)."""
+    if not item_ids:
         return []
-    rows = _one_value(driver, _ROWS_BY_ID_SQL.format(marks=",".join("?" * len(page_ids))), page_ids)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    rows = _one_value(driver, _ROWS_BY_ID_SQL.format(marks=",".join("?" * len(item_ids))), item_ids)
     by_id = {row[_ID]: row for row in rows}
-    return [by_id[item_id] for item_id in page_ids if item_id in by_id]
+    return [by_id[item_id] for item_id in item_ids if item_id in by_id]
+
+
+def one_value(conn: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    """The JSON array that ``sql`` aggregates its rows into, decoded (see ``_one_value``)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return _one_value(driver, sql, parameters)
 
 
 def _one_value(driver: Any, sql: str, parameters: Sequence[Any]) -> list[Any]:

@@ -1,0 +1,503 @@
+"""API 1.1 browsing: a library filtered and sorted with a total (``Library.Query``), and Next Up.
+
+Like ``browse``, every function is a blocking read of the cache (run it through ``Database.read``)
+and returns rows of ``browse.BROWSE_COLUMNS``; nothing here touches the network.
+"""
+
+from __future__ import annotations  # array[int] in annotations (subscriptable only from 3.12)
+
+import bisect
+import random
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from reeld.cache import browse
+from reeld.cache.schema import TOP_LEVEL_ONLY
+from reeld.errors import InvalidArgument
+from reeld.models.media import TOP_LEVEL_KINDS, ItemKind
+from reeld.validation import check_text
+
+#: The filter keys of ``Library.Query`` and the D-Bus type each takes.
+FILTER_TYPES: dict[str, str] = {
+    "kind": "s",
+    "watched": "b",
+    "in_progress": "b",
+    "genre": "s",
+    "year_min": "u",
+    "year_max": "u",
+    "added_since": "t",
+    "text": "s",
+}
+_TYPE_NAMES = {"s": "a string (s)", "b": "a boolean (b)", "u": "an unsigned number (u)", "t": "a time (t)"}
+
+#: What a sort orders by, first to last (ties broken by row id): each ascending as written; the
+#: sorts that ListItems has run as ListItems runs them (newest, best first), a ``-`` reverses.
+_ORDERS: dict[str, tuple[str, ...]] = {
+    "title": ("items.sort_title",),
+    "added": ("items.added_at DESC",),
+    "year": ("items.year DESC",),
+    "rating": ("items.rating DESC",),
+    "last_viewed": ("ws.last_viewed_at DESC",),
+    "random": ("(items.id * 2654435761 + {seed}) % 4294967296",),
+}
+SORTS: tuple[str, ...] = tuple(_ORDERS)
+#: One shuffle per daemon run: pages of a random order follow on from each other.
+_RANDOM_SEED = random.randrange(1 << 31)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryFilter:
+    """What ``Library.Query`` keeps; ``None`` is "any". Without ``kind``, the library's top level
+    (what ListItems lists); with it, items of that kind at any depth (a library's episodes)."""
+
+    kind: str | None = None
+    watched: bool | None = None
+    in_progress: bool | None = None
+    genre: str | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+    added_since: int | None = None
+    text: str | None = None
+
+
+def library_filter(values: Mapping[str, tuple[str, Any]]) -> LibraryFilter:
+    """A filter from ``{key: (D-Bus signature, value)}``; ``InvalidArgument`` naming every unknown
+    key and every value of another type."""
+    unknown = sorted(key for key in values if key not in FILTER_TYPES)
+    if unknown:
+        names = ", ".join(repr(key[:50]) for key in unknown[:5])
+        raise InvalidArgument(f"unknown filter key {names}; expected: {', '.join(FILTER_TYPES)}")
+    wrong = [
+        f"{key!r} takes {_TYPE_NAMES[FILTER_TYPES[key]]}, not {_TYPE_NAMES.get(signature, signature)}"
+        for key, (signature, _) in sorted(values.items())
+        if signature != FILTER_TYPES[key]
+    ]
+    if wrong:
+        raise InvalidArgument("filter " + "; ".join(wrong))
+    given = {key: value for key, (_, value) in values.items()}
+    for key in ("kind", "genre", "text"):
+        if key in given:
+            check_text(given[key], f"filter {key!r}", 200)
+    if "kind" in given and given["kind"] not in tuple(ItemKind):
+        kinds = ", ".join(str(kind) for kind in ItemKind)
+        raise InvalidArgument(f"unknown kind {given['kind'][:50]!r} in filter; expected one of: {kinds}")
+    return LibraryFilter(**given)
+
+
+def parse_sort(sort: str) -> tuple[str, bool]:
+    """``"-added"`` → ``("added", True)``: the sort and whether it is reversed. Empty is title."""
+    reverse = sort.startswith("-")
+    name = sort[1:] if reverse else sort
+    if not name and not reverse:
+        name = "title"
+    if name not in _ORDERS:
+        raise InvalidArgument(
+            f"unknown sort {sort[:50]!r}; expected one of: {', '.join(SORTS)}, each reversed with a leading '-'"
+        )
+    return name, reverse
+
+
+# -- Query -------------------------------------------------------------------------------------------
+
+
+#: The episodes (or items at any depth) of a show or season row, as in ``browse``.
+_PLAYED_BELOW = (
+    "EXISTS (SELECT 1 FROM items AS leaf JOIN watch_state AS seen ON seen.source_id = leaf.source_id "
+    "AND seen.remote_id = leaf.remote_id WHERE leaf.source_id = items.source_id "
+    f"AND leaf.kind = '{ItemKind.EPISODE}' AND (seen.watched OR seen.position_ms > 0) "
+    "AND leaf.parent_id IN (SELECT below.remote_id FROM items AS below WHERE below.source_id = "
+    f"items.source_id AND below.parent_id = items.remote_id AND below.kind = '{ItemKind.SEASON}' "
+    "UNION ALL SELECT items.remote_id))"
+)
+_CONTAINER = f"items.kind IN ('{ItemKind.SHOW}', '{ItemKind.SEASON}')"
+#: Started and not finished: a file with a resume point, a show or season with an episode played.
+_IN_PROGRESS = (
+    "(coalesce(ws.watched, 0) = 0 AND (coalesce(ws.position_ms, 0) > 0 "
+    f"OR ({_CONTAINER} AND {_PLAYED_BELOW})))"
+)
+
+
+def _where(source_id: str, library_id: str, flt: LibraryFilter) -> tuple[list[str], list[Any], bool]:
+    """The conditions, their parameters, and whether they read the watch state."""
+    conditions = ["items.source_id = ?", "items.library_id = ?"]
+    params: list[Any] = [source_id, library_id]
+    if flt.kind is None:
+        conditions.append(TOP_LEVEL_ONLY.text)  # a literal, so SQLite can use the partial sort indexes
+    else:
+        conditions.append("items.kind = ?")
+        params.append(flt.kind)
+    watch = False
+    if flt.watched is not None:
+        conditions.append("coalesce(ws.watched, 0) = ?")
+        params.append(1 if flt.watched else 0)
+        watch = True
+    if flt.in_progress is not None:
+        conditions.append(_IN_PROGRESS if flt.in_progress else f"NOT {_IN_PROGRESS}")
+        watch = True
+    if flt.genre is not None:
+        # LIKE (case-insensitive for ASCII) skips most rows cheaply; json_each makes it exact.
+        conditions.append(
+            "items.genres LIKE ? AND EXISTS (SELECT 1 FROM json_each(items.genres) AS g "
+            "WHERE g.value = ? COLLATE NOCASE)"
+        )
+        params += [f"%{_like_escape(flt.genre)}%", flt.genre]
+        conditions[-1] = conditions[-1].replace("LIKE ?", "LIKE ? ESCAPE '\\'", 1)
+    if flt.year_min is not None:
+        conditions.append("items.year >= ?")
+        params.append(flt.year_min)
+    if flt.year_max is not None:
+        conditions.append("items.year <= ?")
+        params.append(flt.year_max)
+    if flt.added_since is not None:
+        conditions.append("items.added_at >= ?")
+        params.append(flt.added_since)
+    if flt.text is not None:
+        match = browse.fts_query(flt.text)
+        if match is None:  # nothing a word could match: as Search, nothing
+            conditions.append("0")
+        else:
+            conditions.append("items.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+            params.append(match)
+    return conditions, params, watch
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _order_by(sort: str, reverse: bool) -> str:
+    terms = [term.format(seed=_RANDOM_SEED) for term in _ORDERS[sort]]
+    descending = terms[0].endswith(" DESC")
+    if reverse:
+        terms = [term.removesuffix(" DESC") if term.endswith(" DESC") else f"{term} DESC" for term in terms]
+        descending = not descending
+    return ", ".join([*terms, "items.id DESC" if descending else "items.id"])
+
+
+def _matching_ids_sql(conditions: Sequence[str], watch: bool, order: str) -> str:
+    join = (
+        "LEFT JOIN watch_state AS ws ON ws.source_id = items.source_id AND ws.remote_id = items.remote_id "
+        if watch
+        else ""
+    )
+    return (
+        f"SELECT json_group_array(id) FROM (SELECT items.id AS id FROM items {join}"
+        f"WHERE {' AND '.join(conditions)} ORDER BY {order})"
+    )
+
+
+class QueryOrders:
+    """The ordered ids matching recent queries, per cache generation, so the next page of one
+    (a scroll) is a slice and its total a length; the few most recent are kept."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._orders: OrderedDict[tuple[Any, ...], tuple[int, array[int]]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def ids(
+        self, conn: Connection, generation: int, key: tuple[Any, ...], sql: str, params: Sequence[Any]
+    ) -> array[int]:
+        """The ids ``sql`` finds, from a query of this generation with the same key if there was one."""
+        found = self.found(generation, key)
+        if found is not None:
+            return found
+        return self.keep(generation, key, array("q", browse.one_value(conn, sql, params)))
+
+    def found(self, generation: int, key: tuple[Any, ...]) -> array[int] | None:
+        with self._lock:
+            cached = self._orders.get(key)
+            if cached is None or cached[0] != generation:
+                return None
+            self._orders.move_to_end(key)
+            return cached[1]
+
+    def keep(self, generation: int, key: tuple[Any, ...], ids: array[int]) -> array[int]:
+        with self._lock:
+            self._orders[key] = (generation, ids)
+            self._orders.move_to_end(key)
+            while len(self._orders) > self._size:
+                self._orders.popitem(last=False)
+        return ids
+
+
+def query_library(
+    conn: Connection,
+    orders: QueryOrders,
+    generation: int,
+    source_id: str,
+    library_id: str,
+    flt: LibraryFilter,
+    offset: int,
+    limit: int,
+    sort: str,
+    reverse: bool = False,
+    facets: Facets | None = None,
+) -> tuple[Sequence[browse.PageRow], int]:
+    """A page of the library's items matching ``flt`` in ``sort`` order, and how many match.
+
+    With the library's ``facets`` (current for this generation) the matches are found in memory;
+    else by SQL, which reads every candidate row (tens of ms for a library of 50k)."""
+    key = (source_id, library_id, flt, sort, reverse)
+    ids = orders.found(generation, key)
+    if ids is None and facets is not None and facets.covers(flt):
+        ids = orders.keep(generation, key, facets.matching(conn, flt, sort, reverse))
+    elif ids is None:
+        conditions, params, watch = _where(source_id, library_id, flt)
+        watch = watch or sort == "last_viewed"
+        sql = _matching_ids_sql(conditions, watch, _order_by(sort, reverse))
+        ids = orders.ids(conn, generation, key, sql, params)
+    return browse.rows_by_id(conn, list(ids[offset : offset + limit])), len(ids)
+
+
+# -- facets: a library's filterable values in memory -------------------------------------------------
+
+
+#: A library's top-level items with what filters read (one row each).
+_FACET_ITEMS_SQL = (
+    "SELECT json_group_array(json_array(id, kind, year, added_at, genres)) FROM items "
+    f"WHERE source_id = ? AND library_id = ? AND {TOP_LEVEL_ONLY.text}"
+)
+#: Their watch states: the source's watch-state rows, each looked up among the library's items.
+_FACET_WATCH_SQL = (
+    "SELECT json_group_array(json_array(i.id, w.watched, w.position_ms, w.last_viewed_at)) "
+    "FROM watch_state AS w CROSS JOIN items AS i ON i.source_id = w.source_id AND i.remote_id = w.remote_id "
+    f"WHERE w.source_id = ? AND i.library_id = ? AND i.{TOP_LEVEL_ONLY.text}"
+)
+#: Shows and seasons of the library with an episode played (in progress unless watched).
+_FACET_STARTED_SQL = (
+    "SELECT json_group_array(items.id) FROM items WHERE items.source_id = ? AND items.library_id = ? "
+    f"AND items.{TOP_LEVEL_ONLY.text} AND {_CONTAINER} AND {_PLAYED_BELOW}"
+)
+_TOP_LEVEL = frozenset(str(kind) for kind in TOP_LEVEL_KINDS)
+_CONTAINER_KINDS = frozenset({str(ItemKind.SHOW), str(ItemKind.SEASON)})
+
+
+class Facets:
+    """A library's filterable values for one cache generation: the ids of each kind, genre and
+    year, those watched and in progress, and the orders of its sorts. Built off the request path
+    (tens of ms for a library of 50k); a filtered Query is then set operations and one pass over an
+    order, a few ms whatever it matches."""
+
+    def __init__(self, conn: Connection, generation: int, source_id: str, library_id: str) -> None:
+        self.generation = generation
+        self.source_id, self.library_id = source_id, library_id
+        self.all: frozenset[int] = frozenset()
+        self.by_kind: dict[str, set[int]] = {}
+        self.by_genre: dict[str, set[int]] = {}
+        self.by_year: dict[int, list[int]] = {}
+        self.added: list[tuple[int, int]] = []  # (added_at, id) ascending; unknown times left out
+        self.watched: set[int] = set()
+        self.in_progress: set[int] = set()
+        self.last_viewed: dict[int, int] = {}
+        self._orders: dict[tuple[str, bool], array[int]] = {}
+        self._lock = threading.Lock()
+        self._load(conn)
+
+    def _load(self, conn: Connection) -> None:
+        ids: list[int] = []
+        where = (self.source_id, self.library_id)
+        for item_id, kind, year, added_at, genres in browse.one_value(conn, _FACET_ITEMS_SQL, where):
+            ids.append(item_id)
+            self.by_kind.setdefault(kind, set()).add(item_id)
+            if year is not None:
+                self.by_year.setdefault(year, []).append(item_id)
+            if added_at is not None:
+                self.added.append((added_at, item_id))
+            for genre in _genres(genres):
+                self.by_genre.setdefault(genre.casefold(), set()).add(item_id)
+        self.all = frozenset(ids)
+        self.added.sort()
+        for item_id, watched, position_ms, last_viewed in browse.one_value(conn, _FACET_WATCH_SQL, where):
+            if watched:
+                self.watched.add(item_id)
+            elif position_ms:
+                self.in_progress.add(item_id)
+            if last_viewed is not None:
+                self.last_viewed[item_id] = last_viewed
+        if self.by_kind.keys() & _CONTAINER_KINDS:
+            started = browse.one_value(conn, _FACET_STARTED_SQL, where)
+            self.in_progress.update(item_id for item_id in started if item_id not in self.watched)
+
+    def covers(self, flt: LibraryFilter) -> bool:
+        """Whether this holds what ``flt`` reads (items below the top level, like episodes, are not here)."""
+        return flt.kind is None or flt.kind in _TOP_LEVEL
+
+    def matching(self, conn: Connection, flt: LibraryFilter, sort: str, reverse: bool) -> array[int]:
+        """The ids matching ``flt``, in ``sort`` order: as the SQL of ``_where`` finds them."""
+        keep: list[Collection[int]] = []
+        drop: list[set[int]] = []
+        if flt.kind is not None:
+            keep.append(self.by_kind.get(flt.kind, set()))
+        if flt.watched is not None:
+            (keep if flt.watched else drop).append(self.watched)
+        if flt.in_progress is not None:
+            (keep if flt.in_progress else drop).append(self.in_progress)
+        if flt.genre is not None:
+            keep.append(self.by_genre.get(flt.genre.casefold(), set()))
+        if flt.year_min is not None or flt.year_max is not None:
+            low = flt.year_min if flt.year_min is not None else -(1 << 62)
+            high = flt.year_max if flt.year_max is not None else 1 << 62
+            keep.append(
+                [item_id for year, ids in self.by_year.items() if low <= year <= high for item_id in ids]
+            )
+        if flt.added_since is not None:
+            first = bisect.bisect_left(self.added, (flt.added_since, -(1 << 62)))
+            keep.append([item_id for _, item_id in self.added[first:]])
+        if flt.text is not None:
+            keep.append(_text_matches(conn, flt.text))
+        order = self._order(conn, sort, reverse)
+        if not keep and not drop:
+            return order
+        smallest_first = sorted(keep, key=len)
+        wanted = set(smallest_first[0]) if keep else set(self.all)
+        for more in smallest_first[1:]:
+            wanted.intersection_update(more)
+        for unwanted in drop:
+            wanted.difference_update(unwanted)
+        return array("q", [item_id for item_id in order if item_id in wanted])
+
+    def _order(self, conn: Connection, sort: str, reverse: bool) -> array[int]:
+        """Every top-level id in ``sort`` order, made on first use (an index walk, or a shuffle)."""
+        with self._lock:
+            found = self._orders.get((sort, reverse))
+        if found is not None:
+            return found
+        if reverse:  # every sort reversed is exactly its order backwards (ties by id, NULLs included)
+            found = array("q", reversed(self._order(conn, sort, False)))
+        elif sort == "last_viewed":
+            found = self._last_viewed_order()
+        else:
+            conditions, params, _ = _where(self.source_id, self.library_id, LibraryFilter())
+            sql = _matching_ids_sql(conditions, False, _order_by(sort, reverse))
+            found = array("q", browse.one_value(conn, sql, params))
+        with self._lock:
+            self._orders[(sort, reverse)] = found
+        return found
+
+    def _last_viewed_order(self) -> array[int]:
+        """As the SQL sort has it: latest first and never viewed last, ties by id (descending)."""
+        viewed = sorted(
+            self.last_viewed, key=lambda item_id: (self.last_viewed[item_id], item_id), reverse=True
+        )
+        never = sorted(self.all - self.last_viewed.keys(), reverse=True)
+        return array("q", viewed + never)
+
+    def prepare(self, conn: Connection) -> None:
+        """Make every sort's order now (off the request path), so no Query waits for one."""
+        for sort in SORTS:
+            self._order(conn, sort, False)
+
+
+def _genres(stored: str | None) -> list[str]:
+    if not stored:
+        return []
+    try:
+        genres = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        return []
+    return [genre for genre in genres if isinstance(genre, str)] if isinstance(genres, list) else []
+
+
+def _text_matches(conn: Connection, text: str) -> set[int]:
+    """The row ids of the items whose title or show matches ``text`` as ``Search`` matches it."""
+    match = browse.fts_query(text)
+    if match is None:
+        return set()
+    sql = "SELECT json_group_array(rowid) FROM items_fts WHERE items_fts MATCH ?"
+    return set(browse.one_value(conn, sql, (match,)))
+
+
+class FacetCache:
+    """The facets of the libraries queried lately, each for the generation it was built in."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._facets: OrderedDict[tuple[str, str], Facets] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def current(self, generation: int, source_id: str, library_id: str) -> Facets | None:
+        with self._lock:
+            facets = self._facets.get((source_id, library_id))
+            if facets is None or facets.generation != generation:
+                return None
+            self._facets.move_to_end((source_id, library_id))
+            return facets
+
+    def build(self, conn: Connection, generation: int, source_id: str, library_id: str) -> None:
+        """Make the library's facets for ``generation`` unless they are there."""
+        if self.current(generation, source_id, library_id) is not None:
+            return
+        facets = Facets(conn, generation, source_id, library_id)
+        facets.prepare(conn)
+        with self._lock:
+            self._facets[(source_id, library_id)] = facets
+            self._facets.move_to_end((source_id, library_id))
+            while len(self._facets) > self._size:
+                self._facets.popitem(last=False)
+
+
+# -- Next Up ------------------------------------------------------------------------------------------
+
+
+#: Every watched episode with its season's show (or its show, for one right under it).
+_WATCHED_EPISODES_SQL = (
+    "SELECT e.source_id, coalesce(CASE WHEN p.kind = 'season' THEN p.parent_id END, e.parent_id), "
+    "coalesce(e.parent_idx, -1), coalesce(e.idx, -1), coalesce(w.last_viewed_at, 0) "
+    "FROM watch_state AS w CROSS JOIN items AS e ON e.source_id = w.source_id AND e.remote_id = w.remote_id "
+    "LEFT JOIN items AS p ON p.source_id = e.source_id AND p.remote_id = e.parent_id "
+    f"WHERE w.watched AND e.kind = '{ItemKind.EPISODE}' AND e.parent_id IS NOT NULL "
+    "AND coalesce(e.parent_idx, -1) != 0"
+)
+
+#: A show's episodes in order, after a place in it, with whether each was watched.
+_EPISODES_AFTER_SQL = (
+    "SELECT e.id, coalesce(w.watched, 0) FROM items AS e "
+    "LEFT JOIN watch_state AS w ON w.source_id = e.source_id AND w.remote_id = e.remote_id "
+    f"WHERE e.source_id = ? AND e.kind = '{ItemKind.EPISODE}' AND e.parent_id IN ("
+    f"SELECT remote_id FROM items WHERE source_id = ? AND parent_id = ? AND kind = '{ItemKind.SEASON}' "
+    "UNION ALL SELECT ?) "
+    "AND coalesce(e.parent_idx, -1) != 0 "
+    "AND (coalesce(e.parent_idx, -1), coalesce(e.idx, -1)) > (?, ?) "
+    "ORDER BY coalesce(e.parent_idx, -1), coalesce(e.idx, -1), e.sort_title, e.id"
+)
+
+
+@dataclass(slots=True)
+class _ShowProgress:
+    last_place: tuple[int, int]  # (season, episode) of the furthest episode watched
+    last_viewed: int
+
+
+def next_up(conn: Connection, limit: int) -> Sequence[browse.PageRow]:
+    """For each show with an episode watched, the first unwatched episode after the furthest one
+    watched, most recently watched show first, every source; specials (season 0) are left out."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    shows: dict[tuple[str, str], _ShowProgress] = {}
+    for source_id, show_id, season, episode, viewed in driver.execute(_WATCHED_EPISODES_SQL):
+        progress = shows.get((source_id, show_id))
+        if progress is None:
+            shows[(source_id, show_id)] = _ShowProgress((season, episode), viewed)
+        else:
+            progress.last_place = max(progress.last_place, (season, episode))
+            progress.last_viewed = max(progress.last_viewed, viewed)
+    recent_first = sorted(shows.items(), key=lambda entry: (-entry[1].last_viewed, entry[0]))
+    found: list[int] = []
+    for (source_id, show_id), progress in recent_first:
+        after = driver.execute(
+            _EPISODES_AFTER_SQL, (source_id, source_id, show_id, show_id, *progress.last_place)
+        )
+        following = next((item_id for item_id, watched in after if not watched), None)
+        if following is not None:
+            found.append(following)
+            if len(found) >= limit:
+                break
+    return browse.rows_by_id(conn, found)

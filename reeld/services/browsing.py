@@ -1,0 +1,97 @@
+"""Browsing the way a UI does (API 1.1): a library filtered and sorted with a total, and Next Up.
+
+Reads only the cache. A filtered Query is answered by SQL until the library's facets (its
+filterable values in memory) are current; they are built in the background once the cache has
+been quiet for a moment, as the paging orders of ``ListItems`` are.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+from reeld.cache import library_query
+from reeld.cache.db import Database
+from reeld.validation import check_limit
+
+T = TypeVar("T")
+
+
+class LibraryBrowser:
+    def __init__(
+        self,
+        db: Database,
+        spawn: Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"],
+        quiet_s: float,
+    ) -> None:
+        self.db = db
+        self._spawn = spawn
+        self._quiet_s = quiet_s
+        self.orders = library_query.QueryOrders()
+        self.facets = library_query.FacetCache()
+        self._wanted: set[tuple[str, str]] = set()
+        self._warming: asyncio.Task[None] | None = None
+
+    async def query(
+        self,
+        source_id: str,
+        library_id: str,
+        raw_filter: Mapping[str, tuple[str, Any]],
+        offset: int,
+        limit: int,
+        sort: str,
+        present: Callable[[Sequence[Any]], T],
+    ) -> tuple[T, int]:
+        """A page of matches, presented, and how many match; ``raw_filter`` is ``{key: (D-Bus
+        signature, value)}``. Unknown keys, types, kinds or sorts are ``InvalidArgument``."""
+        flt = library_query.library_filter(raw_filter)
+        sort_name, reverse = library_query.parse_sort(sort)
+        check_limit(limit)
+        generation = self.db.generation
+        facets = self.facets.current(generation, source_id, library_id)
+
+        def page(conn: Any) -> tuple[T, int]:
+            rows, total = library_query.query_library(
+                conn,
+                self.orders,
+                generation,
+                source_id,
+                library_id,
+                flt,
+                offset,
+                limit,
+                sort_name,
+                reverse,
+                facets,
+            )
+            return present(rows), total
+
+        page.__name__ = "query_library"
+        result = await self.db.read(page)
+        if facets is None:
+            self._want_facets(source_id, library_id)
+        return result
+
+    async def next_up(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
+        check_limit(limit)
+
+        def read(conn: Any) -> T:
+            return present(library_query.next_up(conn, limit))
+
+        read.__name__ = "next_up"
+        return await self.db.read(read)
+
+    def _want_facets(self, source_id: str, library_id: str) -> None:
+        self._wanted.add((source_id, library_id))
+        if self._warming is None or self._warming.done():
+            self._warming = self._spawn(self._build_facets())
+
+    async def _build_facets(self) -> None:
+        """Build the facets of the libraries queried lately, once the cache has been quiet a moment:
+        facets built while a sync writes would be out of date by the next page."""
+        while self._wanted:
+            # Polls the write clock: writes come from a thread, and an event per write would cost more.
+            while (quiet_for := time.monotonic() - self.db.last_write) < self._quiet_s:  # noqa: ASYNC110
+                await asyncio.sleep(self._quiet_s - quiet_for)
+            source_id, library_id = self._wanted.pop()
+            await self.db.read(self.facets.build, self.db.generation, source_id, library_id)
