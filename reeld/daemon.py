@@ -42,6 +42,7 @@ from reeld.models.playback import PlaybackInfo, StreamOptions
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.auth_manager import AuthManager
+from reeld.services.browsing import LibraryBrowser
 from reeld.services.network import NetworkMonitor
 from reeld.services.playback import PlaybackService
 from reeld.services.secrets import SecretStore
@@ -112,10 +113,11 @@ class Daemon:
         )
         self.coordinator = SourceCoordinator(self.db, self.auth, self.backends, self.events, self.services)
         self.sync = SyncManager(self.db, self.coordinator, self.events, self.auth.config.sync)
-        self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self.playback = PlaybackService(self.db, self.coordinator, self.auth.config.playback)
+        self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
         self.page_index = browse.PageIndex()
+        self.browser = LibraryBrowser(self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S)
         self.artwork = Artwork(ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events)
         self._warming: asyncio.Task[None] | None = None
 
@@ -126,9 +128,9 @@ class Daemon:
         await self.db.open()
         await self.auth.load()
         self.sync.settings = self.auth.config.sync
+        self.playback.settings = self.auth.config.playback
         await self.artwork.start(self.auth.config.artwork.max_mb * 1024 * 1024)
         self.coordinator.load_cached()
-        self.playback.settings = self.auth.config.playback
         self.lifecycle = Lifecycle.STARTED
 
     async def run(self) -> None:
@@ -323,6 +325,22 @@ class Daemon:
 
     async def recently_added(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         return await self._read(present, browse.recently_added, check_limit(limit))
+
+    async def query_library(
+        self,
+        source_id: str,
+        library_id: str,
+        raw_filter: Mapping[str, tuple[str, Any]],
+        offset: int,
+        limit: int,
+        sort: str,
+        present: Callable[[Sequence[Any]], T],
+    ) -> tuple[T, int]:
+        """A page of a library's items matching a filter (``{key: (D-Bus type, value)}``), and how many match."""
+        return await self.browser.query(source_id, library_id, raw_filter, offset, limit, sort, present)
+
+    async def next_up(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
+        return await self.browser.next_up(limit, present)
 
     def _schedule_warm(self) -> None:
         if self._warming is None or self._warming.done():

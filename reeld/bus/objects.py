@@ -21,6 +21,7 @@ from dbus_fast.annotations import (
 from dbus_fast.service import ServiceInterface, dbus_property, method, signal
 
 from reeld import __version__
+from reeld.bus.browsing import API_VERSION, QueryAnswer, filter_from_dbus
 from reeld.bus.constants import (
     ACCOUNT_IFACE,
     LIBRARY_IFACE,
@@ -33,8 +34,8 @@ from reeld.bus.constants import (
 from reeld.bus.convert import item_to_dbus, items_to_dbus, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
-from reeld.bus.playback import options_from_dbus, playback_to_dbus
 from reeld.daemon import Daemon
+from reeld.bus.playback import options_from_dbus, playback_to_dbus
 
 ItemList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 TwoStrings = Annotated[tuple[str, str], DBusSignature("ss")]
@@ -89,6 +90,10 @@ class ManagerInterface(_Published):
     @dbus_property(access=READ)
     def Syncing(self) -> DBusBool:
         return self.daemon.syncing
+
+    @dbus_property(access=READ)
+    def ApiVersion(self) -> DBusStr:
+        return API_VERSION
 
     # -- accounts --------------------------------------------------------------------------------
 
@@ -145,6 +150,11 @@ class ManagerInterface(_Published):
     @bus_errors
     async def RecentlyAdded(self, limit: DBusUInt32) -> ItemList:
         return await self.daemon.recently_added(limit, items_to_dbus)
+
+    @method()
+    @bus_errors
+    async def NextUp(self, limit: DBusUInt32) -> ItemList:
+        return await self.daemon.next_up(limit, items_to_dbus)
 
     @method()
     @bus_errors
@@ -393,6 +403,15 @@ class LibraryInterface(_Published):
     async def ListItems(self, offset: DBusUInt32, limit: DBusUInt32, sort: DBusStr) -> ItemList:
         return await self.daemon.list_items(
             self.source_id, self.library_id, offset, limit, sort, items_to_dbus
+        )
+
+    @method()
+    @bus_errors
+    async def Query(
+        self, filter: DBusDict, offset: DBusUInt32, limit: DBusUInt32, sort: DBusStr
+    ) -> QueryAnswer:
+        return await self.daemon.query_library(
+            self.source_id, self.library_id, filter_from_dbus(filter), offset, limit, sort, items_to_dbus
         )
 
     @method()
