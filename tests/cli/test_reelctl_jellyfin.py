@@ -11,7 +11,7 @@ import pytest
 from reeld.cli.output import duration
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from tests.conftest import StartReeld
-from tests.support.bus import PrivateBus
+from tests.support.bus import PrivateBus, call
 from tests.support.cli import reelctl_process as reelctl
 from tests.support.keyring import KeyringDaemon
 from tests.test_daemon_e2e import Client
@@ -235,3 +235,30 @@ async def test_an_account_whose_keyring_is_gone_asks_for_attention_saying_what_t
         assert await client.prop(source, "Source", "Status") == "needs-auth"
     finally:
         client.bus.disconnect()
+
+
+def test_with_a_locked_keyring_an_added_account_fails_saying_to_unlock_it(
+    private_bus: PrivateBus,
+    keyring_daemon: KeyringDaemon,
+    daemon: StartReeld,
+    jellyfin: tuple[FakeJellyfin, str],
+) -> None:
+    """The real thing: gnome-keyring, asked to unlock with no one to type the password, refuses
+    after its prompt gives up (about 10 s here)."""
+    keyring_daemon.keyring_set("other-app", "someone", "x")  # the login keyring exists
+    call(
+        private_bus.address,
+        "org.freedesktop.secrets",
+        "/org/freedesktop/secrets",
+        "org.freedesktop.Secret.Service",
+        "Lock",
+        "ao",
+        (["/org/freedesktop/secrets/collection/login"],),
+    )
+    _, url = jellyfin
+    daemon()
+    added = reelctl(private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n")
+    assert added.returncode == 1
+    assert added.stderr.startswith("reelctl: Failed: The keyring is locked: unlock it"), added.stderr
+    assert added.stderr.rstrip().endswith("then add the account again."), added.stderr
+    assert json.loads(reelctl(private_bus, "--json", "accounts").stdout) == []
