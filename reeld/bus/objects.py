@@ -34,8 +34,8 @@ from reeld.bus.constants import (
 from reeld.bus.convert import item_to_dbus, items_to_dbus, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
-from reeld.daemon import Daemon
 from reeld.bus.playback import options_from_dbus, playback_to_dbus
+from reeld.daemon import Daemon
 
 ItemList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 TwoStrings = Annotated[tuple[str, str], DBusSignature("ss")]
