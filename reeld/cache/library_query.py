@@ -21,20 +21,10 @@ from sqlalchemy import Connection
 from reeld.cache import browse
 from reeld.cache.schema import TOP_LEVEL_ONLY
 from reeld.errors import InvalidArgument
+from reeld.models.browsing import FILTER_TYPES, QUERY_SORTS
 from reeld.models.media import TOP_LEVEL_KINDS, ItemKind
 from reeld.validation import check_text
 
-#: The filter keys of ``Library.Query`` and the D-Bus type each takes.
-FILTER_TYPES: dict[str, str] = {
-    "kind": "s",
-    "watched": "b",
-    "in_progress": "b",
-    "genre": "s",
-    "year_min": "u",
-    "year_max": "u",
-    "added_since": "t",
-    "text": "s",
-}
 _TYPE_NAMES = {"s": "a string (s)", "b": "a boolean (b)", "u": "an unsigned number (u)", "t": "a time (t)"}
 
 #: What a sort orders by, first to last (ties broken by row id): each ascending as written; the
@@ -47,7 +37,8 @@ _ORDERS: dict[str, tuple[str, ...]] = {
     "last_viewed": ("ws.last_viewed_at DESC",),
     "random": ("(items.id * 2654435761 + {seed}) % 4294967296",),
 }
-SORTS: tuple[str, ...] = tuple(_ORDERS)
+SORTS: tuple[str, ...] = QUERY_SORTS
+assert set(_ORDERS) == set(SORTS), "every sort has an order"
 #: One shuffle per daemon run: pages of a random order follow on from each other.
 _RANDOM_SEED = random.randrange(1 << 31)
 

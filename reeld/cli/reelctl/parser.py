@@ -2,7 +2,7 @@
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from reeld import __version__
@@ -21,11 +21,14 @@ examples:
   reelctl ls Movies --sort added --limit 20
   reelctl ls "Home Server/Movies"     # source/title, when two sources have a "Movies"
   reelctl search "blade runner"
+  reelctl query Movies --filter watched=false --filter genre=drama --sort -added
+  reelctl next-up
   reelctl --json ls "TV Shows" | jq '.[].title'
   reelctl sync --full"""
 
 MAX_UINT32 = 2**32 - 1
 SORTS = ("title", "added", "year", "rating")
+QUERY_SORTS = tuple(f"{sign}{sort}" for sort in (*SORTS, "last_viewed", "random") for sign in ("", "-"))
 STATES = ("playing", "paused", "stopped")
 
 #: ``command(name, handler, help)``: adds a subcommand whose handler is ``"module:function"``.
@@ -43,6 +46,27 @@ class ReelctlParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage()
         self.exit(_exit_status(), f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(_reversed_sorts_joined(args), namespace)
+
+
+def _reversed_sorts_joined(args: Sequence[str] | None) -> list[str]:
+    """``--sort -added`` as ``--sort=-added``: argparse takes a value that starts with - for an option."""
+    given = list(sys.argv[1:] if args is None else args)
+    joined: list[str] = []
+    for token in given:
+        if joined and joined[-1] == "--sort" and _reversed_sort(token):
+            joined[-1] = f"--sort={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _reversed_sort(token: str) -> bool:
+    return token.startswith("-") and token[1:].replace("_", "").isalpha()
 
 
 def _exit_status() -> int:
@@ -117,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _overview_commands(command)
     _browse_commands(command)
+    _query_commands(command)
     _sync_commands(command)
     _account_commands(command)
     _server_login_commands(command)
@@ -174,6 +199,33 @@ def _browse_commands(command: CommandFactory) -> None:
         metavar="{" + ",".join(STATES) + "}",
         default="stopped",
         help="what the player is doing (default stopped: stopped near the end marks the item watched)",
+    )
+
+
+def _query_commands(command: CommandFactory) -> None:
+    query = command("query", "query:query", "a library's items matching filters, with how many match")
+    query.add_argument("library", metavar="LIBRARY", help="a library path, title, or 'source/title'")
+    query.add_argument(
+        "--filter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="kind, watched, in_progress, genre, year_min, year_max, added_since (a date) or text; "
+        "repeat for more (all must match)",
+    )
+    query.add_argument(
+        "--sort",
+        type=_one_of(QUERY_SORTS),
+        metavar="SORT",
+        default="title",
+        help="title, added, year, rating, last_viewed or random; a leading - reverses (default title)",
+    )
+    query.add_argument("--offset", type=_count(0), default=0, help="skip this many items (default 0)")
+    query.add_argument(
+        "--limit", type=_count(1, MAX_LIMIT), default=50, help="show at most this many (default 50)"
+    )
+    next_up = command("next-up", "query:next_up", "the next episode of each show you are watching")
+    next_up.add_argument(
+        "--limit", type=_count(1, MAX_LIMIT), default=20, help="at most this many (default 20)"
     )
 
 
