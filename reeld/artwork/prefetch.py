@@ -86,8 +86,8 @@ class Prefetcher:
 
     async def _pass(self, source_id: str) -> None:
         runtime = self.artwork.coordinator.runtimes.get(source_id)
-        if runtime is None:
-            return
+        if runtime is None or self.artwork.store.disk_full:
+            return  # (a full disk: images asked for still come, making room; no more prefetching)
         if runtime.source.kind == "local":
             await self._local_pass(source_id)
             return
@@ -115,6 +115,8 @@ class Prefetcher:
         async def worker() -> None:
             nonlocal kept
             for remote_id, library_id, tag in todo:
+                if self.artwork.store.disk_full:
+                    return
                 try:
                     await self.artwork.fetch(source_id, remote_id, library_id, kind, tag, width)
                 except (BackendUnavailable, NoRoomForArtwork):
