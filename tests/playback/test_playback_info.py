@@ -18,7 +18,7 @@ from reeld.fakes.jellyfin import media as jellyfin_media
 from reeld.fakes.matroska import write_matroska
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from reeld.fakes.plex import streams as plex_streams
-from reeld.fakes.plex.catalog import EPISODE
+from reeld.fakes.plex.catalog import EPISODE, MOVIE
 from reeld.fakes.plex.metadata import media_of
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
@@ -326,3 +326,50 @@ async def test_local_file_tracks_chapters_and_sidecar_subtitles(
         await url_with(client, item_id, max_bitrate=Variant("u", 1000), audio_index=Variant("u", 2))
         == film.as_uri()
     )
+    # reelctl shows the same, and hands out the same URL.
+    shown = reelctl(private_bus, "info", item_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "mkv, " in shown.stdout and "The Middle" in shown.stdout and "forced" in shown.stdout
+    assert "Film (2001).es.srt" in shown.stdout and "1920x1080" in shown.stdout
+    as_json = json.loads(reelctl(private_bus, "--json", "info", item_id).stdout)
+    assert as_json["streams"] == info["streams"] and as_json["id"] == item_id
+    played = reelctl(private_bus, "play", item_id, "--audio", "2", "--max-kbps", "1")
+    assert played.returncode == 0 and played.stdout.strip() == film.as_uri(), played.stderr
+    wrong = reelctl(private_bus, "play", item_id, "--subtitle", "9")
+    assert wrong.returncode == 4 and "subtitle_index 9 is no subtitle track" in wrong.stderr, wrong.stderr
+    not_played = reelctl(private_bus, "info", f"{source_id(private_bus)}:show:film")
+    assert not_played.returncode in (3, 4) and "Traceback" not in not_played.stderr
+
+
+# -- the default cap ---------------------------------------------------------------------------------
+
+
+async def test_a_remote_server_streams_above_the_cap_as_a_transcode(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client: Client
+) -> None:
+    """Reached over the internet, a file above ``[playback] remote_max_kbps`` (default 8000) is
+    transcoded to fit; one below plays as it is."""
+    away = ServerSpec(
+        "Away",
+        catalog=CatalogSpec(movies=8, shows=0, seasons=0, episodes=0),
+        connections=(ConnectionSpec.live(local=False),),
+    )
+    cluster = FakePlexCluster([away])
+    with cluster.run_in_thread() as url:
+        daemon(env={"REELD_PLEX_TV_URL": url})
+        assert reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n").returncode == 0
+        assert reelctl(private_bus, "sync").returncode == 0
+        (source,) = json.loads(reelctl(private_bus, "--json", "sources").stdout)
+        assert source["ConnectionKind"] == "remote"
+        catalog = cluster.server("Away").catalog.items.values()
+        movies = [item for item in catalog if item.type == MOVIE and item.part is not None]
+        by_bitrate = sorted(movies, key=lambda movie: media_of(movie)["bitrate"])
+        small, large = by_bitrate[0], by_bitrate[-1]
+        assert media_of(small)["bitrate"] <= 8000 < media_of(large)["bitrate"]
+        source_path = source["path"].rsplit("/", 1)[1]
+        (direct,) = await client.manager("GetStreamUrl", "s", f"{source_path}:{small.rating_key}")
+        assert await url_with(client, f"{source_path}:{small.rating_key}") == direct
+        capped = await url_with(client, f"{source_path}:{large.rating_key}")
+        assert "/video/:/transcode/universal/start.m3u8?" in capped and "videoBitrate=8000" in capped
+        uncapped = await url_with(client, f"{source_path}:{large.rating_key}", max_bitrate=Variant("u", 0))
+        assert uncapped == (await client.manager("GetStreamUrl", "s", f"{source_path}:{large.rating_key}"))[0]

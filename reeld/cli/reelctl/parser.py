@@ -23,6 +23,8 @@ examples:
   reelctl search "blade runner"
   reelctl query Movies --filter watched=false --filter genre=drama --sort -added
   reelctl next-up
+  reelctl info ITEM                   # audio and subtitle tracks, chapters, intro and credits
+  reelctl play ITEM --audio 2 --subtitle 4 --max-kbps 4000
   reelctl --json ls "TV Shows" | jq '.[].title'
   reelctl sync --full"""
 
@@ -184,6 +186,23 @@ def _browse_commands(command: CommandFactory) -> None:
 
     url = command("url", "browse:url", "the URL to stream an item")
     url.add_argument("item", metavar="ITEM")
+    info = command("info", "playback:info", "an item's audio and subtitle tracks, chapters and markers")
+    info.add_argument("item", metavar="ITEM")
+    play = command("play", "playback:play", "the URL to play an item with a choice of tracks and bitrate")
+    play.add_argument("item", metavar="ITEM")
+    play.add_argument(
+        "--audio", type=_count(0), metavar="N", help="the audio track's INDEX, as info lists it"
+    )
+    play.add_argument("--subtitle", type=_count(0), metavar="N", help="the subtitle's INDEX (burnt in)")
+    play.add_argument(
+        "--max-kbps",
+        type=_count(0, MAX_UINT32 // 1000),
+        metavar="N",
+        help="at most this bitrate (0: the file as it is)",
+    )
+    play.add_argument(
+        "--start", type=_position, default=0, metavar="POSITION", help="where a transcode starts"
+    )
     for name, watched in (("watched", True), ("unwatched", False)):
         mark = command(name, "browse:set_watched", f"mark an item as {name}")
         mark.add_argument("item", metavar="ITEM")
