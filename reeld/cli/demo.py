@@ -464,6 +464,9 @@ class Demo:
             commands.append(["show", str(first_show["id"])])
         if movies:
             commands.append(["ls", movies, "--limit", "10"])
+        with_tracks = await _item_with_tracks(client, tree)
+        if with_tracks:
+            commands.append(["info", with_tracks])  # audio and subtitle tracks, chapters, markers
         term = _search_term(first_show or await _first_item(client, tree, "Movies"))
         if term:
             self.search_term = term
@@ -556,6 +559,17 @@ async def _first_item(client: ReeldClient, tree: Tree, title: str) -> dict[str, 
             (items,) = await client.call(library["path"], LIBRARY_IFACE, "ListItems", "uus", (0, 1, "title"))
             if items:
                 return dict(items[0])
+    return None
+
+
+async def _item_with_tracks(client: ReeldClient, tree: Tree) -> str | None:
+    """The id of the first movie whose server or file tells its tracks and markers."""
+    for library in tree.libraries:
+        if library.get("Title") == "Movies" and library.get("ItemCount"):
+            (items,) = await client.call(library["path"], LIBRARY_IFACE, "ListItems", "uus", (0, 1, "title"))
+            info = await client.manager("GetPlaybackInfo", "s", items[0]["id"]) if items else {}
+            if info.get("markers"):
+                return str(items[0]["id"])
     return None
 
 

@@ -69,6 +69,7 @@ def test_demo_once_shows_libraries_and_items_and_leaves_nothing_behind(user_sess
     )
     assert re.search(r"^show\s+\S", output, re.MULTILINE) and re.search(r"^movie\s+\S", output, re.MULTILINE)
     assert "Seasons:" in output
+    assert "Chapters:" in output and "credits" in output  # an item's tracks and markers (reelctl info)
     assert "/io/github/reeld/Reeld1/sources/" in output  # the busctl tree
     assert "export DBUS_SESSION_BUS_ADDRESS" not in output  # that bus is gone when --once exits
     # The user's own bus, config and state were not touched, and nothing of the demo still runs.
