@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from reeld.artwork import Artwork, ArtworkStore
+from reeld.artwork.service import Artwork
+from reeld.artwork.store import ArtworkStore
 from reeld.backends.base import PlaybackState
 from reeld.backends.jellyfin.kind import JellyfinKind
 from reeld.backends.local.kind import LocalKind, local_account

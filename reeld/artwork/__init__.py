@@ -1,6 +1,5 @@
-"""The artwork cache: item images as files on disk (``GetArtwork``, the ``*_path`` item keys)."""
+"""The artwork cache: item images as files on disk (``GetArtwork``, the ``*_path`` item keys).
 
-from reeld.artwork.service import Artwork
-from reeld.artwork.store import KINDS, ArtworkStore
-
-__all__ = ["KINDS", "Artwork", "ArtworkStore"]
+``store`` keeps the files, ``remote`` and ``sidecars`` find images on servers and beside local
+files, ``service`` answers for them and ``prefetch`` fetches posters and backdrops after syncs.
+"""

@@ -42,8 +42,6 @@ WIDTH_STEPS = (320, 780)
 ORIGINAL = 0
 #: Eviction frees down to this share of the bound, so it runs now and then, not on every write.
 EVICT_TO = 0.9
-#: Use older than this is written back to the files' mtimes at the next flush.
-USE_RESOLUTION_S = 3600.0
 TEMP_PREFIX = ".tmp-"
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -202,10 +200,8 @@ class ArtworkStore:
         return found
 
     def _touch(self, kept: Kept, key: str) -> None:
-        now = time.time()
-        if now - kept.used[0] > 1.0:
-            kept.used[0] = now
-            self._used.add(key)
+        kept.used[0] = time.time()
+        self._used.add(key)
 
     def __len__(self) -> int:
         return len(self._index)

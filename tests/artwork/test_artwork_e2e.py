@@ -254,9 +254,7 @@ async def test_local_folders_sidecar_images_are_copied_into_the_cache_and_follow
     assert not {"poster_path", "backdrop_path"} & (set(films["Brazil"]) | set(films["Solaris"]))
     (dark,) = (await until_listed(client, shows, lambda got: "poster_path" in got.get("Dark", {}))).values()
     assert Path(dark["poster_path"]).read_bytes() == dark_poster
-    (seasons,) = await client.manager(
-        "GetChildren", "s", dark["id"].value if hasattr(dark["id"], "value") else dark["id"]
-    )
+    (seasons,) = await client.manager("GetChildren", "s", dark["id"])
     by_index = {season["index"].value: season["id"].value for season in seasons}
     assert Path(await get_artwork(client, by_index[1], "poster", 0)).read_bytes() == season_one
     assert Path(await get_artwork(client, by_index[2], "poster", 320)).read_bytes() == season_two
@@ -287,3 +285,27 @@ async def test_local_folders_sidecar_images_are_copied_into_the_cache_and_follow
     assert Path(await get_artwork(client, films["Heat"]["id"], "poster", 0)).read_bytes() == new_heat
     with pytest.raises(RuntimeError, match="Offline: "):
         await get_artwork(client, films["Heat"]["id"], "logo", 0)
+
+
+async def test_posters_survive_a_kill_9_and_are_there_at_once_after_a_restart(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    for number, title in enumerate(("Heat (1995)", "Alien (1979)", "Brazil (1985)")):
+        write_video(media / "Movies" / title / f"{title}.mkv")
+        write_image(media / "Movies" / title / "poster.jpg", f"film-{number}")
+    first = daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, media)
+    movies = (await libraries(client, source))["Movies"]
+    before = await until_every_item_has(client, movies, "poster_path")
+    first.kill()
+
+    daemon()
+    client = await client_for(private_bus)
+    # Read at once, before any sync could copy anything again: the cache answers from its files.
+    after = await list_library(client, movies)
+    assert {item["id"]: item["poster_path"] for item in after} == {
+        item["id"]: item["poster_path"] for item in before
+    }
+    open_images([item["poster_path"] for item in after])
