@@ -1,5 +1,6 @@
 """kill -9 at the worst moments: during a first sync, while watch changes wait for a server that is
-away, and while they are being sent. A real daemon process against the fake Jellyfin server.
+away, and while they are being sent. A real daemon process against the fake Jellyfin and Plex
+servers.
 
 After every kill the cache passes SQLite's integrity checks, every change the daemon had answered
 for is still queued, and once the daemon runs again the sync completes with the server's counts
@@ -19,6 +20,7 @@ from dbus_fast import Message, Variant
 
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from reeld.fakes.jellyfin.catalog import TICKS_PER_SECOND
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from reeld.fakes.plex.wire import RequestRecord
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
@@ -95,8 +97,9 @@ def position_on_server_ms(fake: FakeJellyfin, item_id: str) -> int:
 class Daemons:
     """The daemons a test starts in turn, started without blocking the loop the fake answers on."""
 
-    def __init__(self, daemon: StartReeld) -> None:
+    def __init__(self, daemon: StartReeld, env: dict[str, str] | None = None) -> None:
         self._daemon = daemon
+        self._env = env
         self.started: list[ReeldProcess] = []
 
     @property
@@ -104,7 +107,7 @@ class Daemons:
         return self.started[-1]
 
     async def start(self) -> ReeldProcess:
-        process: ReeldProcess = await asyncio.to_thread(self._daemon)
+        process: ReeldProcess = await asyncio.to_thread(self._daemon, env=self._env)
         self.started.append(process)
         return process
 
@@ -216,6 +219,46 @@ async def test_kill_9_during_a_first_sync_leaves_a_sound_cache_and_the_sync_comp
     assert await client.prop(libs["Shows"], "Library", "ItemCount") == SERIES
     assert await client.prop(source, "Source", "ItemCount") == len(fake.items)
     daemons.current.stop()
+
+
+async def test_kill_9_during_a_plex_first_sync_leaves_a_sound_cache_and_the_sync_completes(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client: Client
+) -> None:
+    spec = ServerSpec("Home", catalog=CatalogSpec(movies=300, shows=4), connections=(ConnectionSpec.live(),))
+    async with FakePlexCluster([spec]) as cluster:
+        home = cluster.server("Home")
+        daemons = Daemons(daemon, env={"REELD_PLEX_TV_URL": cluster.url})
+        await daemons.start()
+        listing = home.wire.answered(
+            lambda r: r.path.startswith("/library/sections/") and r.path.endswith("/all") and r.status == 200,
+            within_s=60,
+        )
+
+        async def add_account() -> None:
+            await client.manager("AddPlexAccount", "s", cluster.token)
+
+        # 1. The first listing just arrived.
+        await daemons.kill_when(listing, add_account)
+        check_cache(private_bus)
+        # 2. Started again: killed as soon as a library's items are written.
+        client.signals.clear()
+        written = client.wait_signal(lambda m: m.member == "ItemsChanged", timeout=60)
+        await daemons.kill_when(written, daemons.start)
+        assert check_cache(private_bus)[0] > 0
+
+        # Then left alone, it completes with the server's counts.
+        client.signals.clear()
+        await daemons.start()
+        (objects,) = await client.call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+        (source,) = [path for path, props in objects.items() if f"{IFACE}.Source" in props]
+        await finished_ok(client, source)
+        libs = await libraries(client, source)
+        assert await client.prop(libs["Movies"], "Library", "ItemCount") == 300
+        # Music is kept as albums, as Jellyfin serves it: not its artists or tracks.
+        kept = [i for i in home.catalog.items.values() if i.type not in ("artist", "track")]
+        assert await client.prop(source, "Source", "ItemCount") == len(kept)
+        assert check_cache(private_bus)[0] == len(kept)
+        daemons.current.stop()
 
 
 # -- watch changes queued while the server is away -----------------------------------------------------
