@@ -567,6 +567,28 @@ def record_library_sync(
     conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "library_id"], set_=values))
 
 
+#: A library's ``last_full_sync`` while a full listing asked for is owed (0 reads "never").
+FULL_SYNC_OWED = -1
+
+
+def owe_full_sync(conn: Connection, source_id: str) -> None:
+    """A full listing of every library of the source is owed (asked for, not done yet), until each
+    library's next full listing: the next sync lists them in full, even after a crash."""
+    conn.execute(
+        update(library_sync)
+        .where(library_sync.c.source_id == source_id)
+        .values(last_full_sync=FULL_SYNC_OWED)
+    )
+
+
+def full_sync_owed(conn: Connection, source_id: str) -> bool:
+    """Whether a full listing asked for still waits for a library of the source."""
+    owed = select(library_sync.c.library_id).where(
+        library_sync.c.source_id == source_id, library_sync.c.last_full_sync == FULL_SYNC_OWED
+    )
+    return conn.execute(owed.limit(1)).first() is not None
+
+
 def record_library_error(conn: Connection, source_id: str, library_id: str, error: str) -> int:
     """Remember why a library's sync failed; return how many times in a row it has."""
     stmt = sqlite_insert(library_sync).values(

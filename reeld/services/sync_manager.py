@@ -43,7 +43,7 @@ class SyncManager:
         self.pending = PendingChanges(db, coordinator, events, self._tasks)
         self.schedule = SyncSchedule(settings, self._scheduled_sync)
         self.runner = SyncRunner(db, coordinator, events, Sweeper(db), on_synced=self._synced)
-        self.requests = SyncRequests(coordinator, events, self._tasks, self.runner, self.schedule)
+        self.requests = SyncRequests(db, coordinator, events, self._tasks, self.runner, self.schedule)
         self.live = LiveUpdates(db, coordinator, events, self._tasks, self.requests.request_rescan)
         events.subscribe(self._on_event)
 
@@ -84,9 +84,10 @@ class SyncManager:
         if runtime is None:
             return
         asked_full = self.requests.asked_while_connecting(source_id)
-        if self.settings.sync_on_start or runtime.last_full_sync == 0 or asked_full is not None:
+        owed_full = await self.requests.full_sync_owed(source_id)  # asked for before a crash or stop
+        if self.settings.sync_on_start or runtime.last_full_sync == 0 or asked_full is not None or owed_full:
             # Start-up after a crash or a long pause: catch up; a first sync is full.
-            await self.sync(source_id, full=runtime.last_full_sync == 0 or bool(asked_full))
+            await self.sync(source_id, full=runtime.last_full_sync == 0 or bool(asked_full) or owed_full)
         # A stop that cancelled this task while its sync was ending finds the task done, not
         # cancelled: the live-updates part then starts nothing no one would stop.
         self.live.start(source_id)

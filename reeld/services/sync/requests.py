@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from reeld.cache import queries
+from reeld.cache.db import Database
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
@@ -46,12 +48,14 @@ class FollowUp:
 class SyncRequests:
     def __init__(
         self,
+        db: Database,
         coordinator: SourceCoordinator,
         events: ev.EventHub,
         tasks: BackgroundTasks,
         runner: SyncRunner,
         schedule: SyncSchedule,
     ) -> None:
+        self.db = db
         self.coordinator = coordinator
         self.events = events
         self._tasks = tasks
@@ -68,23 +72,41 @@ class SyncRequests:
         return self.runner.is_running(source_id) or (requested is not None and not requested.done())
 
     async def run(
-        self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
+        self,
+        source_id: str,
+        full: bool,
+        library_id: str | None = None,
+        scheduled: bool = False,
+        owe: bool = False,
     ) -> bool:
-        """Sync now (False at once when the source syncs already), then what was asked for meanwhile."""
+        """Sync now (False at once when the source syncs already), then what was asked for meanwhile.
+        ``owe``: a full sync a client asked for, stored as owed before it starts."""
         if self.runner.is_running(source_id):
             return False
+        if owe:
+            # Stored before the sync starts: once a client sees the source syncing, a crash cannot
+            # lose the request.
+            await self.db.write(queries.owe_full_sync, source_id)
+            if self.runner.is_running(source_id):  # another sync began meanwhile: this one follows it
+                self._follow_up(source_id, FollowUp(full=True))
+                return False
         try:
             return await self.runner.sync(source_id, full, library_id, scheduled)
         finally:
             self._start_follow_up(source_id)  # the lock is free again
 
     def request_sync(
-        self, source_id: str, full: bool, library_id: str | None = None, scheduled: bool = False
+        self,
+        source_id: str,
+        full: bool,
+        library_id: str | None = None,
+        scheduled: bool = False,
+        owe: bool = False,
     ) -> asyncio.Task[Any] | None:
         """Start a sync now unless one of this source is running or about to (that one goes on)."""
         if self.is_syncing(source_id) or source_id not in self.coordinator.backends:
             return None
-        task = self._tasks.spawn(self.run(source_id, full, library_id=library_id, scheduled=scheduled))
+        task = self._tasks.spawn(self.run(source_id, full, library_id, scheduled, owe))
         self._requested[source_id] = task
         return task
 
@@ -94,16 +116,20 @@ class SyncRequests:
 
     def request_by_client(self, source_id: str, full: bool, library_id: str | None = None) -> None:
         """A sync a client asked for: it always ends in ``SyncFinished``. A source still connecting
-        syncs once connected; one that cannot sync now (offline, login needed) says so at once."""
-        if self.request_sync(source_id, full, library_id) is not None:
+        syncs once connected; one that cannot sync now (offline, login needed) says so at once.
+        A full sync asked for is remembered in the cache until it has run, across a crash."""
+        runtime = self.coordinator.runtimes.get(source_id)
+        owe = full and library_id is None and runtime is not None and runtime.state.status not in CANNOT_SYNC
+        if self.request_sync(source_id, full, library_id, owe=owe) is not None:
             return
+        if owe:  # to run after the sync running now, or once connected
+            self._tasks.spawn(self.db.write(queries.owe_full_sync, source_id))
         if self.is_syncing(source_id):
             # The running sync goes on; a full one asked for now still runs, right after it (it is
             # the one that removes what the server deleted).
             if full and library_id is None and not self.runner.running_full(source_id):
                 self._follow_up(source_id, FollowUp(full=True))
             return
-        runtime = self.coordinator.runtimes.get(source_id)
         if runtime is None or source_id in self.coordinator.backends:
             return  # about to sync on connecting, which ends in SyncFinished
         if runtime.state.status in CANNOT_SYNC:
@@ -125,6 +151,10 @@ class SyncRequests:
     def asked_while_connecting(self, source_id: str) -> bool | None:
         """The sync a client asked for while the source connected (True: a full one), now taken."""
         return self._asked_while_connecting.pop(source_id, None)
+
+    async def full_sync_owed(self, source_id: str) -> bool:
+        """Whether a full sync a client asked for has not run yet (reeld stopped, or was killed)."""
+        return await self.db.read(queries.full_sync_owed, source_id)
 
     def source_changed(self, source_id: str) -> None:
         """A source asked to sync while connecting that cannot sync now answers its client."""

@@ -235,7 +235,8 @@ class SyncRunner:
         known: Mapping[str, KnownItem],
         watch_sets: queries.WatchSets,
     ) -> queries.Written:
-        full = full or state is None or state.last_full_sync == 0
+        # Never listed in full (0), or a full listing asked for is owed (queries.FULL_SYNC_OWED).
+        full = full or state is None or state.last_full_sync <= 0
 
         async def cache_counts(ids: Collection[str]) -> tuple[int, int]:
             return await self.db.read(queries.library_count_among, runtime.id, library.remote_id, list(ids))
