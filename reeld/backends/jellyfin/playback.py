@@ -127,6 +127,18 @@ async def transcode_url(
 ) -> str:
     """The HLS URL the server sets up for ``choice``, with the token a player needs in it."""
     media_source = info.media_id or str(item.extra.get("media_source_id") or item.remote_id)
+    body = playback_request(user_id, media_source, choice)
+    answer = await client.request(
+        "POST", f"/Items/{item.remote_id}/PlaybackInfo", params={"userId": user_id}, body=body
+    )
+    url = _transcoding_url(answer, media_source)
+    if url is None:
+        raise BackendProtocolError(f"{client.host} offered no transcoded stream of {item.title}")
+    return with_token(client.base_url + "/" + url.lstrip("/"), client.token or "")
+
+
+def playback_request(user_id: str, media_source: str, choice: Transcode) -> dict[str, Any]:
+    """The ``PlaybackInfoDto`` that asks the server to transcode ``choice`` (never to play directly)."""
     bitrate = min(choice.max_bitrate, MAX_INT32)
     body: dict[str, Any] = {
         "UserId": user_id,
@@ -145,13 +157,7 @@ async def transcode_url(
         body["AudioStreamIndex"] = choice.audio.index
     if choice.subtitle is not None:
         body["SubtitleStreamIndex"] = choice.subtitle.index
-    answer = await client.request(
-        "POST", f"/Items/{item.remote_id}/PlaybackInfo", params={"userId": user_id}, body=body
-    )
-    url = _transcoding_url(answer, media_source)
-    if url is None:
-        raise BackendProtocolError(f"{client.host} offered no transcoded stream of {item.title}")
-    return with_token(client.base_url + "/" + url.lstrip("/"), client.token or "")
+    return body
 
 
 def device_profile(max_bitrate: int) -> dict[str, Any]:
