@@ -1,6 +1,7 @@
 """What the backends share to read playback info from a server's JSON, which may hold anything:
 a value of another type than the API says is unknown, not an error."""
 
+import math
 from typing import Any
 
 
@@ -16,6 +17,6 @@ def as_count(value: Any) -> int | None:
 
 
 def as_text(value: Any) -> str | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)  # Plex sends titles that look like numbers as numbers
     return value if isinstance(value, str) and value else None

@@ -4,6 +4,7 @@ servers over loopback HTTP, a real Matroska file on disk.
 What the daemon answers is compared with what the fakes serve (their own tracks, chapters,
 segments and markers), and the transcode URLs it hands out are fetched, as a player would."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -373,3 +374,38 @@ async def test_a_remote_server_streams_above_the_cap_as_a_transcode(
         assert "/video/:/transcode/universal/start.m3u8?" in capped and "videoBitrate=8000" in capped
         uncapped = await url_with(client, f"{source_path}:{large.rating_key}", max_bitrate=Variant("u", 0))
         assert uncapped == (await client.manager("GetStreamUrl", "s", f"{source_path}:{large.rating_key}"))[0]
+
+
+# -- fetched once, kept, fetched again when the file changed -----------------------------------------
+
+
+async def test_info_is_fetched_once_and_again_only_when_the_item_changed(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client: Client
+) -> None:
+    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
+    movie = next(iter(item for item in fake.items.values() if item.type == "Movie"))
+    server = FakeJellyfinServer(fake)
+    daemon()
+    with server.run_in_thread() as url:
+        added = reelctl(
+            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
+        )
+        assert added.returncode == 0, added.stderr
+        assert reelctl(private_bus, "sync").returncode == 0
+        item_id = f"{source_id(private_bus)}:{movie.id}"
+
+        def fetches() -> int:
+            return sum(1 for r in server.wire.requests if r.path == f"/Items/{movie.id}")
+
+        # Asked by three clients at once: one request to the server.
+        answers = await asyncio.gather(*(info_of(client, item_id) for _ in range(3)))
+        assert answers[0] == answers[1] == answers[2] == jellyfin_expected(fake, movie.id)
+        assert fetches() == 1
+        await info_of(client, item_id)
+        assert fetches() == 1  # from the cache
+        # The file changed on the server (a new version: its etag): the next ask fetches it again.
+        fake.update_item(movie.id, runtime_ticks=(movie.runtime_ticks or 0) + 60 * 10_000_000)
+        assert reelctl(private_bus, "sync").returncode == 0
+        changed = await info_of(client, item_id)
+        assert fetches() == 2 and changed == jellyfin_expected(fake, movie.id)
+        assert changed["duration_ms"] == answers[0]["duration_ms"] + 60_000
