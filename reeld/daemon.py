@@ -430,6 +430,7 @@ class Daemon:
         """A stream URL with the player's choices: ``options`` as ``name -> (D-Bus type, value)``."""
         choice = StreamOptions.parse(options)
         row = await self._playable_item(item_id, "a file to play")
+        self._check_reachable(row.source_id)
         return await self.playback.stream_url(row.source_id, media_item_from_row(row), choice)
 
     async def set_watched(self, item_id: str, watched: bool) -> None:

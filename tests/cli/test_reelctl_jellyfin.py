@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jeepney.wrappers import DBusErrorResponse
 
 from reeld.cli.output import duration
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
@@ -119,6 +120,17 @@ def test_marking_watched_while_the_server_is_away_says_it_waits_for_it(
         no_stream.stderr.startswith("reelctl: Offline: anna on ")
         and "cannot be reached now" in no_stream.stderr
     )
+    with pytest.raises(DBusErrorResponse) as refused:  # the same with a player's choices (API 1.1)
+        call(
+            private_bus.address,
+            "io.github.reeld.Reeld1",
+            "/io/github/reeld/Reeld1",
+            "io.github.reeld.Reeld1.Manager",
+            "GetStreamUrlWith",
+            "sa{sv}",
+            (movie["id"], {}),
+        )
+    assert refused.value.name == "io.github.reeld.Reeld1.Error.Offline"
 
 
 def test_progress_made_while_the_server_is_away_is_kept_and_says_it_waits(
