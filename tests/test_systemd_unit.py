@@ -4,6 +4,7 @@ No systemd manager runs here, so ``tests.support.unit_sandbox`` applies the unit
 socket-family, memory and namespace filters the way a user manager does, then runs the command.
 """
 
+import ctypes.util
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.bus import PrivateBus, start_bus
-from tests.support.tools import require_command
+from tests.support.tools import missing, require_command
 from tests.support.unit_sandbox import SyscallFilter, check_known, syscall_group, unit_settings
 
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "reeld.service"
@@ -73,6 +74,15 @@ def _probe(*prefix: str) -> dict[str, object]:
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+@pytest.fixture(autouse=True)
+def sandbox_tools() -> None:
+    """systemd-analyze lists the system-call groups; libseccomp (a dependency of systemd) loads the
+    filters."""
+    require_command("systemd-analyze", "systemd")
+    if not ctypes.util.find_library("seccomp"):
+        missing("libseccomp not found: install the Debian package libseccomp2")
 
 
 @pytest.fixture
