@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reeld.cache.db import Database
+from reeld.errors import CacheError
 from reeld.fakes.media_folder import make_sample_folder
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
@@ -133,3 +135,16 @@ async def test_a_full_disk_is_said_in_words_leaves_no_half_added_account_and_pas
     assert await client.prop(source, "Source", "ItemCount") > 150
     (added,) = await client.manager("AddLocalFolder", "s", str(other))
     assert await account_paths(client) == sorted([account, added])
+
+
+async def test_a_cache_that_is_no_database_is_said_in_words(tmp_path: Path) -> None:
+    """Other SQLite failures too, in words rather than a class name (DatabaseError)."""
+    garbage = tmp_path / "cache.db"
+    garbage.write_bytes(b"these are not the pages you are looking for\n" * 200)
+    db = Database(garbage)
+    with pytest.raises(CacheError) as failed:
+        await db.open()
+    await db.close()
+    assert str(failed.value) == (
+        f"Cannot open the cache at {garbage}: the file is not a reeld cache (not an SQLite database)"
+    )
