@@ -118,7 +118,9 @@ class Daemon:
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
         self.page_index = browse.PageIndex()
-        self.browser = LibraryBrowser(self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S)
+        self.browser = LibraryBrowser(
+            self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S, self.page_index
+        )
         self.artwork = Artwork(ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events)
         self._warming: asyncio.Task[None] | None = None
 
@@ -310,7 +312,8 @@ class Daemon:
 
         def page(conn: Any) -> Sequence[Any]:
             order = self.page_index.order(conn, self.db.generation, False, source_id, library_id, sort)
-            return browse.list_library(conn, source_id, library_id, offset, limit, sort, order)
+            counts = self.page_index.counts(self.db.generation, source_id)
+            return browse.list_library(conn, source_id, library_id, offset, limit, sort, order, counts)
 
         result = await self._read(present, page)
         if not self.page_index.current(self.db.generation, source_id, library_id, sort):

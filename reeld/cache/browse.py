@@ -100,16 +100,17 @@ CONTAINER_COUNTS: dict[str, str] = {
 }
 
 
-def _column(name: str) -> Any:
+def _column(name: str, counts: bool) -> Any:
     if name in _WATCH_COLUMNS:
         return watch_state.c[name]
     if name in CONTAINER_COUNTS:
-        return literal_column(CONTAINER_COUNTS[name])  # unlabelled: pages wrap the columns in json_array()
+        # Unlabelled: pages wrap the columns in json_array(). Pages count in one go (_add_counts).
+        return literal_column(CONTAINER_COUNTS[name] if counts else "NULL")
     return items.c[name]
 
 
-def _with_watch_state() -> Select[Any]:
-    return select(*(_column(name) for name in BROWSE_COLUMNS)).select_from(
+def _with_watch_state(counts: bool = True) -> Select[Any]:
+    return select(*(_column(name, counts) for name in BROWSE_COLUMNS)).select_from(
         items.outerjoin(
             watch_state,
             and_(watch_state.c.source_id == items.c.source_id, watch_state.c.remote_id == items.c.remote_id),
@@ -128,7 +129,14 @@ class PageIndex:
 
     def __init__(self) -> None:
         self._orders: dict[tuple[str, str, str], tuple[int, array[int]]] = {}
+        self._counts: dict[str, SourceCounts] = {}
         self._lock = threading.Lock()
+
+    def counts(self, generation: int, source_id: str) -> SourceCounts | None:
+        """The source's container counts for ``generation``, if they were built for it."""
+        with self._lock:
+            counts = self._counts.get(source_id)
+        return counts if counts is not None and counts.generation == generation else None
 
     def current(self, generation: int, source_id: str, library_id: str, sort: str) -> bool:
         cached = self._orders.get((source_id, library_id, sort))
@@ -140,6 +148,10 @@ class PageIndex:
         key = (source_id, library_id, sort)
         with self._lock:
             cached = self._orders.get(key)
+        if rebuild and self.counts(generation, source_id) is None:  # warmed with the orders
+            counts = SourceCounts(conn, generation, source_id)
+            with self._lock:
+                self._counts[source_id] = counts
         if cached is not None and cached[0] == generation:
             return cached[1]
         if not rebuild:
@@ -165,8 +177,10 @@ def list_library(
     limit: int,
     sort: str,
     order: array[int] | None = None,
+    counts: SourceCounts | None = None,
 ) -> Sequence[PageRow]:
-    """A page of a library's top-level items; ``order`` (from a ``PageIndex``) makes it a slice."""
+    """A page of a library's top-level items; ``order`` (from a ``PageIndex``) makes it a slice,
+    and ``counts`` (from there too) spare counting the episodes of its shows."""
     driver = conn.connection.driver_connection
     assert driver is not None
     if order is not None:
@@ -175,18 +189,140 @@ def list_library(
         # Page through the index alone first, then read just those rows with their watch state:
         # an OFFSET deep into a large library would otherwise do the join for every skipped row.
         page_ids = _one_value(driver, _PAGE_IDS_SQL[sort], (source_id, library_id, limit, offset))
-    return rows_by_id(conn, page_ids)
+    return rows_by_id(conn, page_ids, counts)
 
 
-def rows_by_id(conn: Connection, item_ids: Sequence[int]) -> Sequence[PageRow]:
-    """The rows of items by row id, in the order of ``item_ids`` (ids no longer cached left out)."""
+def rows_by_id(
+    conn: Connection, item_ids: Sequence[int], counts: SourceCounts | None = None
+) -> Sequence[PageRow]:
+    """The rows of items by row id, in the order of ``item_ids`` (ids no longer cached left out);
+    the shows and seasons of ``counts``'s source are counted from it."""
     if not item_ids:
         return []
     driver = conn.connection.driver_connection
     assert driver is not None
     rows = _one_value(driver, _ROWS_BY_ID_SQL.format(marks=",".join("?" * len(item_ids))), item_ids)
+    _add_counts(driver, rows, counts)
     by_id = {row[_ID]: row for row in rows}
     return [by_id[item_id] for item_id in item_ids if item_id in by_id]
+
+
+_KIND, _SOURCE, _REMOTE = (BROWSE_COLUMNS.index(name) for name in ("kind", "source_id", "remote_id"))
+_CHILDREN, _LEAVES, _WATCHED_LEAVES = (
+    BROWSE_COLUMNS.index(name) for name in ("child_count", "leaf_count", "watched_leaf_count")
+)
+_CONTAINER_KINDS = frozenset({str(ItemKind.SHOW), str(ItemKind.SEASON)})
+
+
+def _add_counts(driver: Any, rows: list[list[Any]], counts: SourceCounts | None = None) -> None:
+    """Fill in the counts of the shows and seasons among ``rows``: from ``counts`` for its source,
+    else with two queries for them all (per row, as the single-item reads count, a page of 200
+    shows took several times longer)."""
+    by_source: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        if row[_KIND] not in _CONTAINER_KINDS:
+            continue
+        if counts is not None and row[_SOURCE] == counts.source_id:
+            counts.fill(row)
+        else:
+            by_source.setdefault(row[_SOURCE], []).append(row)
+    for source_id, containers in by_source.items():
+        for start in range(0, len(containers), _COUNTED_PER_QUERY):
+            _count_below(driver, source_id, containers[start : start + _COUNTED_PER_QUERY])
+
+
+#: Containers counted per statement (their seasons go into the next statement's IN list).
+_COUNTED_PER_QUERY = 500
+
+
+def _count_below(driver: Any, source_id: str, containers: list[list[Any]]) -> None:
+    parents = [row[_REMOTE] for row in containers]
+    children = _one_value(
+        driver,
+        "SELECT json_group_array(json_array(parent_id, remote_id, kind)) FROM items "
+        f"WHERE source_id = ? AND parent_id IN ({','.join('?' * len(parents))})",
+        (source_id, *parents),
+    )
+    child_count: dict[str, int] = {}
+    seasons_of: dict[str, str] = {}  # season -> its show, for the shows among ``containers``
+    for parent, remote_id, kind in children:
+        child_count[parent] = child_count.get(parent, 0) + 1
+        if kind == ItemKind.SEASON:
+            seasons_of[remote_id] = parent
+    leaf_parents = [*parents, *seasons_of]
+    leaves: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(leaf_parents), ROWS_PER_COUNT):
+        chunk = leaf_parents[start : start + ROWS_PER_COUNT]
+        for parent, total, watched in _one_value(
+            driver,
+            "SELECT json_group_array(json_array(parent_id, n, seen)) FROM (SELECT e.parent_id AS parent_id, "
+            "count(*) AS n, sum(coalesce(w.watched, 0)) AS seen FROM items AS e LEFT JOIN watch_state AS w "
+            "ON w.source_id = e.source_id AND w.remote_id = e.remote_id "
+            f"WHERE e.source_id = ? AND e.kind = '{ItemKind.EPISODE}' "
+            f"AND e.parent_id IN ({','.join('?' * len(chunk))}) GROUP BY e.parent_id)",
+            (source_id, *chunk),
+        ):
+            leaves[parent] = (total, watched)
+    per_show: dict[str, tuple[int, int]] = {}
+    for season, show in seasons_of.items():
+        total, watched = leaves.get(season, (0, 0))
+        shown_total, shown_watched = per_show.get(show, (0, 0))
+        per_show[show] = (shown_total + total, shown_watched + watched)
+    for row in containers:
+        remote_id = row[_REMOTE]
+        direct_total, direct_watched = leaves.get(remote_id, (0, 0))  # episodes right under it
+        below_total, below_watched = per_show.get(remote_id, (0, 0))
+        row[_CHILDREN] = child_count.get(remote_id, 0)
+        row[_LEAVES] = direct_total + below_total
+        row[_WATCHED_LEAVES] = direct_watched + below_watched
+
+
+#: Parents per statement of episode counts (SQLite takes up to 32766 parameters).
+ROWS_PER_COUNT = 2000
+
+
+class SourceCounts:
+    """A source's children and episodes, watched or not, per show and season, for one cache
+    generation: built off the request path with the paging orders (three passes over indexes and
+    the watched rows), after which a page of shows is counted by lookups."""
+
+    def __init__(self, conn: Connection, generation: int, source_id: str) -> None:
+        self.generation, self.source_id = generation, source_id
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        where = (source_id,)
+        self.children: dict[str, int] = dict(_one_value(driver, _CHILDREN_SQL, where))
+        self.watched_episodes: dict[str, int] = dict(_one_value(driver, _WATCHED_EPISODES_SQL, where))
+        self.seasons: dict[str, list[str]] = {}
+        for show, season in _one_value(driver, _SEASONS_SQL, where):
+            self.seasons.setdefault(show, []).append(season)
+
+    def fill(self, row: list[Any]) -> None:
+        """A show's or season's counts, as ``_count_below`` counts them. The children of a season
+        are its episodes; a show's are its seasons, and episodes right under it."""
+        remote_id = row[_REMOTE]
+        seasons = self.seasons.get(remote_id, ())
+        children = self.children.get(remote_id, 0)
+        row[_CHILDREN] = children
+        row[_LEAVES] = children - len(seasons) + sum(self.children.get(season, 0) for season in seasons)
+        row[_WATCHED_LEAVES] = self.watched_episodes.get(remote_id, 0) + sum(
+            self.watched_episodes.get(season, 0) for season in seasons
+        )
+
+
+_CHILDREN_SQL = (
+    "SELECT json_group_array(json_array(parent_id, n)) FROM (SELECT parent_id, count(*) AS n FROM items "
+    "WHERE source_id = ? AND parent_id IS NOT NULL GROUP BY parent_id)"
+)
+_WATCHED_EPISODES_SQL = (
+    "SELECT json_group_array(json_array(parent_id, n)) FROM (SELECT e.parent_id AS parent_id, count(*) AS n "
+    "FROM watch_state AS w CROSS JOIN items AS e ON e.source_id = w.source_id AND e.remote_id = w.remote_id "
+    f"WHERE w.source_id = ? AND w.watched AND e.kind = '{ItemKind.EPISODE}' GROUP BY e.parent_id)"
+)
+_SEASONS_SQL = (
+    "SELECT json_group_array(json_array(parent_id, remote_id)) FROM items "
+    f"WHERE source_id = ? AND kind = '{ItemKind.SEASON}' AND parent_id IS NOT NULL"
+)
 
 
 def one_value(conn: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
@@ -233,7 +369,7 @@ _PAGE_IDS_SQL = {sort: f"SELECT json_group_array(id) FROM ({_page_ids_sql(sort)}
 #: A page of rows by item id, as plain SQL run on the driver's cursor: ListItems runs it for every
 #: page, and SQLAlchemy's statement caching and Row objects cost as much as the query itself.
 _ROWS_BY_ID_SQL = _as_json_array(
-    str(_with_watch_state().compile(dialect=sqlite.dialect())) + " WHERE items.id IN ({marks})"
+    str(_with_watch_state(counts=False).compile(dialect=sqlite.dialect())) + " WHERE items.id IN ({marks})"
 )
 
 

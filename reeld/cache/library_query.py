@@ -231,6 +231,7 @@ def query_library(
     sort: str,
     reverse: bool = False,
     facets: Facets | None = None,
+    counts: browse.SourceCounts | None = None,
 ) -> tuple[Sequence[browse.PageRow], int]:
     """A page of the library's items matching ``flt`` in ``sort`` order, and how many match.
 
@@ -245,7 +246,7 @@ def query_library(
         watch = watch or sort == "last_viewed"
         sql = _matching_ids_sql(conditions, watch, _order_by(sort, reverse))
         ids = orders.ids(conn, generation, key, sql, params)
-    return browse.rows_by_id(conn, list(ids[offset : offset + limit])), len(ids)
+    return browse.rows_by_id(conn, list(ids[offset : offset + limit]), counts), len(ids)
 
 
 # -- facets: a library's filterable values in memory -------------------------------------------------
@@ -284,9 +285,13 @@ class Facets:
         self.by_kind: dict[str, set[int]] = {}
         self.by_genre: dict[str, set[int]] = {}
         self.by_year: dict[int, list[int]] = {}
-        self.added: list[tuple[int, int]] = []  # (added_at, id) ascending; unknown times left out
+        # The ids with a known time added, ascending by it, and those times (for bisect).
+        self.added_ids: array[int] = array("q")
+        self.added_times: array[int] = array("q")
         self.watched: set[int] = set()
         self.in_progress: set[int] = set()
+        self.unwatched: frozenset[int] = frozenset()
+        self.not_in_progress: frozenset[int] = frozenset()
         self.last_viewed: dict[int, int] = {}
         self._orders: dict[tuple[str, bool], array[int]] = {}
         self._lock = threading.Lock()
@@ -294,6 +299,7 @@ class Facets:
 
     def _load(self, conn: Connection) -> None:
         ids: list[int] = []
+        added: list[tuple[int, int]] = []
         where = (self.source_id, self.library_id)
         for item_id, kind, year, added_at, genres in browse.one_value(conn, _FACET_ITEMS_SQL, where):
             ids.append(item_id)
@@ -301,11 +307,13 @@ class Facets:
             if year is not None:
                 self.by_year.setdefault(year, []).append(item_id)
             if added_at is not None:
-                self.added.append((added_at, item_id))
+                added.append((added_at, item_id))
             for genre in _genres(genres):
                 self.by_genre.setdefault(genre.casefold(), set()).add(item_id)
         self.all = frozenset(ids)
-        self.added.sort()
+        added.sort()
+        self.added_times = array("q", (added_at for added_at, _ in added))
+        self.added_ids = array("q", (item_id for _, item_id in added))
         for item_id, watched, position_ms, last_viewed in browse.one_value(conn, _FACET_WATCH_SQL, where):
             if watched:
                 self.watched.add(item_id)
@@ -316,6 +324,10 @@ class Facets:
         if self.by_kind.keys() & _CONTAINER_KINDS:
             started = browse.one_value(conn, _FACET_STARTED_SQL, where)
             self.in_progress.update(item_id for item_id in started if item_id not in self.watched)
+        # The negative filters as sets of their own: "unwatched" is most of a library, and making
+        # it for each query would copy the library.
+        self.unwatched = self.all - self.watched
+        self.not_in_progress = self.all - self.in_progress
 
     def covers(self, flt: LibraryFilter) -> bool:
         """Whether this holds what ``flt`` reads (items below the top level, like episodes, are not here)."""
@@ -324,13 +336,12 @@ class Facets:
     def matching(self, conn: Connection, flt: LibraryFilter, sort: str, reverse: bool) -> array[int]:
         """The ids matching ``flt``, in ``sort`` order: as the SQL of ``_where`` finds them."""
         keep: list[Collection[int]] = []
-        drop: list[set[int]] = []
         if flt.kind is not None:
             keep.append(self.by_kind.get(flt.kind, set()))
         if flt.watched is not None:
-            (keep if flt.watched else drop).append(self.watched)
+            keep.append(self.watched if flt.watched else self.unwatched)
         if flt.in_progress is not None:
-            (keep if flt.in_progress else drop).append(self.in_progress)
+            keep.append(self.in_progress if flt.in_progress else self.not_in_progress)
         if flt.genre is not None:
             keep.append(self.by_genre.get(flt.genre.casefold(), set()))
         if flt.year_min is not None or flt.year_max is not None:
@@ -340,20 +351,19 @@ class Facets:
                 [item_id for year, ids in self.by_year.items() if low <= year <= high for item_id in ids]
             )
         if flt.added_since is not None:
-            first = bisect.bisect_left(self.added, (flt.added_since, -(1 << 62)))
-            keep.append([item_id for _, item_id in self.added[first:]])
+            first = bisect.bisect_left(self.added_times, flt.added_since)
+            keep.append(self.added_ids[first:])
         if flt.text is not None:
             keep.append(_text_matches(conn, flt.text))
         order = self._order(conn, sort, reverse)
-        if not keep and not drop:
+        if not keep:
             return order
-        smallest_first = sorted(keep, key=len)
-        wanted = set(smallest_first[0]) if keep else set(self.all)
-        for more in smallest_first[1:]:
-            wanted.intersection_update(more)
-        for unwanted in drop:
-            wanted.difference_update(unwanted)
-        return array("q", [item_id for item_id in order if item_id in wanted])
+        smallest, *rest = sorted(keep, key=len)
+        wanted = smallest if isinstance(smallest, (set, frozenset)) and not rest else set(smallest)
+        if rest:
+            wanted = wanted.intersection(*rest)
+        # filter() over a membership test runs in C: a few ms for an order of 60k.
+        return array("q", filter(wanted.__contains__, order))
 
     def _order(self, conn: Connection, sort: str, reverse: bool) -> array[int]:
         """Every top-level id in ``sort`` order, made on first use (an index walk, or a shuffle)."""
@@ -448,17 +458,21 @@ _WATCHED_EPISODES_SQL = (
     "AND coalesce(e.parent_idx, -1) != 0"
 )
 
-#: A show's episodes in order, after a place in it, with whether each was watched.
-_EPISODES_AFTER_SQL = (
-    "SELECT e.id, coalesce(w.watched, 0) FROM items AS e "
-    "LEFT JOIN watch_state AS w ON w.source_id = e.source_id AND w.remote_id = e.remote_id "
-    f"WHERE e.source_id = ? AND e.kind = '{ItemKind.EPISODE}' AND e.parent_id IN ("
-    f"SELECT remote_id FROM items WHERE source_id = ? AND parent_id = ? AND kind = '{ItemKind.SEASON}' "
-    "UNION ALL SELECT ?) "
-    "AND coalesce(e.parent_idx, -1) != 0 "
-    "AND (coalesce(e.parent_idx, -1), coalesce(e.idx, -1)) > (?, ?) "
-    "ORDER BY coalesce(e.parent_idx, -1), coalesce(e.idx, -1), e.sort_title, e.id"
+#: The seasons of shows, by show.
+_SEASONS_SQL = (
+    "SELECT json_group_array(json_array(parent_id, remote_id)) FROM items "
+    f"WHERE source_id = ? AND kind = '{ItemKind.SEASON}' AND parent_id IN ({{marks}})"
 )
+#: The episodes under seasons or shows (specials left out), with their place and whether watched.
+_EPISODES_SQL = (
+    "SELECT json_group_array(json_array(e.parent_id, e.id, coalesce(e.parent_idx, -1), "
+    "coalesce(e.idx, -1), e.sort_title, coalesce(w.watched, 0))) FROM items AS e "
+    "LEFT JOIN watch_state AS w ON w.source_id = e.source_id AND w.remote_id = e.remote_id "
+    f"WHERE e.source_id = ? AND e.kind = '{ItemKind.EPISODE}' AND e.parent_id IN ({{marks}}) "
+    "AND coalesce(e.parent_idx, -1) != 0"
+)
+#: Shows whose next episode is looked for in one go: most have one, so about ``limit`` of them.
+_SHOWS_PER_BATCH = 50
 
 
 @dataclass(slots=True)
@@ -480,15 +494,43 @@ def next_up(conn: Connection, limit: int) -> Sequence[browse.PageRow]:
         else:
             progress.last_place = max(progress.last_place, (season, episode))
             progress.last_viewed = max(progress.last_viewed, viewed)
-    recent_first = sorted(shows.items(), key=lambda entry: (-entry[1].last_viewed, entry[0]))
+    recent_first = sorted(shows, key=lambda show: (-shows[show].last_viewed, show))
     found: list[int] = []
-    for (source_id, show_id), progress in recent_first:
-        after = driver.execute(
-            _EPISODES_AFTER_SQL, (source_id, source_id, show_id, show_id, *progress.last_place)
+    for start in range(0, len(recent_first), _SHOWS_PER_BATCH):
+        batch = recent_first[start : start + _SHOWS_PER_BATCH]
+        following = _next_episodes(conn, {show: shows[show].last_place for show in batch})
+        found.extend(following[show] for show in batch if show in following)
+        if len(found) >= limit:
+            break
+    return browse.rows_by_id(conn, found[:limit])
+
+
+def _next_episodes(
+    conn: Connection, places: dict[tuple[str, str], tuple[int, int]]
+) -> dict[tuple[str, str], int]:
+    """Per show, the row id of its first unwatched episode after ``places`` (season, episode)."""
+    by_source: dict[str, list[str]] = {}
+    for source_id, show_id in places:
+        by_source.setdefault(source_id, []).append(show_id)
+    following: dict[tuple[str, str], int] = {}
+    for source_id, show_ids in by_source.items():
+        marks = ",".join("?" * len(show_ids))
+        show_of = {show_id: show_id for show_id in show_ids}  # episodes may sit right under their show
+        for show_id, season_id in browse.one_value(
+            conn, _SEASONS_SQL.format(marks=marks), (source_id, *show_ids)
+        ):
+            show_of[season_id] = show_id
+        parents = list(show_of)
+        episodes = browse.one_value(
+            conn, _EPISODES_SQL.format(marks=",".join("?" * len(parents))), (source_id, *parents)
         )
-        following = next((item_id for item_id, watched in after if not watched), None)
-        if following is not None:
-            found.append(following)
-            if len(found) >= limit:
-                break
-    return browse.rows_by_id(conn, found)
+        best: dict[str, tuple[int, int, str, int]] = {}
+        for parent, item_id, season, episode, sort_title, watched in episodes:
+            show_id = show_of[parent]
+            place = (season, episode, sort_title or "", item_id)
+            if watched or (season, episode) <= places[(source_id, show_id)]:
+                continue
+            if show_id not in best or place < best[show_id]:
+                best[show_id] = place
+        following.update({(source_id, show_id): place[3] for show_id, place in best.items()})
+    return following

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-from reeld.cache import library_query
+from reeld.cache import browse, library_query
 from reeld.cache.db import Database
 from reeld.validation import check_limit
 
@@ -23,14 +23,19 @@ class LibraryBrowser:
         db: Database,
         spawn: Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"],
         quiet_s: float,
+        page_index: browse.PageIndex | None = None,
     ) -> None:
         self.db = db
+        #: Where the counts of a source's shows, built with the paging orders, are found.
+        self.page_index = page_index
         self._spawn = spawn
         self._quiet_s = quiet_s
         self.orders = library_query.QueryOrders()
         self.facets = library_query.FacetCache()
         self._wanted: set[tuple[str, str]] = set()
         self._warming: asyncio.Task[None] | None = None
+        #: The last Next Up: (generation, limit, rows).
+        self._next_up: tuple[int, int, Sequence[Any]] | None = None
 
     async def query(
         self,
@@ -49,6 +54,7 @@ class LibraryBrowser:
         check_limit(limit)
         generation = self.db.generation
         facets = self.facets.current(generation, source_id, library_id)
+        counts = self.page_index.counts(generation, source_id) if self.page_index else None
 
         def page(conn: Any) -> tuple[T, int]:
             rows, total = library_query.query_library(
@@ -63,6 +69,7 @@ class LibraryBrowser:
                 sort_name,
                 reverse,
                 facets,
+                counts,
             )
             return present(rows), total
 
@@ -73,10 +80,19 @@ class LibraryBrowser:
         return result
 
     async def next_up(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
+        """The episodes to go on with; the same answer while the cache does not change (a frontend
+        asks on every start and every ItemsChanged, and the question reads every watched item)."""
         check_limit(limit)
+        generation = self.db.generation
+        cached = self._next_up
+        if cached is not None and cached[0] == generation and cached[1] >= limit:
+            rows: Sequence[Any] = cached[2][:limit]
+            return await self.db.read(lambda conn: present(rows))
 
         def read(conn: Any) -> T:
-            return present(library_query.next_up(conn, limit))
+            found = library_query.next_up(conn, limit)
+            self._next_up = (generation, limit, found)
+            return present(found)
 
         read.__name__ = "next_up"
         return await self.db.read(read)

@@ -228,3 +228,31 @@ def test_sorts_and_their_reversal_are_checked() -> None:
     for bad in ("-", "--added", "popularity", "added-"):
         with pytest.raises(InvalidArgument, match="unknown sort"):
             library_query.parse_sort(bad)
+
+
+def test_a_page_counts_shows_and_seasons_as_a_single_item_read_does(conn: Connection) -> None:
+    """Pages count the episodes of all their shows in one go; GetItem counts one show's alone."""
+    counted = ("child_count", "leaf_count", "watched_leaf_count")
+    page = browse.list_library(conn, SOURCE, "tv", 0, 100, "title")
+    assert len(page) == 12
+    for row in page:
+        single = browse.get_item(conn, SOURCE, row[COLUMN["remote_id"]])
+        assert single is not None
+        assert [row[COLUMN[name]] for name in counted] == [single[COLUMN[name]] for name in counted]
+        assert row[COLUMN["leaf_count"]] == 3 and row[COLUMN["child_count"]] == 1
+    watched = sorted(row[COLUMN["watched_leaf_count"]] for row in page)
+    assert watched == [0] * 4 + [1] * 4 + [3] * 4
+
+
+def test_counts_built_with_the_paging_orders_agree_with_counting_a_page(conn: Connection) -> None:
+    """A page counted from a source's counts (built in the background) says what counting it does."""
+    counted = ("child_count", "leaf_count", "watched_leaf_count")
+    index = browse.PageIndex()
+    index.order(conn, 5, True, SOURCE, "tv", "title")
+    counts = index.counts(5, SOURCE)
+    assert counts is not None and index.counts(6, SOURCE) is None  # for its generation only
+    from_counts = browse.list_library(conn, SOURCE, "tv", 0, 100, "title", counts=counts)
+    counting = browse.list_library(conn, SOURCE, "tv", 0, 100, "title")
+    assert [[row[COLUMN[name]] for name in counted] for row in from_counts] == [
+        [row[COLUMN[name]] for name in counted] for row in counting
+    ]
