@@ -9,14 +9,14 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.bus import PrivateBus, start_bus
+from tests.support.bus import PrivateBus
 from tests.support.tools import missing, require_command
 from tests.support.unit_sandbox import SyscallFilter, check_known, syscall_group, unit_settings
+from tests.test_units import _fake_home, _systemd_analyze
 
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "reeld.service"
 SANDBOX = (sys.executable, "-m", "tests.support.unit_sandbox", str(UNIT), "--")
@@ -85,16 +85,6 @@ def sandbox_tools() -> None:
         missing("libseccomp not found: install the Debian package libseccomp2")
 
 
-@pytest.fixture
-def user_session() -> Iterator[PrivateBus]:
-    """Stands in for the user's desktop: their session bus, home and XDG folders."""
-    bus = start_bus("session")
-    try:
-        yield bus
-    finally:
-        bus.stop()
-
-
 def test_unit_refuses_the_system_calls_reeld_never_makes() -> None:
     allowed = SyscallFilter.from_lines(unit_settings(UNIT)["SystemCallFilter"])
 
@@ -111,24 +101,12 @@ def test_unit_refuses_the_system_calls_reeld_never_makes() -> None:
 
 def test_systemd_analyze_agrees_the_unit_refuses_those_groups(tmp_path: Path) -> None:
     # systemd's own reading of the unit, not unit_sandbox's: a ✓ line per refused group.
-    tool = require_command("systemd-analyze", "systemd")
-    home = tmp_path / "home"
-    binary = home / ".local" / "bin" / "reeld"
-    binary.parent.mkdir(parents=True)
-    binary.write_text("#!/bin/sh\n")
-    binary.chmod(0o755)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    report = subprocess.run(
-        [tool, "security", "--offline=true", "--user", "--no-pager", str(UNIT)],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    ).stdout
+    report = _systemd_analyze(UNIT, _fake_home(tmp_path), tmp_path / "runtime", "security", "--offline=true")
+    assert report.returncode == 0, report.stderr
 
-    refused = set(re.findall(r"^✓ (SystemCallFilter=~@[\w-]+|RestrictAddressFamilies=~\S+)", report, re.M))
+    refused = set(
+        re.findall(r"^✓ (SystemCallFilter=~@[\w-]+|RestrictAddressFamilies=~\S+)", report.stdout, re.M)
+    )
     counted = {f"SystemCallFilter=~{group}" for group in UNUSED_GROUPS[:10]}
     assert counted | {"RestrictAddressFamilies=~AF_NETLINK", "RestrictAddressFamilies=~AF_PACKET"} <= refused
 
@@ -158,13 +136,13 @@ def test_unit_filters_refuse_what_the_unit_forbids_and_keep_what_reeld_uses() ->
 
 
 @pytest.mark.timeout(180)
-def test_the_whole_demo_runs_under_the_units_filters(user_session: PrivateBus) -> None:
+def test_the_whole_demo_runs_under_the_units_filters(private_bus: PrivateBus) -> None:
     # Everything the demo starts runs confined (the daemon, its bus, the fake servers, reelctl): a
     # local folder scanned, Jellyfin and Plex logins with tokens in the keyring, first syncs, live
     # updates, browsing and search.
     done = subprocess.run(
         [*SANDBOX, sys.executable, "-m", "reeld.cli.daemon", "demo", "--once"],
-        env=user_session.env(),
+        env=private_bus.env(),
         capture_output=True,
         text=True,
         timeout=150,

@@ -26,7 +26,7 @@ from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
 from tests.support.keyring import KeyringDaemon
 from tests.support.reeld import ReeldProcess
-from tests.test_daemon_e2e import IFACE, ROOT, Client
+from tests.test_daemon_e2e import IFACE, ROOT, Client, libraries
 
 USER, PASSWORD = "anna", "pw-kill9"
 # A page of movies (the daemon asks for up to 1000 at a time), one of shows, one of music.
@@ -138,15 +138,6 @@ def items_page(server: FakeJellyfinServer, start: int, view: str = "Movies") -> 
         ),
         within_s=60,
     )
-
-
-async def libraries(client: Client, source: str) -> dict[str, str]:
-    (objects,) = await client.call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
-    return {
-        props[f"{IFACE}.Library"]["Title"].value: path
-        for path, props in objects.items()
-        if f"{IFACE}.Library" in props and path.startswith(source + "/")
-    }
 
 
 def nth(count: int, matches: Callable[[RequestRecord], bool]) -> Callable[[RequestRecord], bool]:
