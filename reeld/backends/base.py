@@ -86,6 +86,9 @@ class ItemPage:
     #: When set, every id the library has now (an incremental listing's way to report deletions):
     #: the cache sweeps the rest, with the same guard as a full listing's sweep.
     present_ids: frozenset[str] | None = None
+    #: Playback info the listing read on the way, by remote id (a local file's tracks come from the
+    #: same probe as its duration): kept with the items, so it answers before anyone asks.
+    playback: Sequence[tuple[str, PlaybackInfo]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,3 +409,26 @@ async def test_info_is_fetched_once_and_again_only_when_the_item_changed(
         changed = await info_of(client, item_id)
         assert fetches() == 2 and changed == jellyfin_expected(fake, movie.id)
         assert changed["duration_ms"] == answers[0]["duration_ms"] + 60_000
+
+
+async def test_a_sync_keeps_what_it_probed_so_it_answers_with_the_disk_gone(
+    private_bus: PrivateBus, tmp_path: Path, daemon: StartReeld, client: Client
+) -> None:
+    """A sync probes a new file for its duration anyway; the tracks come from the same probe and
+    are kept, so a file on a disk since unplugged still shows them. One too small to be probed is
+    read when asked, and cannot be without its disk."""
+    disk = tmp_path / "disk"
+    (disk / "Film (2001)").mkdir(parents=True)
+    film = write_matroska(disk / "Film (2001)" / "Film (2001).mkv")
+    with film.open("ab") as out:
+        out.write(b"\0" * 70_000)  # past the size under which a sync does not probe a file
+    write_matroska(disk / "Small (2002).mkv")
+    daemon()
+    await client.manager("AddLocalFolder", "s", str(disk))
+    assert reelctl(private_bus, "sync").returncode == 0
+    source = source_id(private_bus)
+    disk.rename(tmp_path / "unplugged")
+    info = await info_of(client, f"{source}:Film (2001)/Film (2001).mkv")
+    assert info["duration_ms"] == 120_000 and len(info["streams"]) == 5 and len(info["chapters"]) == 3
+    with pytest.raises(RuntimeError, match=r"Offline: .*cannot be read"):
+        await info_of(client, f"{source}:Small (2002).mkv")

@@ -20,8 +20,9 @@ from watchfiles import Change
 
 from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
 from reeld.backends.local.classify import Classification, FileKind, classify, extra_or_sample, split_path
-from reeld.backends.local.playback import read_playback_info
+from reeld.backends.local.playback import probe_file, read_playback_info
 from reeld.backends.local.scan import (
+    MIN_PROBE_BYTES,
     MOVIES,
     OTHER,
     SHOWS,
@@ -33,7 +34,6 @@ from reeld.backends.local.scan import (
     choose_show_titles,
     file_item,
     index_entry,
-    read_duration_ms,
     show_and_season_items,
     show_id,
     walk_folder,
@@ -153,10 +153,12 @@ class LocalBackend(MediaBackend):
         while True:
             items, ready = ready[:PAGE_ITEMS], ready[PAGE_ITEMS:]
             chunk, files = files[: PAGE_ITEMS - len(items)], files[PAGE_ITEMS - len(items) :]
+            playback: list[tuple[str, PlaybackInfo]] = []
             if chunk:
-                items = [*items, *await asyncio.to_thread(_file_items, chunk, listing.titles)]
+                probed, playback = await asyncio.to_thread(_file_items, chunk, listing.titles)
+                items = [*items, *probed]
             same, unchanged = unchanged[: PAGE_IDS - len(items)], unchanged[PAGE_IDS - len(items) :]
-            yield ItemPage(items=items, unchanged=same, total=listing.total)
+            yield ItemPage(items=items, unchanged=same, total=listing.total, playback=playback)
             if not (ready or files or unchanged):
                 return
 
@@ -304,10 +306,26 @@ def _is_extra(file: FileStat) -> bool:
 
 def _file_items(
     chunk: Sequence[tuple[FileStat, Classification, bool]], titles: Mapping[str, tuple[str, int | None]]
-) -> list[MediaItem]:
-    return [
-        file_item(
-            file, found, read_duration_ms(file) if probe else None, titles.get(found.show_key, ("", None))[0]
-        )
-        for file, found, probe in chunk
-    ]
+) -> tuple[list[MediaItem], list[tuple[str, PlaybackInfo]]]:
+    """Items of new or changed files, and the playback info of those probed (the same probe gives
+    the duration and the tracks)."""
+    items: list[MediaItem] = []
+    read: list[tuple[str, PlaybackInfo]] = []
+    folders: dict[str, list[str] | None] = {}  # each folder listed once for its sidecar subtitles
+    for file, found, probe in chunk:
+        worth_it = probe and file.size >= MIN_PROBE_BYTES  # no folder listing for what is not probed
+        info = probe_file(file, _names_in(folders, os.path.dirname(file.path))) if worth_it else None
+        duration = info.duration_ms if info is not None else None
+        items.append(file_item(file, found, duration, titles.get(found.show_key, ("", None))[0]))
+        if info is not None:
+            read.append((file.relpath, info))
+    return items, read
+
+
+def _names_in(folders: dict[str, list[str] | None], folder: str) -> list[str] | None:
+    if folder not in folders:
+        try:
+            folders[folder] = os.listdir(folder)
+        except OSError:
+            folders[folder] = None
+    return folders[folder]

@@ -3,11 +3,13 @@ batches (one transaction each, so a kill leaves whole transactions)."""
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 from reeld.backends.base import ItemPage
 from reeld.cache import queries
+from reeld.cache.playback import store_playback
 from reeld.text import plural
 
 T = TypeVar("T")
@@ -33,6 +35,8 @@ def write_page(conn: Any, source_id: str, page: ItemPage) -> queries.Written:
     written = queries.Written()
     if page.items:
         written += queries.upsert_items(conn, source_id, page.items)
+    if page.playback:
+        store_playback(conn, source_id, page.playback, int(time.time()))
     if page.watch_states:
         written += queries.Written(
             watch_states=queries.upsert_watch_states(conn, source_id, page.watch_states)
