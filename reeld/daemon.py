@@ -118,6 +118,7 @@ class Daemon:
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
         self.page_index = browse.PageIndex()
+        self.recent_searches = browse.RecentSearches()
         self.browser = LibraryBrowser(
             self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S, self.page_index
         )
@@ -322,7 +323,10 @@ class Daemon:
 
     async def search(self, query: str, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         check_text(query, "search text", 500)
-        return await self._read(present, browse.search, query, check_limit(limit))
+        limit = check_limit(limit)
+        return await self._read(
+            present, browse.search, query, limit, self.recent_searches, self.db.generation
+        )
 
     async def continue_watching(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         return await self._read(present, browse.continue_watching, check_limit(limit))

@@ -9,7 +9,9 @@ from __future__ import annotations  # array[int] in annotations (subscriptable o
 import re
 import sqlite3
 import threading
+import time
 from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -408,13 +410,76 @@ def fts_query(user_text: str) -> str | None:
 _TITLE_WEIGHTS = "10.0, 1.0"
 
 
-def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
+class RecentSearches:
+    """The ranked ids of recent searches, so the same search again reads only its rows.
+
+    Ranking is the cost of a search: a word in a tenth of a 110k-item cache's titles matches 11,000
+    items, and scoring and ordering them all takes 30-40 ms of CPU, against under 1 ms to read the
+    50 rows it answers with. Busy frontends repeat searches (several clients, or one re-running a
+    query after every change it hears of). Only the ids are kept; rows, watch state included, are
+    always read fresh. Ids are reused while the cache generation is the same, and while a sync
+    writes (the generation moves with every page) for up to ``REUSE_WHILE_WRITING_S``: an item the
+    sync adds joins the answers that much later. Used from reader threads, hence the lock.
+    """
+
+    #: How long ranked ids are reused across writes.
+    REUSE_WHILE_WRITING_S = 1.0
+    #: Searches kept (the least recently used go first).
+    SIZE = 256
+
+    def __init__(self) -> None:
+        self._ranked: OrderedDict[tuple[str, int], tuple[int, float, list[int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, generation: int, query: str, limit: int) -> list[int] | None:
+        with self._lock:
+            kept = self._ranked.get((query, limit))
+            if kept is None:
+                return None
+            kept_generation, made_at, ids = kept
+            if kept_generation != generation and time.monotonic() - made_at > self.REUSE_WHILE_WRITING_S:
+                return None
+            self._ranked.move_to_end((query, limit))
+            return ids
+
+    def put(self, generation: int, query: str, limit: int, ids: list[int]) -> None:
+        with self._lock:
+            self._ranked[(query, limit)] = (generation, time.monotonic(), ids)
+            self._ranked.move_to_end((query, limit))
+            while len(self._ranked) > self.SIZE:
+                self._ranked.popitem(last=False)
+
+
+def search(
+    conn: Connection,
+    user_text: str,
+    limit: int,
+    recent: RecentSearches | None = None,
+    generation: int = 0,
+) -> Sequence[BrowseRow]:
     """Best matches first: the exact title, then titles that start with the text, then by relevance
-    (bm25), shows and movies before episodes, episodes in their show's order, then by title."""
+    (bm25), shows and movies before episodes, episodes in their show's order, then by title.
+
+    ``recent`` keeps the ranking for the cache's ``generation``, for the same search again."""
     query = fts_query(user_text)
     if query is None:
         return []
-    typed = sort_key(" ".join(_TOKEN.findall(user_text)))
+    ids = recent.get(generation, query, limit) if recent is not None else None
+    if ids is None:
+        ids = _ranked_ids(conn, query, sort_key(" ".join(_TOKEN.findall(user_text))), limit)
+        if recent is not None:
+            recent.put(generation, query, limit, ids)
+    if not ids:
+        return []
+    found = {row.id: row for row in conn.execute(_with_watch_state().where(items.c.id.in_(ids)))}
+    return [found[item_id] for item_id in ids if item_id in found]
+
+
+def _ranked_ids(conn: Connection, query: str, typed: str, limit: int) -> list[int]:
+    """The ids of the best ``limit`` matches of the FTS ``query`` (``typed``: the text as a sort key).
+
+    Ranked on the items' own columns only: reading each match's watch state (and a show's counts)
+    before the sort took a reader 70-150 ms for a word that 11,000 items match."""
     matches = (
         select(
             literal_column("rowid").label("id"),
@@ -425,9 +490,6 @@ def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
         .subquery("matches")
     )
     title = func.ltrim(items.c.sort_title)
-    # Ranked on the items' own columns only, then the page's rows read by id: a word common to a
-    # tenth of a 110k-item cache matches 11,000 items, and reading each one's watch state (and a
-    # show's counts) before the sort took 70-150 ms of a reader thread; the ids alone, 20-40 ms.
     ranked = (
         select(items.c.id)
         .join(matches, matches.c.id == items.c.id)
@@ -445,11 +507,7 @@ def search(conn: Connection, user_text: str, limit: int) -> Sequence[BrowseRow]:
         )
         .limit(limit)
     )
-    ids = list(conn.execute(ranked, {"q": query}).scalars())
-    if not ids:
-        return []
-    found = {row.id: row for row in conn.execute(_with_watch_state().where(items.c.id.in_(ids)))}
-    return [found[item_id] for item_id in ids if item_id in found]
+    return list(conn.execute(ranked, {"q": query}).scalars())
 
 
 def continue_watching(conn: Connection, limit: int) -> Sequence[BrowseRow]:
