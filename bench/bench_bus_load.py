@@ -1,0 +1,378 @@
+"""20 busy clients against the daemon, idle and during a 110k-item full sync (issue 11, item 9).
+
+Starts the fake server (``--backend jellyfin`` or ``plex``, or ``both`` one after the other) with
+~110k items, a private bus, a real gnome-keyring and the daemon, then ``--clients`` client
+processes (dbus-fast, each its own process as frontends are) that together make about ``--rate``
+calls a second: ``ListItems(offset, 200, sort)`` on a library they found, ``Search`` for one or two
+words of a title they saw (limit 50) and ``GetItem`` of an id they saw. Each client waits for its
+answer before its next call and keeps its own pace otherwise (no catch-up bursts).
+
+Phases, timed in one run against one daemon:
+
+- **first sync**: from ``Add…Account`` to ``SyncFinished``: the cache fills while clients read it;
+- **idle**: ``--idle-s`` seconds with the cache full and nothing syncing (after the paging orders
+  are rebuilt);
+- **full resync**: ``Sync(true)`` on the source to ``SyncFinished``: every page fetched and
+  written again.
+
+For each phase: calls answered, errors, p50 / p99 / max latency as the clients saw it, per method
+and overall, the daemon's CPU by thread, and the machine's load average (other work on the machine
+moves these figures: compare phases within a run). Target: p99 <= 50 ms in every phase.
+
+Run: ``.venv/bin/python bench/bench_bus_load.py [--backend jellyfin|plex|both] [--clients 20]
+[--rate 200] [--idle-s 15] [--movies 20000 --shows 2000 --seasons 4 --episodes 10]``.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from common import (  # noqa: E402
+    NAME,
+    ROOT,
+    call,
+    freeze_client_heap,
+    percentiles_ms,
+    sync_finished_queue,
+    thread_cpu_seconds,
+)
+from dbus_fast import Message, MessageType  # noqa: E402
+from dbus_fast.aio import MessageBus  # noqa: E402
+
+LIBRARY_IFACE = f"{NAME}.Library"
+MANAGER_IFACE = f"{NAME}.Manager"
+JELLYFIN_USER, JELLYFIN_PASSWORD = "bench", "bench-password"
+PLEX_TOKEN = "bench-plex-token"
+SORTS = ("title", "added", "year", "rating")
+
+
+# -- one client process ---------------------------------------------------------------------------
+
+
+@dataclass
+class ClientState:
+    """What a client has seen so far, to make its next call with: libraries, ids and title words."""
+
+    rng: random.Random
+    libraries: list[tuple[str, int]] = field(default_factory=list)  # (path, item count)
+    ids: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+    def learn(self, items: list[dict[str, Any]]) -> None:
+        for item in self.rng.sample(items, min(5, len(items))):
+            self.ids.append(item["id"].value)
+            if "title" in item:
+                self.words.extend(item["title"].value.split())
+        del self.ids[:-200], self.words[:-200]
+
+
+async def client_main(address: str, calls_per_s: float, seed: int) -> None:
+    """Call the daemon at ``calls_per_s`` until stdin closes; then print each call as JSON:
+    ``[started (CLOCK_MONOTONIC), seconds, method, ok]``."""
+    bus = await MessageBus(bus_address=address).connect()
+    freeze_client_heap()
+    state = ClientState(random.Random(seed))
+    records: list[tuple[float, float, str, bool]] = []
+    errors: list[str] = []
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def stdin_closed() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), stdin_closed)
+
+    async def timed_call(path: str, iface: str, member: str, sig: str = "", *body: Any) -> Any:
+        started = time.monotonic()
+        reply = await bus.call(
+            Message(
+                destination=NAME, path=path, interface=iface, member=member, signature=sig, body=list(body)
+            )
+        )
+        ok = reply is not None and reply.message_type == MessageType.METHOD_RETURN
+        records.append((started, time.monotonic() - started, member, ok))
+        if not ok and reply is not None and len(errors) < 3:
+            errors.append(f"{member}: {reply.error_name} {reply.body}")
+        return reply.body if ok and reply is not None else None
+
+    async def refresh_libraries() -> None:
+        body = await timed_call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
+        if body is not None:
+            state.libraries = [
+                (path, int(interfaces[LIBRARY_IFACE]["ItemCount"].value))
+                for path, interfaces in body[0].items()
+                if LIBRARY_IFACE in interfaces
+            ]
+
+    async def one_call() -> None:
+        choice = state.rng.random()
+        if choice < 0.4 and state.libraries:
+            path, count = state.rng.choice(state.libraries)
+            offset = state.rng.randrange(max(1, count - 200)) if count > 200 else 0
+            body = await timed_call(
+                path, LIBRARY_IFACE, "ListItems", "uus", offset, 200, state.rng.choice(SORTS)
+            )
+            if body:
+                state.learn(body[0])
+        elif choice < 0.7 and state.words:
+            words = " ".join(state.rng.sample(state.words, state.rng.choice((1, 2))))
+            body = await timed_call(ROOT, MANAGER_IFACE, "Search", "su", words, 50)
+            if body:
+                state.learn(body[0])
+        elif state.ids:
+            await timed_call(ROOT, MANAGER_IFACE, "GetItem", "s", state.rng.choice(state.ids))
+        else:
+            await refresh_libraries()
+
+    interval = 1 / calls_per_s
+    next_at = loop.time() + state.rng.random() * interval
+    next_refresh = loop.time() + 2.0
+    while not stop.done():
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
+        if loop.time() >= next_refresh:
+            next_refresh = loop.time() + 2.0
+            await refresh_libraries()
+        else:
+            await one_call()
+        next_at = max(loop.time(), next_at + interval)
+    bus.disconnect()
+    for error in errors:
+        print(f"client {seed}: {error}", file=sys.stderr)
+    json.dump(records, sys.stdout)
+
+
+# -- the orchestrator ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    started: float
+    ended: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    load: float = 0.0
+
+
+@dataclass
+class Backend:
+    """How to run one backend's fake server and add its account."""
+
+    name: str
+    fake_command: list[str]
+    daemon_env: Callable[[str], dict[str, str]]
+    add_account: Callable[[Any, str], Awaitable[Any]]
+
+
+def backends(args: argparse.Namespace) -> dict[str, Backend]:
+    size = [
+        *("--movies", str(args.movies)),
+        *("--seasons", str(args.seasons)),
+        *("--episodes", str(args.episodes)),
+    ]
+    return {
+        "jellyfin": Backend(
+            "jellyfin",
+            [
+                *(sys.executable, "-m", "reeld.fakes.jellyfin", "--port", str(args.port)),
+                *size,
+                *("--series", str(args.shows), "--user", JELLYFIN_USER, "--password", JELLYFIN_PASSWORD),
+            ],
+            lambda _url: {},
+            add_jellyfin,
+        ),
+        "plex": Backend(
+            "plex",
+            [
+                *(sys.executable, "-m", "reeld.fakes.plex", "--port", str(args.port + 10), "--servers", "1"),
+                *size,
+                *("--shows", str(args.shows), "--token", PLEX_TOKEN),
+            ],
+            lambda url: {"REELD_PLEX_TV_URL": url},
+            add_plex,
+        ),
+    }
+
+
+async def add_jellyfin(client: Any, url: str) -> Any:
+    return await call(
+        client, ROOT, MANAGER_IFACE, "AddJellyfinAccount", "sss", url, JELLYFIN_USER, JELLYFIN_PASSWORD
+    )
+
+
+async def add_plex(client: Any, _url: str) -> Any:
+    return await call(client, ROOT, MANAGER_IFACE, "AddPlexAccount", "s", PLEX_TOKEN)
+
+
+def start_clients(address: str, count: int, rate: float) -> list[subprocess.Popen[str]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, __file__, "--client", address, "--rate", str(rate / count), "--seed", str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(count)
+    ]
+
+
+def collect(clients: list[subprocess.Popen[str]]) -> list[tuple[float, float, str, bool]]:
+    for client in clients:
+        assert client.stdin is not None
+        client.stdin.close()
+    records: list[tuple[float, float, str, bool]] = []
+    for client in clients:
+        assert client.stdout is not None
+        out = client.stdout.read()
+        client.wait(timeout=60)
+        records.extend(tuple(record) for record in json.loads(out))
+    return records
+
+
+async def run_phases(
+    address: str, backend: Backend, url: str, pid: int, args: argparse.Namespace
+) -> list[Phase]:
+    client = await MessageBus(bus_address=address).connect()
+    finished = await sync_finished_queue(client)
+    phases: list[Phase] = []
+
+    def begin(name: str) -> Phase:
+        phase = Phase(name, time.monotonic(), cpu=thread_cpu_seconds(pid))
+        phases.append(phase)
+        return phase
+
+    def end(phase: Phase) -> None:
+        phase.ended = time.monotonic()
+        after = thread_cpu_seconds(pid)
+        phase.cpu = {name: seconds - phase.cpu.get(name, 0.0) for name, seconds in after.items()}
+        phase.load = os.getloadavg()[0]
+
+    await asyncio.sleep(2)  # the clients connect and start calling
+    phase = begin("first sync")
+    await backend.add_account(client, url)
+    message = await asyncio.wait_for(finished.get(), 900)
+    end(phase)
+    source, success, reason = message.body
+    assert success, reason
+    await asyncio.sleep(5)  # the paging orders are rebuilt once the cache has been quiet for 2 s
+    phase = begin("idle")
+    print(f"idle from {time.monotonic():.1f} (CLOCK_MONOTONIC)", flush=True)
+    await asyncio.sleep(args.idle_s)
+    end(phase)
+    phase = begin("full resync")
+    await call(client, source, f"{NAME}.Source", "Sync", "b", True)
+    message = await asyncio.wait_for(finished.get(), 900)
+    end(phase)
+    client.disconnect()
+    return phases
+
+
+def bench_backend(backend: Backend, args: argparse.Namespace) -> None:
+    from tests.support.bus import start_bus
+    from tests.support.keyring import start_keyring_daemon
+    from tests.support.reeld import start_reeld
+
+    fake = subprocess.Popen(backend.fake_command, stdout=subprocess.PIPE, text=True)
+    assert fake.stdout is not None
+    url = fake.stdout.readline().strip()
+    assert url.startswith("http"), url
+    bus = start_bus("session")
+    keyring = start_keyring_daemon(bus)
+    daemon = start_reeld(bus, env=backend.daemon_env(url))
+    print(f"{backend.name}: daemon pid {daemon.proc.pid}", flush=True)
+    clients = start_clients(bus.address, args.clients, args.rate)
+    try:
+        phases = asyncio.run(run_phases(bus.address, backend, url, daemon.proc.pid, args))
+        records = collect(clients)
+        alive = daemon.running()
+        if args.keep_cache:
+            keep_cache(bus.state_home / "reeld" / "cache.db", args.keep_cache / f"{backend.name}.sqlite")
+    finally:
+        for client in clients:
+            client.kill()
+        daemon.stop()
+        keyring.stop()
+        bus.stop()
+        fake.terminate()
+    report(backend.name, args, phases, records, alive)
+
+
+def keep_cache(source: Path, copy: Path) -> None:
+    """A consistent copy of the daemon's cache (SQLite's backup), for profiling its reads later."""
+    import sqlite3
+
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as live, sqlite3.connect(copy) as kept:
+        live.backup(kept)
+
+
+def report(
+    backend: str,
+    args: argparse.Namespace,
+    phases: list[Phase],
+    records: list[tuple[float, float, str, bool]],
+    alive: bool,
+) -> None:
+    print(f"\n{backend}: {args.clients} clients at ~{args.rate:g} calls/s; daemon still running: {alive}")
+    for phase in phases:
+        inside = [r for r in records if phase.started <= r[0] < phase.ended]
+        seconds = phase.ended - phase.started
+        errors = sum(1 for r in inside if not r[3])
+        p50, p99 = percentiles_ms([r[1] for r in inside])
+        worst = max((r[1] for r in inside), default=float("nan")) * 1000
+        print(
+            f"  {phase.name:12} {seconds:6.1f} s  {len(inside) / seconds:5.0f} calls/s  errors {errors}  "
+            f"p50 {p50:5.1f} ms  p99 {p99:6.1f} ms  max {worst:6.1f} ms  (target p99 <= 50 ms; load avg {phase.load:.2f})"
+        )
+        for method in sorted({r[2] for r in inside}):
+            times = [r[1] for r in inside if r[2] == method]
+            m50, m99 = percentiles_ms(times)
+            print(f"      {method:18} {len(times):6} calls  p50 {m50:5.1f} ms  p99 {m99:6.1f} ms")
+        busy = sorted(((name, s) for name, s in phase.cpu.items() if s >= 0.05), key=lambda pair: -pair[1])
+        print("      daemon CPU by thread: " + ", ".join(f"{name} {s:.2f} s" for name, s in busy))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("jellyfin", "plex", "both"), default="both")
+    parser.add_argument("--clients", type=int, default=20, help="client processes (default 20)")
+    parser.add_argument("--rate", type=float, default=200, help="calls a second, all clients (default 200)")
+    parser.add_argument("--idle-s", type=float, default=15, help="length of the idle phase (default 15 s)")
+    parser.add_argument(
+        "--movies", type=int, default=20_000, help="movies in the fake catalog (default 20000)"
+    )
+    parser.add_argument("--shows", type=int, default=2_000, help="shows or series (default 2000)")
+    parser.add_argument("--seasons", type=int, default=4, help="seasons per show (default 4)")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per season (default 10)")
+    parser.add_argument("--port", type=int, default=18500, help="port of the fake servers (default 18500)")
+    parser.add_argument(
+        "--keep-cache", type=Path, help="copy each backend's cache into this folder at the end"
+    )
+    parser.add_argument("--client", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        asyncio.run(client_main(args.client, args.rate, args.seed))
+        return
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    chosen = backends(args)
+    for name in ("jellyfin", "plex") if args.backend == "both" else (args.backend,):
+        bench_backend(chosen[name], args)
+
+
+if __name__ == "__main__":
+    main()
