@@ -61,6 +61,8 @@ class Hostile:
     count_field: str = "TotalRecordCount"
     location: str = ""
     status: int = 307
+    #: REDIRECT: leave ``path`` out of where the request is sent (a server moved off a path prefix).
+    strip: bool = False
 
 
 @dataclass
@@ -283,7 +285,8 @@ async def _whole(
 
 async def _redirect(send: Any, scope: Scope, hostile: Hostile) -> None:
     query = scope.get("query_string", b"").decode("latin-1")
-    location = hostile.location.rstrip("/") + scope["path"] + (f"?{query}" if query else "")
+    path = scope["path"].removeprefix(hostile.path) if hostile.strip else scope["path"]
+    location = hostile.location.rstrip("/") + path + (f"?{query}" if query else "")
     headers = [(b"location", location.encode()), (b"content-length", b"0")]
     await send({"type": "http.response.start", "status": hostile.status, "headers": headers})
     await send({"type": "http.response.body", "body": b""})

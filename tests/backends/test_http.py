@@ -1,16 +1,21 @@
 """What every HTTP backend shares: large pages decoded off the loop, with the collector paused."""
 
+import asyncio
 import gc
+import time
 import weakref
 
 import httpx
 import orjson
 import pytest
 
-from reeld.backends.http import LARGE_BODY, decode_json
+from reeld.backends.http import LARGE_BODY, LISTING_PAGE, decode_json
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import decode_items
-from reeld.errors import BackendProtocolError
+from reeld.backends.plex.plextv import fetch_user
+from reeld.errors import AnswerRefused, BackendProtocolError, BackendUnavailable, UntrustedCertificate
+from reeld.fakes.hostile import GiB, Hostile, HostileServer, Hostility, gzip_bomb
+from reeld.fakes.jellyfin import FakeJellyfin
 
 PAGE = orjson.dumps({"Items": [{"Id": str(n), "Name": "x" * 50} for n in range(2000)]})
 
@@ -90,3 +95,127 @@ async def test_a_read_body_is_freed_at_once_not_when_the_cycle_collector_runs() 
             assert responses[0]() is None
         finally:
             gc.enable()
+
+
+# -- a request bounded in size and time, its login kept to its origin ---------------------------------
+
+USER, PASSWORD = "anna", "s3cret-pw-123"
+
+
+def fake_jellyfin() -> FakeJellyfin:
+    return FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user=USER, password=PASSWORD)
+
+
+async def test_a_redirect_within_the_origin_is_followed_for_a_login() -> None:
+    """A proxy that moved the server to another path of the same origin still gets the login."""
+    async with HostileServer.jellyfin(fake_jellyfin()) as server:
+        server.turn(Hostile(Hostility.REDIRECT, "/old", location=server.url, status=308, strip=True))
+        client = JellyfinClient(server.url + "/old", "device")
+        try:
+            login = await client.authenticate_by_name(USER, PASSWORD)
+        finally:
+            await client.aclose()
+    assert login.user_name == USER
+    assert [r.path for r in server.received] == ["/old/Users/AuthenticateByName", "/Users/AuthenticateByName"]
+    assert all(r.carries(PASSWORD) for r in server.received)  # 308 keeps the body, within the origin
+
+
+async def test_a_redirect_from_http_to_https_says_to_use_the_https_address() -> None:
+    """The common cause: an http URL that a proxy upgrades to https. The password stays unsent there."""
+    async with HostileServer.jellyfin(fake_jellyfin()) as server:
+        https = server.url.replace("http://", "https://").rsplit(":", 1)[0] + ":8920"
+        server.turn(Hostile(Hostility.REDIRECT, "/Users", location=https, status=307))
+        client = JellyfinClient(server.url, "device")
+        try:
+            with pytest.raises(AnswerRefused) as refused:
+                await client.authenticate_by_name(USER, PASSWORD)
+        finally:
+            await client.aclose()
+    assert str(refused.value) == (
+        f"{server.url.removeprefix('http://')} redirected reeld to {https}/Users/AuthenticateByName, another "
+        "address; reeld does not take your login there (the server wants https: use https://127.0.0.1:8920)"
+    )
+
+
+async def test_a_gzip_bomb_is_refused_without_holding_up_the_event_loop() -> None:
+    """httpx inflated a body whole, on the loop: a 1 GB bomb took the daemon to 1.5 GB and froze it
+    for seconds. Inflated a step at a time on a worker, it is refused at the page's bound."""
+    gzip_bomb(GiB)  # built now: the server shares this test's loop
+    async with HostileServer.jellyfin(fake_jellyfin()) as server:
+        server.turn(Hostile(Hostility.GZIP_BOMB, "/Items", size=GiB))
+        client = JellyfinClient(server.url, "device", token="t")
+        longest_pause = 0.0
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            nonlocal longest_pause
+            loop = asyncio.get_running_loop()
+            while not done.is_set():
+                before = loop.time()
+                await asyncio.sleep(0.005)
+                longest_pause = max(longest_pause, loop.time() - before)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            with pytest.raises(AnswerRefused, match=r"sent too much \(more than 32 MB in one answer\)"):
+                await client.get("/Items", budget=LISTING_PAGE)
+        finally:
+            done.set()
+            await ticker
+            await client.aclose()
+    assert longest_pause < 0.25, longest_pause
+
+
+async def test_a_declared_length_past_the_bound_is_refused_before_reading() -> None:
+    async with HostileServer.jellyfin(fake_jellyfin()) as server:
+        server.turn(Hostile(Hostility.HUGE, "/System", size=2 * GiB))
+        client = JellyfinClient(server.url, "device")
+        try:
+            with pytest.raises(AnswerRefused, match=r"sent too much \(more than 4 MB in one answer\)"):
+                await client.public_info()
+        finally:
+            await client.aclose()
+    assert server.app.stats.bytes_sent < 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("hostile", "error", "said"),
+    [
+        (Hostile(Hostility.ENDLESS), AnswerRefused, "plex.tv sent too much (more than 4 MB in one answer)"),
+        (Hostile(Hostility.GZIP_BOMB, size=GiB), AnswerRefused, "plex.tv sent too much"),
+        (
+            Hostile(Hostility.TRICKLE, interval=0.2),
+            BackendUnavailable,
+            "plex.tv did not finish its answer within 1 s",
+        ),
+    ],
+    ids=lambda value: value.kind.value if isinstance(value, Hostile) else "",
+)
+async def test_plex_tv_answers_are_bounded_in_size_and_time(
+    monkeypatch: pytest.MonkeyPatch, hostile: Hostile, error: type[Exception], said: str
+) -> None:
+    """plexapi reads plex.tv through ``requests``, whose timeout is per read and whose reads have no
+    bound: the session's adapter reads every answer itself."""
+    monkeypatch.setenv("REELD_HTTP_DEADLINE_S", "1")
+    async with HostileServer(hostile=[hostile]) as plex_tv:
+        monkeypatch.setenv("REELD_PLEX_TV_URL", plex_tv.url)
+        started = time.monotonic()
+        with pytest.raises(error) as failed:
+            await fetch_user("token", "client-id")
+    assert said in str(failed.value)
+    assert time.monotonic() - started < 1 + 1
+
+
+async def test_an_untrusted_certificate_is_no_passing_trouble() -> None:
+    async with HostileServer.jellyfin(fake_jellyfin(), tls=True) as server:
+        client = JellyfinClient(server.url, "device")
+        try:
+            with pytest.raises(UntrustedCertificate) as untrusted:
+                await client.public_info()
+        finally:
+            await client.aclose()
+    assert not isinstance(untrusted.value, BackendUnavailable)  # a source shows error, not offline
+    assert str(untrusted.value) == (
+        f"{server.url.removeprefix('https://')} has a TLS certificate that is not trusted "
+        "(unable to get local issuer certificate)"
+    )

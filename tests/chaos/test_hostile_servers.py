@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from reeld.fakes.hostile import GiB, Hostile, HostileServer, Hostility
+from reeld.fakes.hostile import GiB, Hostile, HostileApp, HostileServer, Hostility
 from reeld.fakes.jellyfin import FakeJellyfin
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
 from tests.support.cli import reelctl_process as reelctl
@@ -152,8 +153,9 @@ def test_an_answer_too_large_fails_the_sync_and_memory_stays_bounded(
     assert seconds <= DEADLINE_S + 1
     host = server.url.removeprefix("http://")
     assert source["Status"] == "connected"  # the server is there; this answer was refused
-    assert f"The last sync failed: Movies: the server at {host} sent too much (more than 32 MB" in (
-        source["StatusMessage"]
+    assert (
+        f"The last sync failed: Movies: the server at {host} sent too much (more than 32 MB"
+        in (source["StatusMessage"])
     )
     assert peak_rss_mb(reeld) <= RSS_LIMIT_MB
     assert reeld.running()
@@ -210,6 +212,32 @@ def test_a_count_the_pages_do_not_bear_out_is_an_error_not_a_plan(
     assert said in source["StatusMessage"] and source["Status"] == "connected"
     listings = [r for r in server.received if r.path == "/Items" and "Limit=0" not in r.query]
     assert len(listings) <= 20  # not a plan of millions of pages
+
+
+def test_a_plex_count_the_pages_do_not_bear_out_is_an_error_not_a_plan(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld
+) -> None:
+    """A Plex server's ``totalSize`` planned every page of the listing up front: 10^12 of them."""
+    home = ServerSpec(
+        "Home", catalog=CatalogSpec(movies=20, shows=0), connections=(ConnectionSpec.live(local=True),)
+    )
+    cluster = FakePlexCluster([home])
+    pms = cluster.server("Home")
+    lie = Hostile(
+        Hostility.LYING_COUNT, "/library/sections/", count=10**12, count_field="MediaContainer.totalSize"
+    )
+    pms.wire.app = HostileApp(pms.wire.app, [lie])
+    with cluster.run_in_thread() as url:
+        daemon(env={**ENV, "REELD_PLEX_TV_URL": url})
+        assert reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n").returncode == 0
+        synced, seconds = timed(private_bus, "sync", "--full")
+        source = only_source(private_bus)
+    assert synced.returncode == 1 and seconds <= DEADLINE_S + 1
+    assert (
+        "Home claims 1,000,000,000,000 items in Movies, more than any library holds"
+        in source["StatusMessage"]
+    )
+    assert source["Status"] == "connected"
 
 
 # -- true words for permanent problems -------------------------------------------------------------
