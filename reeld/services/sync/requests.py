@@ -3,11 +3,13 @@ running now. A source is never synced twice at once: a request while it syncs ei
 the end of that sync (a follow-up) or is covered by it."""
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from reeld.cache import queries
 from reeld.cache.db import Database
+from reeld.errors import CacheError
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
@@ -85,8 +87,10 @@ class SyncRequests:
             return False
         if owe:
             # Stored before the sync starts: once a client sees the source syncing, a crash cannot
-            # lose the request.
-            await self.db.write(queries.owe_full_sync, source_id)
+            # lose the request. A cache that cannot take it (a full disk) fails the sync, which then
+            # says so in SyncFinished like any other failure.
+            with contextlib.suppress(CacheError):
+                await self.db.write(queries.owe_full_sync, source_id)
             if self.runner.is_running(source_id):  # another sync began meanwhile: this one follows it
                 self._follow_up(source_id, FollowUp(full=True))
                 return False
