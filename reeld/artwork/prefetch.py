@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: Images fetched at once per source.
-CONCURRENCY = 4
+#: Images fetched at once per source: enough to hide each request's latency on a busy machine.
+CONCURRENCY = 8
 #: The width step each kind is prefetched at: a grid's poster, a backdrop behind a details view.
 WIDTHS = {"poster": 320, "backdrop": 780}
 #: A pass starts this long after it was asked for: a sync's progress events make one pass, not many.

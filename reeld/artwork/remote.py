@@ -14,7 +14,7 @@ import httpx
 import structlog
 
 from reeld.backends.base import MediaBackend
-from reeld.backends.http import unreachable
+from reeld.backends.http import unreachable, without_stream_cycle
 from reeld.errors import AuthRequired, NotFound, ReeldError
 
 log = structlog.get_logger(__name__)
@@ -22,8 +22,9 @@ log = structlog.get_logger(__name__)
 #: Larger answers are not posters; reading one stops there (a hostile or broken server).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-#: Connections to all servers together; prefetch uses fewer (``prefetch.CONCURRENCY``).
-MAX_CONNECTIONS = 8
+#: Connections to all servers together: more than a source's prefetch takes
+#: (``prefetch.CONCURRENCY``), so an image a client asks for never queues behind all of it.
+MAX_CONNECTIONS = 12
 ACCEPT = "image/jpeg, image/png, image/webp;q=0.9, image/*;q=0.5"
 
 #: Jellyfin's image type for each artwork kind.
@@ -111,9 +112,11 @@ class ImageFetcher:
         try:
             async with self._http.stream("GET", request.url, headers=request.headers) as response:
                 _check_answer(response, request.server)
-                return await _read_capped(response, request.server)
+                data = await _read_capped(response, request.server)
         except httpx.HTTPError as exc:
             raise unreachable(request.server, exc) from exc
+        without_stream_cycle(response)  # freed now, not by the cycle collector's next full pass
+        return data
 
 
 def _check_answer(response: httpx.Response, server: str) -> None:

@@ -12,6 +12,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import structlog
@@ -32,7 +33,7 @@ from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, ReeldErr
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator
-from reeld.workers import background_thread
+from reeld.workers import name_os_thread
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,8 @@ class Artwork:
         self.coordinator = coordinator
         self.fetcher = ImageFetcher()
         self.opened = False
-        self._worker = background_thread("reeld-artwork")
+        # Not a low-priority thread: a client waiting for an image waits for its check and write.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="reeld-artwork", initializer=name_os_thread)
         self._inflight: dict[ImageKey, asyncio.Task[str]] = {}
         #: Images that failed, by (source, item, kind, tag): when.
         self._failed: dict[tuple[str, str, str, str], float] = {}

@@ -22,8 +22,8 @@ event loop. ``path`` and ``lookup`` only read memory and are safe anywhere.
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -104,6 +104,8 @@ class ArtworkStore:
         self._used: set[str] = set()
         #: Set once the disk filled up: the bound then stays at what fitted.
         self.disk_full = False
+        #: Subfolders known to exist (one per first two digits of the item digest).
+        self._folders: set[str] = set()
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -220,7 +222,9 @@ class ArtworkStore:
         folder = self.root / key[:2]
         path = folder / f"{key}.{tag_key}.{_step_name(width)}.{fmt}"
         try:
-            folder.mkdir(exist_ok=True, mode=0o700)
+            if key[:2] not in self._folders:
+                folder.mkdir(exist_ok=True, mode=0o700)
+                self._folders.add(key[:2])
             _write_atomically(folder, path, data)
         except OSError as exc:
             if exc.errno in _NO_ROOM:
@@ -335,12 +339,16 @@ def _parse_name(name: str) -> tuple[str, str, int] | None:
     return f"{parts[0]}.{parts[1]}", parts[2], width
 
 
+_temp_names = itertools.count()
+
+
 def _write_atomically(folder: Path, path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    """Write ``data`` to a temporary file beside ``path`` (mode 0600) and rename it into place."""
+    temp = os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{next(_temp_names)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        os.chmod(temp, 0o600)
         os.replace(temp, path)
     except BaseException:
         _unlink(temp)
