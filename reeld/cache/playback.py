@@ -4,11 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
+import structlog
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reeld.cache.schema import items, playback_info
 from reeld.models.playback import PlaybackInfo
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,11 @@ def load_playback(conn: Connection, source_id: str, remote_id: str) -> CachedPla
     ).first()
     if row is None:
         return None
-    info = PlaybackInfo.from_json(orjson.loads(row.info))
+    try:
+        info = PlaybackInfo.from_json(orjson.loads(row.info))
+    except ValueError:  # orjson's errors are ValueErrors too: a row no version of reeld reads
+        log.warning("playback_info_unreadable", source=source_id)
+        return None
     return CachedPlayback(info, row.etag == row.item_etag)
 
 

@@ -6,7 +6,7 @@ answers offline for anything seen once.
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -82,20 +82,32 @@ class PlaybackInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "PlaybackInfo":
-        return cls(
-            container=data.get("container"),
-            bitrate=data.get("bitrate"),
-            size=data.get("size"),
-            duration_ms=data.get("duration_ms"),
-            streams=tuple(
-                Stream(**{**stream, "type": StreamType(stream["type"])}) for stream in data.get("streams", ())
-            ),
-            chapters=tuple(Chapter(**chapter) for chapter in data.get("chapters", ())),
-            markers=tuple(
-                Marker(**{**marker, "type": MarkerType(marker["type"])}) for marker in data.get("markers", ())
-            ),
-            media_id=data.get("media_id"),
-        )
+        """What ``to_json`` wrote (keys it does not know, from another version, are left out);
+        ``ValueError`` when it is not that."""
+        try:
+            return cls(
+                container=data.get("container"),
+                bitrate=data.get("bitrate"),
+                size=data.get("size"),
+                duration_ms=data.get("duration_ms"),
+                streams=tuple(
+                    Stream(**{**_known(Stream, stream), "type": StreamType(stream["type"])})
+                    for stream in data.get("streams", ())
+                ),
+                chapters=tuple(Chapter(**_known(Chapter, chapter)) for chapter in data.get("chapters", ())),
+                markers=tuple(
+                    Marker(**{**_known(Marker, marker), "type": MarkerType(marker["type"])})
+                    for marker in data.get("markers", ())
+                ),
+                media_id=data.get("media_id"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not playback info: {exc}") from exc
+
+
+def _known(kind: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 def sorted_markers(markers: list[Marker]) -> tuple[Marker, ...]:
