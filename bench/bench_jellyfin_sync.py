@@ -39,7 +39,7 @@ from common import (  # noqa: E402
 from reeld.backends.jellyfin.backend import CONCURRENT_PAGES, PAGE_SIZE  # noqa: E402
 from reeld.backends.jellyfin.client import authorization  # noqa: E402
 from reeld.backends.jellyfin.dto import decode_items  # noqa: E402
-from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES, library_from_view  # noqa: E402
+from reeld.backends.jellyfin.mapping import FIELDS, IMAGE_TYPES, INCLUDE_TYPES, library_from_view  # noqa: E402
 from tests.support.bus import start_bus  # noqa: E402
 from tests.support.keyring import start_keyring_daemon  # noqa: E402
 from tests.support.reeld import start_reeld  # noqa: E402
@@ -107,7 +107,7 @@ async def floor(url: str) -> tuple[float, int, int]:
                         "Recursive": "true",
                         "IncludeItemTypes": types,
                         "Fields": FIELDS,
-                        "EnableImageTypes": "Primary",
+                        "EnableImageTypes": IMAGE_TYPES,
                         "ImageTypeLimit": 1,
                         "SortBy": "SortName",
                         "SortOrder": "Ascending",

@@ -282,7 +282,7 @@ class Facets:
         self.generation = generation
         self.source_id, self.library_id = source_id, library_id
         self.all: frozenset[int] = frozenset()
-        self.by_kind: dict[str, set[int]] = {}
+        self.by_kind: dict[str, Collection[int]] = {}
         self.by_genre: dict[str, set[int]] = {}
         self.by_year: dict[int, list[int]] = {}
         # The ids with a known time added, ascending by it, and those times (for bisect).
@@ -299,11 +299,12 @@ class Facets:
 
     def _load(self, conn: Connection) -> None:
         ids: list[int] = []
+        kinds: dict[str, set[int]] = {}
         added: list[tuple[int, int]] = []
         where = (self.source_id, self.library_id)
         for item_id, kind, year, added_at, genres in browse.one_value(conn, _FACET_ITEMS_SQL, where):
             ids.append(item_id)
-            self.by_kind.setdefault(kind, set()).add(item_id)
+            kinds.setdefault(kind, set()).add(item_id)
             if year is not None:
                 self.by_year.setdefault(year, []).append(item_id)
             if added_at is not None:
@@ -311,6 +312,8 @@ class Facets:
             for genre in _genres(genres):
                 self.by_genre.setdefault(genre.casefold(), set()).add(item_id)
         self.all = frozenset(ids)
+        # A library of one kind (films) keeps no second set of all its ids.
+        self.by_kind = dict.fromkeys(kinds, self.all) if len(kinds) == 1 else dict(kinds)
         added.sort()
         self.added_times = array("q", (added_at for added_at, _ in added))
         self.added_ids = array("q", (item_id for _, item_id in added))

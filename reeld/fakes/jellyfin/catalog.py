@@ -2,6 +2,7 @@
 that turn it into Jellyfin's JSON (BaseItemDto, UserItemDataDto, QueryResult)."""
 
 import asyncio
+import functools
 import hashlib
 import random
 import time
@@ -546,6 +547,7 @@ class FakeJellyfin:
             for kind in IMAGE_TYPES_OF.get(item.type, ("Primary",))
             if image_types is None or kind in image_types
         ]
+        tags = _image_tags(item.id, item.revision)
         dto: dict[str, Any] = {
             "Name": item.name,
             "ServerId": self.server_id,
@@ -553,8 +555,8 @@ class FakeJellyfin:
             "Type": item.type,
             "IsFolder": item.is_folder,
             "LocationType": "FileSystem",
-            "ImageTags": {kind: image_tag(item, kind) for kind in images if kind != "Backdrop"},
-            "BackdropImageTags": [image_tag(item, "Backdrop")] if "Backdrop" in images else [],
+            "ImageTags": {kind: tags[kind] for kind in images if kind != "Backdrop"},
+            "BackdropImageTags": [tags["Backdrop"]] if "Backdrop" in images else [],
         }
         if not item.is_folder:
             dto["MediaType"] = "Video" if item.type != "Audio" else "Audio"
@@ -575,12 +577,12 @@ class FakeJellyfin:
         }
         dto.update({k: v for k, v in optional.items() if v is not None})
         if item.album_artist:
-            dto["AlbumArtists"] = [{"Name": item.album_artist, "Id": jf_id("artist", item.album_artist)}]
+            dto["AlbumArtists"] = [{"Name": item.album_artist, "Id": _name_id("artist", item.album_artist)}]
             dto["Artists"] = [item.album_artist]
         if "Genres" in fields:
             dto["Genres"] = item.genres
         if "Studios" in fields:
-            dto["Studios"] = [{"Name": name, "Id": jf_id("studio", name)} for name in item.studios]
+            dto["Studios"] = [{"Name": name, "Id": _name_id("studio", name)} for name in item.studios]
         if "OriginalTitle" in fields and item.original_title:
             dto["OriginalTitle"] = item.original_title
         if "Overview" in fields and item.overview:
@@ -661,7 +663,23 @@ def _library_change(
 
 def image_tag(item: Item, image_type: str) -> str:
     """An image's tag: it changes when the item does, as a real server's does when its image does."""
-    return jf_id("image", item.id, image_type, item.revision)
+    return _image_tags(item.id, item.revision)[image_type]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _image_tags(item_id: str, revision: int) -> dict[str, str]:
+    """Every image type's tag of an item at a revision: one hash for them all (a listing of 100k
+    items renders them each time)."""
+    base = jf_id("image", item_id, revision)
+    return {
+        kind: f"{base[:-1]}{code:x}" for code, kind in enumerate(("Primary", "Backdrop", "Logo", "Thumb"))
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_id(kind: str, name: str) -> str:
+    """The id of a studio or artist (few, named by many items)."""
+    return jf_id(kind, name)
 
 
 def _genres(rng: random.Random) -> list[str]:
