@@ -132,7 +132,8 @@ async def test_jellyfin_tracks_markers_and_transcodes(
         e for e in episodes if sum(s["Type"] == "Audio" for s in jellyfin_media.media_streams(e)) > 1
     )
     unseen = next(e for e in episodes if e.id != episode.id)
-    daemon()
+    series = next(item for item in fake.items.values() if item.type == "Series")
+    reeld = daemon()
     with FakeJellyfinServer(fake).run_in_thread() as url:
         added = reelctl(
             private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
@@ -176,6 +177,13 @@ async def test_jellyfin_tracks_markers_and_transcodes(
                 await url_with(client, item_id, **options)
         with pytest.raises(RuntimeError, match="NotFound"):
             await info_of(client, f"{source}:{'0' * 32}")
+        with pytest.raises(
+            RuntimeError, match=r"InvalidArgument: .* is a show: only what is played has tracks"
+        ):
+            await info_of(client, f"{source}:{series.id}")
+        # The token is in the URL handed to the player, and nowhere else.
+        token = next(iter(fake.tokens))
+        assert token in hls and token not in reeld.stderr_text()
 
     # The server is gone: what was fetched answers from the cache, the rest is Offline.
     assert reelctl(private_bus, "sync").returncode != 0
