@@ -17,9 +17,11 @@ import pytest
 
 from reeld.cache.db import Database
 from reeld.errors import CacheError
+from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from reeld.fakes.media_folder import make_sample_folder
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
+from tests.support.keyring import KeyringDaemon
 from tests.support.tools import missing
 from tests.test_daemon_e2e import IFACE, ROOT, Client, add_folder
 
@@ -148,3 +150,29 @@ async def test_a_cache_that_is_no_database_is_said_in_words(tmp_path: Path) -> N
     assert str(failed.value) == (
         f"Cannot open the cache at {garbage}: the file is not a reeld cache (not an SQLite database)"
     )
+
+
+async def test_a_server_account_refused_for_a_full_disk_leaves_no_secret_in_the_keyring(
+    private_bus: PrivateBus,
+    keyring_daemon: KeyringDaemon,
+    daemon: StartReeld,
+    client: Client,
+    small_disk: Path,
+) -> None:
+    """The token goes to the keyring first; when config.toml then cannot be written, it goes again."""
+    env = {"XDG_STATE_HOME": str(small_disk / "state"), "XDG_CONFIG_HOME": str(small_disk / "config")}
+    fake = FakeJellyfin.generate(movies=2, series=0, seasons=0, episodes=0, user="anna", password="pw-123")
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        daemon(env=env)
+        # A first try, with a wrong password, has the daemon make its device id (kept in the cache).
+        with pytest.raises(RuntimeError, match="NotAuthorized"):
+            await client.manager("AddJellyfinAccount", "sss", url, "anna", "wrong")
+        fill(small_disk)
+        with pytest.raises(RuntimeError) as refused:
+            await client.manager("AddJellyfinAccount", "sss", url, "anna", "pw-123")
+    said = str(refused.value)
+    assert said.startswith(f"{IFACE}.Error.Failed: The account was not added: "), said
+    assert "could not be written: the disk is full" in said
+    assert fake.tokens, "the server gave a token"
+    assert keyring_daemon.secret_tool_search(service="reeld") == ""
+    assert await account_paths(client) == []
