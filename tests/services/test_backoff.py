@@ -11,3 +11,9 @@ def test_pauses_double_with_jitter_up_to_the_cap_even_after_weeks_of_retries() -
     assert 450.0 <= backoff.next_delay() <= 750.0
     backoff.reset()
     assert backoff.next_delay() <= 2.5
+
+
+def test_pauses_can_grow_more_gently_than_doubling() -> None:
+    backoff = Backoff(first_s=2.0, max_s=120.0, factor=1.3)
+    pauses = [backoff.next_delay() for _ in range(3)]
+    assert 1.5 <= pauses[0] <= 2.5 and 1.95 <= pauses[1] <= 3.25 and 2.5 <= pauses[2] <= 4.3
