@@ -54,6 +54,8 @@ class Hostile:
 
     kind: Hostility
     path: str = ""
+    #: Only the path itself, not the paths under it (``/Items``, not ``/Items/1/Images/Primary``).
+    exact: bool = False
     size: int = 2 * GiB
     interval: float = 1.0
     count: int = 10**12
@@ -63,6 +65,9 @@ class Hostile:
     status: int = 307
     #: REDIRECT: leave ``path`` out of where the request is sent (a server moved off a path prefix).
     strip: bool = False
+
+    def matches(self, path: str) -> bool:
+        return path == self.path if self.exact else path.startswith(self.path)
 
 
 @dataclass
@@ -104,7 +109,7 @@ class HostileApp:
 
     def _hostile_for(self, path: str) -> Hostile | None:
         with self._lock:
-            return next((h for h in self.hostile if path.startswith(h.path)), None)
+            return next((h for h in self.hostile if h.matches(path)), None)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

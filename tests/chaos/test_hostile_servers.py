@@ -134,9 +134,9 @@ def test_a_plex_tv_token_is_never_sent_to_another_origin(
 @pytest.mark.parametrize(
     "hostile",
     [
-        Hostile(Hostility.HUGE, "/Items", size=2 * GiB),
-        Hostile(Hostility.ENDLESS, "/Items"),
-        Hostile(Hostility.GZIP_BOMB, "/Items", size=GiB),
+        Hostile(Hostility.HUGE, "/Items", exact=True, size=2 * GiB),
+        Hostile(Hostility.ENDLESS, "/Items", exact=True),
+        Hostile(Hostility.GZIP_BOMB, "/Items", exact=True, size=GiB),
     ],
     ids=lambda h: h.kind.value,
 )
@@ -183,7 +183,7 @@ def test_a_sync_trickling_a_byte_a_second_ends_offline_within_the_deadline(
     daemon(env=ENV)
     with server.run_in_thread():
         assert add_jellyfin(private_bus, server.url).returncode == 0
-        server.turn(Hostile(Hostility.TRICKLE, "/Items"))
+        server.turn(Hostile(Hostility.TRICKLE, "/Items", exact=True))
         synced, seconds = timed(private_bus, "sync", "--full")
         source = only_source(private_bus)
     assert synced.returncode == 1 and seconds <= DEADLINE_S + 1
@@ -202,7 +202,9 @@ def test_a_sync_trickling_a_byte_a_second_ends_offline_within_the_deadline(
 def test_a_count_the_pages_do_not_bear_out_is_an_error_not_a_plan(
     private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, count: int, said: str
 ) -> None:
-    server = HostileServer.jellyfin(movies(), [Hostile(Hostility.LYING_COUNT, "/Items", count=count)])
+    server = HostileServer.jellyfin(
+        movies(), [Hostile(Hostility.LYING_COUNT, "/Items", exact=True, count=count)]
+    )
     daemon(env=ENV)
     with server.run_in_thread():
         assert add_jellyfin(private_bus, server.url).returncode == 0
