@@ -70,6 +70,16 @@ async def url_with(client: Client, item_id: str, **options: Variant) -> str:
     return str(url)
 
 
+async def add_and_sync(private_bus: PrivateBus, client: Client, *add: str, stdin: str) -> None:
+    """An account added with reelctl (``add`` is its command line), and its first sync done: the
+    one a source starts once connected (a Plex server is found after the account is added, so a
+    ``reelctl sync`` right after the add may find no source yet)."""
+    added = reelctl(private_bus, *add, stdin=stdin)
+    assert added.returncode == 0, added.stderr
+    finished = await client.sync_finished()
+    assert finished.body[1], finished.body
+
+
 def source_id(private_bus: PrivateBus) -> str:
     (source,) = json.loads(reelctl(private_bus, "--json", "sources").stdout)
     return str(source["path"].rsplit("/", 1)[1])
@@ -135,11 +145,8 @@ async def test_jellyfin_tracks_markers_and_transcodes(
     series = next(item for item in fake.items.values() if item.type == "Series")
     reeld = daemon()
     with FakeJellyfinServer(fake).run_in_thread() as url:
-        added = reelctl(
-            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
-        )
-        assert added.returncode == 0, added.stderr
-        assert reelctl(private_bus, "sync").returncode == 0
+        add = ("add-jellyfin", url, "--user", "anna", "--password-stdin")
+        await add_and_sync(private_bus, client, *add, stdin="pw-123\n")
         source = source_id(private_bus)
         item_id = f"{source}:{episode.id}"
 
@@ -257,9 +264,7 @@ async def test_plex_tracks_markers_and_transcodes(
     cluster = FakePlexCluster([home])
     with cluster.run_in_thread() as url:
         daemon(env={"REELD_PLEX_TV_URL": url})
-        added = reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n")
-        assert added.returncode == 0, added.stderr
-        assert reelctl(private_bus, "sync").returncode == 0
+        await add_and_sync(private_bus, client, "add-plex-token", stdin=cluster.token + "\n")
         source = source_id(private_bus)
         catalog = cluster.server("Home").catalog
         episodes = [item for item in catalog.items.values() if item.type == EPISODE and item.part is not None]
@@ -366,8 +371,7 @@ async def test_a_remote_server_streams_above_the_cap_as_a_transcode(
     cluster = FakePlexCluster([away])
     with cluster.run_in_thread() as url:
         daemon(env={"REELD_PLEX_TV_URL": url})
-        assert reelctl(private_bus, "add-plex-token", stdin=cluster.token + "\n").returncode == 0
-        assert reelctl(private_bus, "sync").returncode == 0
+        await add_and_sync(private_bus, client, "add-plex-token", stdin=cluster.token + "\n")
         (source,) = json.loads(reelctl(private_bus, "--json", "sources").stdout)
         assert source["ConnectionKind"] == "remote"
         catalog = cluster.server("Away").catalog.items.values()
@@ -395,11 +399,8 @@ async def test_info_is_fetched_once_and_again_only_when_the_item_changed(
     server = FakeJellyfinServer(fake)
     daemon()
     with server.run_in_thread() as url:
-        added = reelctl(
-            private_bus, "add-jellyfin", url, "--user", "anna", "--password-stdin", stdin="pw-123\n"
-        )
-        assert added.returncode == 0, added.stderr
-        assert reelctl(private_bus, "sync").returncode == 0
+        add = ("add-jellyfin", url, "--user", "anna", "--password-stdin")
+        await add_and_sync(private_bus, client, *add, stdin="pw-123\n")
         item_id = f"{source_id(private_bus)}:{movie.id}"
 
         def fetches() -> int:
