@@ -99,12 +99,15 @@ class PlaybackService:
         backend = self.coordinator.backend_of(source_id)
         if not self._reachable(runtime, backend):
             raise BackendUnavailable(f"{runtime.source.name} cannot be reached: nothing streams from it now")
+        cap = options.max_bitrate if options.max_bitrate is not None else self._default_cap(runtime, backend)
+        plays_as_is = backend.supports_offline() or cap == 0
+        if plays_as_is and options.audio_index is None and options.subtitle_index is None:
+            return await backend.get_stream_url(item)  # nothing to choose: no need of its tracks
         info = await self.info(source_id, item)
         audio = _chosen(info, StreamType.AUDIO, options.audio_index, "audio_index", item)
         subtitle = _chosen(info, StreamType.SUBTITLE, options.subtitle_index, "subtitle_index", item)
-        cap = options.max_bitrate if options.max_bitrate is not None else self._default_cap(runtime, backend)
-        if backend.supports_offline() or cap == 0 or (info.bitrate is not None and cap >= info.bitrate):
-            return await backend.get_stream_url(item)
+        if plays_as_is or (info.bitrate is not None and cap >= info.bitrate):
+            return await backend.get_stream_url(item)  # the player chooses among the file's tracks
         choice = Transcode(max_bitrate=cap, audio=audio, subtitle=subtitle, start_ms=options.start_ms)
         return await backend.get_transcode_url(item, info, choice)
 

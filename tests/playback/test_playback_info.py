@@ -406,6 +406,9 @@ async def test_info_is_fetched_once_and_again_only_when_the_item_changed(
         def fetches() -> int:
             return sum(1 for r in server.wire.requests if r.path == f"/Items/{movie.id}")
 
+        # A stream URL with nothing to choose on a LAN needs no tracks: nothing is fetched for it.
+        (direct,) = await client.manager("GetStreamUrl", "s", item_id)
+        assert await url_with(client, item_id) == direct and fetches() == 0
         # Asked by three clients at once: one request to the server.
         answers = await asyncio.gather(*(info_of(client, item_id) for _ in range(3)))
         assert answers[0] == answers[1] == answers[2] == jellyfin_expected(fake, movie.id)
