@@ -25,9 +25,12 @@ back (dbus-fast alone ends ``wait_for_disconnect`` with an ``EOFError`` that rea
 import socket
 from typing import Any
 
+import structlog
 from dbus_fast.aio import MessageBus
 
 from reeld.errors import ReeldError
+
+log = structlog.get_logger(__name__)
 
 
 class BusLost(ReeldError):
@@ -41,16 +44,22 @@ class PatientSocket:
     as after a partial send.
     """
 
-    __slots__ = ("_sock",)
+    __slots__ = ("_full", "_sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._full = False
 
     def send(self, data: bytes | memoryview) -> int:
         try:
-            return self._sock.send(data)
+            sent = self._sock.send(data)
         except BlockingIOError:  # EAGAIN: the kernel's buffer is full until dbus-daemon reads
+            if not self._full:  # once per time it fills, not per try
+                self._full = True
+                log.debug("bus_socket_full", waiting_to_send=len(data))
             return 0
+        self._full = False
+        return sent
 
     def sendmsg(self, *args: Any) -> int:
         # Used only to pass file descriptors, which reeld never negotiates (see ``wait_when_full``).

@@ -58,7 +58,7 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
-  </policy>
+  </policy>{limits}
 </busconfig>
 """
 
@@ -152,18 +152,22 @@ class PrivateBus:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_bus(kind: str = "session", timeout: float = 10.0) -> PrivateBus:
-    """Start a private ``dbus-daemon`` of ``kind`` "session" or "system"; stop it with ``.stop()``."""
+def start_bus(
+    kind: str = "session", timeout: float = 10.0, limits: Mapping[str, int] | None = None
+) -> PrivateBus:
+    """Start a private ``dbus-daemon`` of ``kind`` "session" or "system"; stop it with ``.stop()``.
+
+    ``limits``: dbus-daemon's ``<limit>`` settings, e.g. ``{"max_incoming_bytes": 1_000_000}``."""
     binary = require_command("dbus-daemon", "dbus")
     root = Path(tempfile.mkdtemp(prefix=f"reeld-{kind}-", dir="/tmp"))
     try:
-        return _start_in(root, kind, binary, timeout)
+        return _start_in(root, kind, binary, timeout, limits or {})
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
 
 
-def _start_in(root: Path, kind: str, binary: str, timeout: float) -> PrivateBus:
+def _start_in(root: Path, kind: str, binary: str, timeout: float, limits: Mapping[str, int]) -> PrivateBus:
     services_dir = root / "services"
     logs_dir = root / "logs"
     for folder in (services_dir, logs_dir, root / "home" / ".config" / "plexapi"):
@@ -173,7 +177,10 @@ def _start_in(root: Path, kind: str, binary: str, timeout: float) -> PrivateBus:
     (root / "runtime").mkdir(mode=0o700)
     config = root / "bus.conf"
     socket_path = root / "bus"
-    config.write_text(_CONFIG.format(kind=kind, socket=socket_path, services=services_dir))
+    limit_lines = "".join(f'\n  <limit name="{name}">{value}</limit>' for name, value in limits.items())
+    config.write_text(
+        _CONFIG.format(kind=kind, socket=socket_path, services=services_dir, limits=limit_lines)
+    )
     bus = PrivateBus(
         kind=kind,
         root=root,
