@@ -650,6 +650,36 @@ def test_add_jellyfin_needs_a_user_or_quick_connect() -> None:
 # -- pieces that need no daemon ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("error_name", "message"),
+    [
+        (
+            "org.freedesktop.DBus.Error.Spawn.ChildExited",
+            "Process io.github.reeld.Reeld1 exited with status 1",
+        ),
+        ("org.freedesktop.systemd1.UnitFailed", "Unit reeld.service failed."),
+        ("org.freedesktop.DBus.Error.NameHasNoOwner", "Could not activate remote peer: unit failed."),
+    ],
+)
+def test_a_start_that_failed_is_said_with_the_daemons_reason(
+    error_name: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However the bus says activation failed (dbus-daemon, through systemd, dbus-broker)."""
+    from reeld.cli import start_failure
+    from reeld.cli.reelctl.errors import DaemonNotRunning, error_from_dbus
+    from reeld.config import Paths
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert str(error_from_dbus(error_name, message)) == NOT_RUNNING_MESSAGE
+    start_failure.record(Paths.from_env(), "config.toml: [sync] jitter_s must be a number from 0 to 86400")
+    error = error_from_dbus(error_name, message)
+    assert isinstance(error, DaemonNotRunning) and error.exit_code == 2
+    assert str(error).startswith("the reeld daemon is not running: its last start, at ")
+    assert str(error).endswith(", failed: config.toml: [sync] jitter_s must be a number from 0 to 86400")
+    start_failure.clear(Paths.from_env())
+    assert str(error_from_dbus(error_name, message)) == NOT_RUNNING_MESSAGE
+
+
 class Terminal(io.StringIO):
     encoding = "utf-8"
 

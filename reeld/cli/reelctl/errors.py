@@ -29,6 +29,9 @@ _NOT_RUNNING_ERRORS = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
     "org.freedesktop.DBus.Error.Spawn.",
+    # Where the bus starts reeld through systemd (SystemdService=), systemd's word for a unit that
+    # failed to start (UnitFailed, NoSuchUnit, UnitMasked) comes back to the caller instead.
+    "org.freedesktop.systemd1.",
 )
 
 
