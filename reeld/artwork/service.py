@@ -64,6 +64,7 @@ class Artwork:
         #: Images that failed, by (source, item, kind, tag): when.
         self._failed: dict[tuple[str, str, str, str], float] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.events = events
         self.prefetch = Prefetcher(self, db, events)
 
@@ -79,12 +80,14 @@ class Artwork:
             log.warning("artwork_cache_unavailable", folder=str(self.store.root), error=str(exc))
             return
         self.opened = True
-        self._flusher = asyncio.get_running_loop().create_task(self._flush_use_now_and_then())
+        loop = asyncio.get_running_loop()
+        self._flusher = loop.create_task(self._flush_use_now_and_then())
+        self._watcher = loop.create_task(self._watch())
         self.prefetch.start()
 
     async def stop(self) -> None:
         await self.prefetch.stop()
-        tasks = [*self._inflight.values(), *([self._flusher] if self._flusher else [])]
+        tasks = [*self._inflight.values(), *(task for task in (self._flusher, self._watcher) if task)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -98,6 +101,30 @@ class Artwork:
         while True:
             await asyncio.sleep(FLUSH_USE_EVERY_S)
             await self.off_loop(self.store.flush_use)
+
+    async def _watch(self) -> None:
+        """Keep the index true to the folder: images removed by someone else (a cache cleaner, a
+        person) are no longer announced; a folder removed whole is made again, empty."""
+        from watchfiles import Change, awatch
+
+        def deleted(change: Change, _path: str) -> bool:
+            return change is Change.deleted
+
+        while True:
+            try:
+                async for changes in awatch(self.store.root, watch_filter=deleted, debounce=200, step=50):
+                    paths = [path for _, path in changes]
+                    if str(self.store.root) in paths:
+                        break  # the whole folder went (rm -r ~/.cache): the watch would see nothing more
+                    dropped = self.store.drop_missing(paths)
+                    if dropped:
+                        log.info("artwork_removed_elsewhere", images=dropped)
+            except (OSError, RuntimeError) as exc:  # the folder went away (watchfiles says so as either)
+                log.info("artwork_folder_gone", reason=str(exc)[:200])
+            if await asyncio.to_thread(self.store.root.is_dir):
+                await asyncio.sleep(1.0)  # a watch that ended with the folder there: not in a tight loop
+                continue
+            await self.off_loop(self.store.open)
 
     async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, functools.partial(fn, *args))
@@ -115,9 +142,8 @@ class Artwork:
         tags = {} if local else queries.image_tags(thumb, artwork)
         if not tags and not local:
             return {}
-        found = self.store.paths(source_id, remote_id, tags, sidecars=local)
-        # A file removed behind reeld's back (a cleaner) is not announced.
-        return {kind: path for kind, path in found.items() if os.path.exists(path)}
+        # No stat per item: files removed behind reeld's back leave the index through ``_watch``.
+        return self.store.paths(source_id, remote_id, tags, sidecars=local)
 
     # -- GetArtwork --------------------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -146,6 +146,7 @@ class ArtworkStore:
             )
         with self._lock:
             self._index = index
+            self._folders.clear()
             self.total_bytes = sum(kept.size for kept in index.values())
         log.info("artwork_cache_opened", images=len(index), mb=round(self.total_bytes / 1e6, 1))
 
@@ -222,10 +223,15 @@ class ArtworkStore:
         folder = self.root / key[:2]
         path = folder / f"{key}.{tag_key}.{_step_name(width)}.{fmt}"
         try:
-            if key[:2] not in self._folders:
-                folder.mkdir(exist_ok=True, mode=0o700)
-                self._folders.add(key[:2])
-            _write_atomically(folder, path, data)
+            try:
+                if key[:2] not in self._folders:
+                    folder.mkdir(exist_ok=True, mode=0o700)
+                    self._folders.add(key[:2])
+                _write_atomically(folder, path, data)
+            except FileNotFoundError:  # the folder was removed behind reeld's back: make it again
+                self._folders.clear()
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _write_atomically(folder, path, data)
         except OSError as exc:
             if exc.errno in _NO_ROOM:
                 self._no_room()
@@ -248,6 +254,28 @@ class ArtworkStore:
         if self.total_bytes > self.max_bytes:
             self.evict(keep=key)
         return str(path)
+
+    def drop_missing(self, paths: Collection[str]) -> int:
+        """Leave out of the index the files of ``paths`` that are gone (removed behind reeld's back:
+        a cache cleaner); how many. Memory only, but for a check of each path named."""
+        dropped = 0
+        with self._lock:
+            for path in paths:
+                parsed = _parse_name(os.path.basename(path))
+                kept = self._index.get(parsed[0]) if parsed else None
+                if parsed is None or kept is None or kept.files.get(parsed[2], ("",))[0] != path:
+                    continue  # not one the index holds (one reeld removed itself)
+                if os.path.exists(path):
+                    continue  # replaced meanwhile
+                files = {step: file for step, file in kept.files.items() if step != parsed[2]}
+                self.total_bytes -= kept.size
+                if files:
+                    self._index[parsed[0]] = replace(kept, files=files)
+                    self.total_bytes += self._index[parsed[0]].size
+                else:
+                    del self._index[parsed[0]]
+                dropped += 1
+        return dropped
 
     def forget(self, source_id: str, remote_id: str, kind: str) -> bool:
         """Remove an image (its sidecar file is gone); whether one was kept."""

@@ -3,6 +3,7 @@ images on disk opened with GdkPixbuf, requests counted on the fakes."""
 
 import asyncio
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -246,7 +247,11 @@ async def test_local_folders_sidecar_images_are_copied_into_the_cache_and_follow
     found = await libraries(client, source)
     movies, shows = found["Movies"], found["TV Shows"]
     films = await until_listed(
-        client, movies, lambda got: all("poster_path" in got[t] for t in ("Heat", "Alien"))
+        client,
+        movies,
+        lambda got: (
+            all("poster_path" in got[t] for t in ("Heat", "Alien")) and "backdrop_path" in got["Heat"]
+        ),
     )
     assert Path(films["Heat"]["poster_path"]).read_bytes() == heat_poster
     assert Path(films["Heat"]["backdrop_path"]).read_bytes() == heat_fanart
@@ -309,3 +314,36 @@ async def test_posters_survive_a_kill_9_and_are_there_at_once_after_a_restart(
         item["id"]: item["poster_path"] for item in before
     }
     open_images([item["poster_path"] for item in after])
+
+
+async def until_gone(client: Client, library: str, title: str, key: str) -> None:
+    """Until the item no longer carries ``key`` (the daemon hears of files removed within a second
+    or so; nothing signals it, so this asks again every 0.1 s)."""
+    async with asyncio.timeout(15):
+        while key in {item["title"]: item for item in await list_library(client, library)}[title]:
+            await asyncio.sleep(0.1)
+
+
+async def test_images_removed_behind_reelds_back_are_no_longer_announced_and_come_back_when_asked(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    for number, title in enumerate(("Heat (1995)", "Alien (1979)")):
+        write_video(media / "Movies" / title / f"{title}.mkv")
+        write_image(media / "Movies" / title / "poster.jpg", f"film-{number}")
+    daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, media)
+    movies = (await libraries(client, source))["Movies"]
+    films = {item["title"]: item for item in await until_every_item_has(client, movies, "poster_path")}
+
+    Path(films["Heat"]["poster_path"]).unlink()  # a cache cleaner
+    await until_gone(client, movies, "Heat", "poster_path")
+    assert Path(await get_artwork(client, films["Heat"]["id"], "poster", 0)).is_file()
+
+    shutil.rmtree(private_bus.cache_home / "reeld" / "artwork")  # rm -r ~/.cache/reeld/artwork
+    await until_gone(client, movies, "Alien", "poster_path")
+    path = Path(await get_artwork(client, films["Alien"]["id"], "poster", 0))
+    assert path.is_file() and stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    relisted = {item["title"]: item for item in await list_library(client, movies)}
+    assert relisted["Alien"]["poster_path"] == str(path)
