@@ -33,7 +33,7 @@ class PlaybackService:
         self.coordinator = coordinator
         self.settings = settings
         # One fetch per item at a time: a second ask waits for the first's answer.
-        self._fetching: dict[tuple[str, str], asyncio.Future[PlaybackInfo]] = {}
+        self._fetching: dict[tuple[str, str], asyncio.Task[PlaybackInfo]] = {}
 
     async def info(self, source_id: str, item: MediaItem) -> PlaybackInfo:
         """The item's playback info: from the cache when it is current or the source is away;
@@ -60,23 +60,15 @@ class PlaybackService:
         return backend.supports_offline() or runtime.state.status is SourceStatus.CONNECTED
 
     async def _fetch_once(self, runtime: SourceRuntime, item: MediaItem) -> PlaybackInfo:
+        """The fetch of this item under way, or a new one. It runs as a task of its own: a caller
+        that goes away (cancelled) leaves it to finish for the others."""
         key = (runtime.id, item.remote_id)
-        running = self._fetching.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[PlaybackInfo] = asyncio.get_running_loop().create_future()
-        self._fetching[key] = future
-        try:
-            info = await self._fetch(runtime, item)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here: the waiters, if any, get it too
-            raise
-        else:
-            future.set_result(info)
-            return info
-        finally:
-            del self._fetching[key]
+        task = self._fetching.get(key)
+        if task is None:
+            task = self.coordinator.spawn(self._fetch(runtime, item))
+            self._fetching[key] = task
+            task.add_done_callback(lambda _: self._fetching.pop(key, None))
+        return await asyncio.shield(task)
 
     async def _fetch(self, runtime: SourceRuntime, item: MediaItem) -> PlaybackInfo:
         backend = self.coordinator.backend_of(runtime.id)
