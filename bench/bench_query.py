@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from bench_core import call, percentiles, start_bus
-from common import freeze_client_heap
+from common import freeze_client_heap, thread_cpu_seconds
 from dbus_fast import MessageType, Variant
 from dbus_fast.aio import MessageBus
 
@@ -181,8 +181,9 @@ async def timed(
 
 async def query_round(
     client: MessageBus, combos: list[tuple[dict[str, Variant], str]], rng: random.Random
-) -> tuple[list[float], list[int]]:
-    times, totals = [], []
+) -> tuple[list[float], list[int], list[float]]:
+    """Each combination's first page, then a page further down: (all times, totals, first pages' times)."""
+    times, totals, firsts = [], [], []
     for flt, sort in combos:
         first_total = None
         for _ in range(2):  # a first page, then one further down the same result
@@ -191,10 +192,12 @@ async def query_round(
                 client, LIBRARY + "movies", IFACE, "Query", "a{sv}uus", [flt, offset, 200, sort]
             )
             assert len(items) == min(200, max(0, total - offset)), (flt, sort, offset, total, len(items))
+            if first_total is None:
+                firsts.append(elapsed)
             first_total = total
             times.append(elapsed)
             totals.append(total)
-    return times, totals
+    return times, totals, firsts
 
 
 async def measure(address: str, env: dict[str, str], items: int) -> dict[str, object]:
@@ -218,15 +221,21 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, ob
     rng.shuffle(combos)
     # Cold: every combination right after start, before the facets exist (they wait for a quiet cache).
     cold_first = combos[:12]
-    cold, _ = await query_round(client, cold_first, rng)
+    cold, _, _ = await query_round(client, cold_first, rng)
     await asyncio.sleep(4.0)  # the facets are built in the background meanwhile
     steady: list[float] = []
     totals: list[int] = []
+    firsts: list[float] = []
+    threads_before = thread_cpu_seconds(daemon.pid)
     for _ in range(3):
         rng.shuffle(combos)
-        times, found = await query_round(client, combos, rng)
+        times, found, first_pages = await query_round(client, combos, rng)
         steady += times
         totals += found
+        firsts += first_pages
+    threads = {
+        name: spent - threads_before.get(name, 0.0) for name, spent in thread_cpu_seconds(daemon.pid).items()
+    }
     listing: dict[str, list[float]] = {"movies": [], "shows": []}
     for library, size in (("movies", 60_000), ("shows", 800)):
         for _ in range(100):
@@ -263,6 +272,8 @@ async def measure(address: str, env: dict[str, str], items: int) -> dict[str, ob
         "cold_max_ms": max(cold) * 1000,
         "steady": percentiles("steady", steady),
         "steady_calls": len(steady),
+        "firsts": percentiles("firsts", firsts),
+        "threads": threads,
         "combos": len(combos),
         "median_total": statistics.median(totals),
         "movies": percentiles("movies", listing["movies"]),
@@ -315,6 +326,15 @@ def main() -> None:
     print(
         f"  steady, with the facets: p50 {steady['steady_p50_ms']:.1f} ms, p99 {steady['steady_p99_ms']:.1f} ms "
         f"over {figures['steady_calls']} calls (target p99 <= 20 ms)"
+    )
+    firsts = figures["firsts"]
+    print(
+        f"    of which the first page of a combination: p50 {firsts['firsts_p50_ms']:.1f} ms, "
+        f"p99 {firsts['firsts_p99_ms']:.1f} ms"
+    )
+    busy = sorted(figures["threads"].items(), key=lambda pair: -pair[1])[:6]
+    print(
+        "    daemon CPU meanwhile, by thread: " + ", ".join(f"{name} {spent:.2f} s" for name, spent in busy)
     )
     print(
         f"ListItems(200): films p50 {figures['movies']['movies_p50_ms']:.1f} / p99 {figures['movies']['movies_p99_ms']:.1f} ms; "

@@ -7,11 +7,12 @@ and returns rows of ``browse.BROWSE_COLUMNS``; nothing here touches the network.
 from __future__ import annotations  # array[int] in annotations (subscriptable only from 3.12)
 
 import bisect
+import itertools
 import random
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,25 +185,47 @@ def _matching_ids_sql(conditions: Sequence[str], watch: bool, order: str) -> str
     )
 
 
+class Matches:
+    """The ids a query matches, in its order: every id of ``order``, or those in ``wanted``, found
+    as far as the pages asked for reach (a first page of a large library does not walk all of it)."""
+
+    def __init__(self, order: array[int], wanted: Collection[int] | None = None) -> None:
+        self.order, self.wanted = order, wanted
+        #: ``wanted`` holds only ids of ``order``: the matches are as many as it holds.
+        self.total = len(order) if wanted is None else len(wanted)
+        self._found: list[int] = []
+        self._walk: Iterator[int] | None = None if wanted is None else filter(wanted.__contains__, order)
+        self._lock = threading.Lock()
+
+    def page(self, offset: int, limit: int) -> list[int]:
+        if self._walk is None:
+            return list(self.order[offset : offset + limit])
+        with self._lock:  # two reader threads may page one query
+            missing = offset + limit - len(self._found)
+            if missing > 0:
+                self._found.extend(itertools.islice(self._walk, missing))
+            return self._found[offset : offset + limit]
+
+
 class QueryOrders:
-    """The ordered ids matching recent queries, per cache generation, so the next page of one
-    (a scroll) is a slice and its total a length; the few most recent are kept."""
+    """The ids matching recent queries, per cache generation, so the next page of one (a scroll)
+    is a slice and its total known; the few most recent are kept."""
 
     def __init__(self, size: int = 16) -> None:
-        self._orders: OrderedDict[tuple[Any, ...], tuple[int, array[int]]] = OrderedDict()
+        self._orders: OrderedDict[tuple[Any, ...], tuple[int, Matches]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
     def ids(
         self, conn: Connection, generation: int, key: tuple[Any, ...], sql: str, params: Sequence[Any]
-    ) -> array[int]:
+    ) -> Matches:
         """The ids ``sql`` finds, from a query of this generation with the same key if there was one."""
         found = self.found(generation, key)
         if found is not None:
             return found
-        return self.keep(generation, key, array("q", browse.one_value(conn, sql, params)))
+        return self.keep(generation, key, Matches(array("q", browse.one_value(conn, sql, params))))
 
-    def found(self, generation: int, key: tuple[Any, ...]) -> array[int] | None:
+    def found(self, generation: int, key: tuple[Any, ...]) -> Matches | None:
         with self._lock:
             cached = self._orders.get(key)
             if cached is None or cached[0] != generation:
@@ -210,7 +233,7 @@ class QueryOrders:
             self._orders.move_to_end(key)
             return cached[1]
 
-    def keep(self, generation: int, key: tuple[Any, ...], ids: array[int]) -> array[int]:
+    def keep(self, generation: int, key: tuple[Any, ...], ids: Matches) -> Matches:
         with self._lock:
             self._orders[key] = (generation, ids)
             self._orders.move_to_end(key)
@@ -246,7 +269,7 @@ def query_library(
         watch = watch or sort == "last_viewed"
         sql = _matching_ids_sql(conditions, watch, _order_by(sort, reverse))
         ids = orders.ids(conn, generation, key, sql, params)
-    return browse.rows_by_id(conn, list(ids[offset : offset + limit]), counts), len(ids)
+    return browse.rows_by_id(conn, ids.page(offset, limit), counts), ids.total
 
 
 # -- facets: a library's filterable values in memory -------------------------------------------------
@@ -332,11 +355,12 @@ class Facets:
         self.unwatched = self.all - self.watched
         self.not_in_progress = self.all - self.in_progress
 
-    def covers(self, flt: LibraryFilter) -> bool:
+    @staticmethod
+    def covers(flt: LibraryFilter) -> bool:
         """Whether this holds what ``flt`` reads (items below the top level, like episodes, are not here)."""
         return flt.kind is None or flt.kind in _TOP_LEVEL
 
-    def matching(self, conn: Connection, flt: LibraryFilter, sort: str, reverse: bool) -> array[int]:
+    def matching(self, conn: Connection, flt: LibraryFilter, sort: str, reverse: bool) -> Matches:
         """The ids matching ``flt``, in ``sort`` order: as the SQL of ``_where`` finds them."""
         keep: list[Collection[int]] = []
         if flt.kind is not None:
@@ -356,17 +380,16 @@ class Facets:
         if flt.added_since is not None:
             first = bisect.bisect_left(self.added_times, flt.added_since)
             keep.append(self.added_ids[first:])
-        if flt.text is not None:
-            keep.append(_text_matches(conn, flt.text))
+        if flt.text is not None:  # the words match items of every library: keep this one's
+            keep.append(self.all.intersection(_text_matches(conn, flt.text)))
         order = self._order(conn, sort, reverse)
         if not keep:
-            return order
+            return Matches(order)
         smallest, *rest = sorted(keep, key=len)
         wanted = smallest if isinstance(smallest, (set, frozenset)) and not rest else set(smallest)
         if rest:
             wanted = wanted.intersection(*rest)
-        # filter() over a membership test runs in C: a few ms for an order of 60k.
-        return array("q", filter(wanted.__contains__, order))
+        return Matches(order, wanted)
 
     def _order(self, conn: Connection, sort: str, reverse: bool) -> array[int]:
         """Every top-level id in ``sort`` order, made on first use (an index walk, or a shuffle)."""

@@ -75,7 +75,7 @@ class LibraryBrowser:
 
         page.__name__ = "query_library"
         result = await self.db.read(page)
-        if facets is None:
+        if facets is None and library_query.Facets.covers(flt):
             self._want_facets(source_id, library_id)
         return result
 

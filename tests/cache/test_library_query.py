@@ -256,3 +256,25 @@ def test_counts_built_with_the_paging_orders_agree_with_counting_a_page(conn: Co
     assert [[row[COLUMN[name]] for name in counted] for row in from_counts] == [
         [row[COLUMN[name]] for name in counted] for row in counting
     ]
+
+
+def test_pages_found_in_memory_follow_on_whatever_the_order_they_are_asked_in(conn: Connection) -> None:
+    facets = library_query.FacetCache()
+    facets.build(conn, 9, SOURCE, "movies")
+    built = facets.current(9, SOURCE, "movies")
+    flt = library_query.LibraryFilter(watched=False, year_min=1970)
+    orders = library_query.QueryOrders()
+
+    def page(offset: int) -> tuple[list[int], int]:
+        rows, total = library_query.query_library(
+            conn, orders, 9, SOURCE, "movies", flt, offset, 7, "rating", True, built
+        )
+        return [row[COLUMN["id"]] for row in rows], total
+
+    whole, total = library_query.query_library(
+        conn, library_query.QueryOrders(), 9, SOURCE, "movies", flt, 0, 10_000, "rating", True
+    )
+    offsets = list(range(0, total + 7, 7))
+    pages = {offset: page(offset) for offset in reversed(offsets)}  # the last page first
+    assert all(found_total == total for _, found_total in pages.values())
+    assert [item for offset in offsets for item in pages[offset][0]] == [row[COLUMN["id"]] for row in whole]
