@@ -329,12 +329,13 @@ def test_a_daemon_that_cannot_start_under_activation_tells_reelctl_why(private_b
     config.write_text("[sync]\nfull_hours = 0\n")
     failed = reelctl(private_bus, "status")
     assert failed.returncode == 2, failed.stderr
-    assert failed.stderr.startswith("reelctl: the reeld daemon is not running: its last start, at "), (
-        failed.stderr
-    )
-    assert "failed: config.toml: [sync] full_hours must be a number from 1 to 8760, not 0" in failed.stderr
+    assert failed.stderr.startswith("reelctl: the reeld daemon is not running: it exited at "), failed.stderr
+    assert " with: config.toml: [sync] full_hours must be a number from 1 to 8760, not 0" in failed.stderr
     assert "Traceback" not in failed.stderr
+    assert (
+        private_bus.runtime_dir / "reeld" / "start-failure.json"
+    ).exists()  # in memory: a full disk is no bar
 
     config.write_text("[sync]\nfull_hours = 12\n")  # fixed: the next call starts it, and the word is gone
     assert reelctl(private_bus, "status").returncode == 0
-    assert not (private_bus.state_home / "reeld" / "start-failure.json").exists()
+    assert not (private_bus.runtime_dir / "reeld" / "start-failure.json").exists()

@@ -669,13 +669,16 @@ def test_a_start_that_failed_is_said_with_the_daemons_reason(
     from reeld.cli.reelctl.errors import DaemonNotRunning, error_from_dbus
     from reeld.config import Paths
 
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # A runtime folder that cannot take the file (a full disk, here a file in its way): the state one does.
+    (tmp_path / "runtime").write_text("")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "runtime"))
     assert str(error_from_dbus(error_name, message)) == NOT_RUNNING_MESSAGE
     start_failure.record(Paths.from_env(), "config.toml: [sync] jitter_s must be a number from 0 to 86400")
     error = error_from_dbus(error_name, message)
     assert isinstance(error, DaemonNotRunning) and error.exit_code == 2
-    assert str(error).startswith("the reeld daemon is not running: its last start, at ")
-    assert str(error).endswith(", failed: config.toml: [sync] jitter_s must be a number from 0 to 86400")
+    assert str(error).startswith("the reeld daemon is not running: it exited at ")
+    assert str(error).endswith(" with: config.toml: [sync] jitter_s must be a number from 0 to 86400")
     start_failure.clear(Paths.from_env())
     assert str(error_from_dbus(error_name, message)) == NOT_RUNNING_MESSAGE
 
