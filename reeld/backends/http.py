@@ -298,25 +298,32 @@ async def read_bounded(response: httpx.Response, host: str, limit: int) -> bytes
         if len(response.content) > limit:
             raise too_much(host, limit)
         return response.content
-    body = bytearray()
+    # Pieces joined once at the end: a bytearray grown to tens of MB is copied as it grows (once
+    # glibc's mmap threshold has risen). A refused answer's pieces are dropped before raising: the
+    # traceback holds this frame, and with it what was read, for as long as the error is kept.
+    pieces: list[bytes] = []
+    size = 0
     async for raw in response.aiter_raw():
         if inflater is None:
-            body += raw
+            pieces.append(raw)
+            size += len(raw)
         else:
             # A step at a time: a kilobyte of a bomb is a megabyte, and the step is all that is held
             # besides the body.
-            while raw:
-                body += await _inflate(inflater, raw, min(limit - len(body) + 1, INFLATE_STEP), host)
+            while raw and size <= limit:
+                piece = await _inflate(inflater, raw, min(limit - size + 1, INFLATE_STEP), host)
+                pieces.append(piece)
+                size += len(piece)
                 raw = inflater.unconsumed
-                if len(body) > limit:
-                    raise too_much(host, limit)
-        if len(body) > limit:
+        if size > limit:
+            pieces.clear()
             raise too_much(host, limit)
     if inflater is not None:
-        body += inflater.finish(host)
-        if len(body) > limit:
+        pieces.append(inflater.finish(host))
+        if size + len(pieces[-1]) > limit:
+            pieces.clear()
             raise too_much(host, limit)
-    return bytes(body)
+    return b"".join(pieces)
 
 
 class Inflater:

@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import time
+import tracemalloc
 import weakref
 
 import httpx
@@ -164,6 +165,25 @@ async def test_a_gzip_bomb_is_refused_without_holding_up_the_event_loop() -> Non
             await ticker
             await client.aclose()
     assert longest_pause < 0.25, longest_pause
+
+
+async def test_what_was_read_of_a_refused_answer_is_freed_at_once() -> None:
+    """The error's traceback holds the reading frame: what it had read lived as long as the error
+    (the runner keeps it through the library's bookkeeping), and a daemon refusing an endless
+    answer per library grew 30 MB a library."""
+    async with HostileServer.jellyfin(fake_jellyfin()) as server:
+        server.turn(Hostile(Hostility.ENDLESS, "/Items"))
+        client = JellyfinClient(server.url, "device", token="t")
+        tracemalloc.start()
+        try:
+            with pytest.raises(AnswerRefused) as refused:
+                await client.get("/Items", budget=LISTING_PAGE)
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            await client.aclose()
+    assert refused.value.__traceback__ is not None  # the error, and its frames, still alive
+    assert held < 8 * 1024 * 1024
 
 
 async def test_a_declared_length_past_the_bound_is_refused_before_reading() -> None:
