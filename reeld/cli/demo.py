@@ -344,6 +344,7 @@ class Demo:
                 for number, source in enumerate(self.sources, start=1):
                     await self._add_source(number, source, sandbox, client, stack)
                 await self._show_reelctl(sandbox, client)
+                await self._show_artwork(sandbox, client)
                 await self._show_bus(sandbox)
                 if not self.once:
                     return await self._wait_for_ctrl_c(daemon)
@@ -476,6 +477,32 @@ class Demo:
             code = await run_command(["--address", sandbox.bus_address, *argv], self.out)
             if code != 0:
                 raise DemoError(f"'reelctl {shlex.join(argv)}' failed with exit status {code}")
+
+    async def _show_artwork(self, sandbox: Sandbox, client: ReeldClient) -> None:
+        """A film's poster as a file, as a GTK or Qt frontend gets it (the first film that has one)."""
+        for library in Tree(await client.objects()).libraries:
+            if library.get("Title") != "Movies" or not library.get("ItemCount"):
+                continue
+            (items,) = await client.call(library["path"], LIBRARY_IFACE, "ListItems", "uus", (0, 1, "title"))
+            try:
+                path = (
+                    await client.manager("GetArtwork", "ssu", items[0]["id"], "poster", 320)
+                    if items
+                    else None
+                )
+            except ReelctlError:
+                continue  # a film with no poster (a local file with no image beside it)
+            argv = [
+                "busctl", f"--address={sandbox.bus_address}", "call", BUS_NAME, ROOT_PATH, MANAGER_IFACE,
+                "GetArtwork", "ssu", str(items[0]["id"]), "poster", "320",
+            ]  # fmt: skip
+            self.say()
+            self.say(
+                f"The poster of {items[0]['title']}, as a file a frontend hands to Gdk.Texture or QPixmap:"
+            )
+            self.command(argv)
+            self.say(f"  {path}")
+            return
 
     async def _show_bus(self, sandbox: Sandbox) -> None:
         self.heading(f"{len(self.sources) + 3}. The D-Bus API, for frontends and scripts")
