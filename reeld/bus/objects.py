@@ -270,7 +270,7 @@ class SourceInterface(_Published):
             "Kind": rt.source.kind,
             "Name": rt.source.name,
             "Status": str(rt.state.status),
-            "StatusMessage": rt.state.message,
+            "StatusMessage": rt.state.status_message,
             "Address": rt.state.address or rt.source.address,
             "ConnectionKind": str(rt.state.connection_kind or rt.source.connection_kind),
             "Syncing": rt.syncing,

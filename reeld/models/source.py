@@ -44,5 +44,12 @@ class SourceState:
     message: str = ""
     address: str = ""
     connection_kind: ConnectionKind = ConnectionKind.NONE
-    #: Unix time of the next try to reach a source that is away (0: none planned).
+    #: Unix time of the next try to reach a source that is away (0: none planned)…
     next_retry: int = 0
+    #: …and the same in words: "trying again in 40 s", "trying again at 18:42".
+    retry_note: str = ""
+
+    @property
+    def status_message(self) -> str:
+        """What a person reads: why the source is in its status, and when it is tried next."""
+        return f"{self.message}; {self.retry_note}" if self.retry_note else self.message

@@ -73,8 +73,6 @@ class SourceRuntime:
     settings_changed: bool = False
     #: Why live updates are unavailable while the source is connected (said in its status).
     live_problem: str = ""
-    #: Why the source is away, without the words about the next try (the status says both).
-    down_reason: str = ""
     #: Watch changes made here that wait in the queue for this source's server.
     pending_changes: int = 0
 
@@ -374,6 +372,7 @@ class SourceCoordinator:
 
     async def _connect_loop(self, runtime: SourceRuntime, first_delay_s: float = 0.0) -> None:
         if first_delay_s:
+            runtime.wake.clear()
             await self._pause_before_retry(runtime, first_delay_s)
         while runtime.id in self.runtimes and not self._stopping:
             runtime.wake.clear()
@@ -385,22 +384,14 @@ class SourceCoordinator:
 
     async def _pause_before_retry(self, runtime: SourceRuntime, delay_s: float) -> None:
         """Wait ``delay_s`` (or until woken: the network changed, a person asked), with the status
-        saying when the next try is."""
-        runtime.wake.clear()
+        saying when the next try is. A wake that came during the last try is not lost."""
         if runtime.state.status in RETRYING:
             next_retry = time.time() + delay_s
-            runtime.down_reason = runtime.state.message
-            self._set_state(
-                runtime,
-                replace(
-                    runtime.state,
-                    message=f"{runtime.down_reason}; trying again {_when(next_retry, delay_s)}",
-                    next_retry=int(next_retry),
-                ),
-            )
+            note = f"trying again {_when(next_retry, delay_s)}"
+            self._set_state(runtime, replace(runtime.state, next_retry=int(next_retry), retry_note=note))
         await wait_at_most(runtime.wake, delay_s)
         if runtime.state.next_retry:  # trying now: no try is planned while this one runs
-            self._set_state(runtime, replace(runtime.state, message=runtime.down_reason, next_retry=0))
+            self._set_state(runtime, replace(runtime.state, next_retry=0, retry_note=""))
 
     async def _connect_once(self, runtime: SourceRuntime) -> bool:
         account = self.auth.accounts.get(runtime.source.account_id)

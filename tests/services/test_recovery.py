@@ -95,7 +95,7 @@ async def test_a_later_try_is_said_as_a_time_of_day(
     state = daemon.coordinator.get(SOURCE).state
     assert state.next_retry - time.time() <= MAX_RETRY_PAUSE_S * 1.25 + 1
     expected = time.strftime("%H:%M", time.localtime(state.next_retry))
-    assert state.message == f"{GONE}; trying again at {expected}"
+    assert state.message == GONE and state.status_message == f"{GONE}; trying again at {expected}"
 
 
 async def test_watch_changes_waiting_for_a_server_are_counted(

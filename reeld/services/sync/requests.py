@@ -27,9 +27,10 @@ CANNOT_SYNC = {
 
 
 def not_synced_message(runtime: SourceRuntime) -> str:
-    """Why a client's sync did not run: ``Not synced: Home is offline: no address answered…``."""
+    """Why a client's sync did not run: ``Not synced: Home is offline: no address answered…; trying
+    again in 40 s``."""
     state = runtime.state
-    reason = f": {state.message}" if state.message else ""
+    reason = f": {state.status_message}" if state.message else ""
     return f"Not synced: {runtime.source.name} {CANNOT_SYNC.get(state.status, str(state.status))}{reason}"
 
 
