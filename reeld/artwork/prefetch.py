@@ -65,8 +65,6 @@ class Prefetcher:
 
     def poke(self, source_id: str) -> None:
         """Have a pass over the source soon (once more after the one under way, if any)."""
-        if not self.artwork.opened:
-            return
         self._wanted.add(source_id)
         if source_id not in self._runs:
             self._runs[source_id] = asyncio.get_running_loop().create_task(self._run(source_id))
@@ -75,6 +73,8 @@ class Prefetcher:
         try:
             while source_id in self._wanted:
                 await asyncio.sleep(SETTLE_S)
+                if not await self.artwork.ready():
+                    return  # no cache folder to fill
                 self._wanted.discard(source_id)
                 try:
                     await self._pass(source_id)

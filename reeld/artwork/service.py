@@ -63,6 +63,7 @@ class Artwork:
         self._inflight: dict[ImageKey, asyncio.Task[str]] = {}
         #: Images that failed, by (source, item, kind, tag): when.
         self._failed: dict[tuple[str, str, str, str], float] = {}
+        self._opening: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.events = events
@@ -71,9 +72,19 @@ class Artwork:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self, max_bytes: int) -> None:
-        """Index the cache folder (off the loop: a large cache takes a moment to scan), and prefetch
-        after every sync from now on."""
+        """Index the cache folder in the background (a large cache takes a moment to scan: the
+        daemon answers meanwhile, items without their paths), and prefetch after syncs from now on."""
         self.store.max_bytes = max_bytes
+        self._opening = asyncio.get_running_loop().create_task(self._open())
+        self.prefetch.start()
+
+    async def ready(self) -> bool:
+        """Whether the cache folder can be used, once its scan at start is done."""
+        if self._opening is not None and not self._opening.done():
+            await asyncio.shield(self._opening)
+        return self.opened
+
+    async def _open(self) -> None:
         try:
             await self.off_loop(self.store.open)
         except OSError as exc:
@@ -83,11 +94,11 @@ class Artwork:
         loop = asyncio.get_running_loop()
         self._flusher = loop.create_task(self._flush_use_now_and_then())
         self._watcher = loop.create_task(self._watch())
-        self.prefetch.start()
 
     async def stop(self) -> None:
         await self.prefetch.stop()
-        tasks = [*self._inflight.values(), *(task for task in (self._flusher, self._watcher) if task)]
+        background = (self._opening, self._flusher, self._watcher)
+        tasks = [*self._inflight.values(), *(task for task in background if task)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -151,7 +162,7 @@ class Artwork:
         """The path of an item's image of ``kind`` near ``width`` (0: the original)."""
         if kind not in KINDS:
             raise InvalidArgument(f"Unknown artwork kind {kind[:40]!r}: one of {', '.join(KINDS)}")
-        if not self.opened:
+        if not await self.ready():
             raise ArtworkUnavailable(f"The artwork cache folder {self.store.root} cannot be used")
         runtime = self.coordinator.get(source_id)
         row = await self.db.read(queries.item_images, source_id, remote_id)
