@@ -267,9 +267,9 @@ async def test_plex_tracks_markers_and_transcodes(
         await add_and_sync(private_bus, client, "add-plex-token", stdin=cluster.token + "\n")
         source = source_id(private_bus)
         catalog = cluster.server("Home").catalog
-        episodes = [item for item in catalog.items.values() if item.type == EPISODE and item.part is not None]
+        parts = [(item, item.part) for item in catalog.items.values() if item.type == EPISODE and item.part]
         episode = next(
-            e for e in episodes if any(m["type"] == "intro" for m in plex_streams.markers(e, e.part))
+            e for e, part in parts if any(m["type"] == "intro" for m in plex_streams.markers(e, part))
         )
         item_id = f"{source}:{episode.rating_key}"
 
