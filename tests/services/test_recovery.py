@@ -2,21 +2,28 @@
 once when the network changes, and shows how many watch changes wait for it (PendingChanges)."""
 
 import re
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dbus_fast import Message
 
 from reeld.bus.objects import SourceInterface
 from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import BackendUnavailable
+from reeld.fakes.media_folder import make_sample_folder
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import MAX_RETRY_PAUSE_S
+from tests.conftest import StartReeld
+from tests.support.bus import PrivateBus
 from tests.support.events import Recorder, running
 from tests.support.network_manager import Connectivity, NetworkManagerMock
+from tests.test_daemon_e2e import Client, add_folder
 
 from .memory_backend import Catalog, MemoryKind, memory_account, movie
 
@@ -135,3 +142,38 @@ async def test_a_change_of_network_tries_a_source_away_at_once(
         network_manager.set_connectivity(Connectivity.FULL)  # a better network: try now
         await recorder.wait(lambda e: isinstance(e, ev.SourceConnected), 10)
         assert daemon.coordinator.get(SOURCE).state.status is SourceStatus.CONNECTED
+
+
+async def test_a_client_sees_when_an_unplugged_folder_is_tried_again(
+    private_bus: PrivateBus, daemon: StartReeld, tmp_path: Path
+) -> None:
+    """Over the bus, with PropertiesChanged: NextRetry and the words in StatusMessage while the
+    folder is missing, both gone once it is back."""
+    sample = make_sample_folder(tmp_path / "media", movies=3, shows=1, seasons=1, episodes=2)
+    first = daemon()
+    client = await Client.connect(private_bus.address)
+    try:
+        _, source = await add_folder(client, sample.root)
+        first.stop()
+        shutil.move(sample.root, tmp_path / "unplugged")
+        daemon()
+
+        def changed(m: Message, name: str) -> Any:
+            return (
+                m.body[1][name].value
+                if m.member == "PropertiesChanged" and m.path == source and name in m.body[1]
+                else None
+            )
+
+        planned = await client.wait_signal(lambda m: bool(changed(m, "NextRetry")))
+        assert time.time() - 1 <= changed(planned, "NextRetry") <= time.time() + MAX_RETRY_PAUSE_S * 1.25 + 1
+        assert "; trying again in " in await client.prop(source, "Source", "StatusMessage")
+        assert await client.prop(source, "Source", "Status") == "offline"
+        client.signals.clear()  # what comes next is new
+        shutil.move(tmp_path / "unplugged", sample.root)
+        await client.wait_signal(lambda m: changed(m, "Status") == "connected")
+        assert await client.prop(source, "Source", "NextRetry") == 0
+        assert "trying again" not in await client.prop(source, "Source", "StatusMessage")
+        assert await client.prop(source, "Source", "PendingChanges") == 0
+    finally:
+        client.bus.disconnect()
