@@ -128,7 +128,7 @@ class SyncRequests:
         if self.request_sync(source_id, full, library_id, owe=owe) is not None:
             return
         if owe:  # to run after the sync running now, or once connected
-            self._tasks.spawn(self.db.write(queries.owe_full_sync, source_id))
+            self._tasks.spawn(self._owe(source_id))
         if self.is_syncing(source_id):
             # The running sync goes on; a full one asked for now still runs, right after it (it is
             # the one that removes what the server deleted).
@@ -152,6 +152,12 @@ class SyncRequests:
             return
         if source_id in self.coordinator.backends:
             self._follow_up(source_id, FollowUp(library_id))
+
+    async def _owe(self, source_id: str) -> None:
+        """Store a full sync asked for as owed; a cache that cannot take it (a full disk) leaves the
+        request to this run of the daemon."""
+        with contextlib.suppress(CacheError):
+            await self.db.write(queries.owe_full_sync, source_id)
 
     def asked_while_connecting(self, source_id: str) -> bool | None:
         """The sync a client asked for while the source connected (True: a full one), now taken."""
