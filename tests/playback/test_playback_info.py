@@ -319,10 +319,10 @@ async def test_local_file_tracks_chapters_and_sidecar_subtitles(
     ] == [
         ("video", 0, "eng", True, False, False),
         ("audio", 1, "eng", True, False, False),
-        ("audio", 2, "deu", False, False, False),
+        ("audio", 2, "ger", False, False, False),  # as servers write it (mediainfo: deu)
         ("subtitle", 3, "eng", False, False, False),
-        ("subtitle", 4, "fra", False, True, False),
-        ("subtitle", 5, "es", False, False, True),
+        ("subtitle", 4, "fre", False, True, False),
+        ("subtitle", 5, "spa", False, False, True),  # Film (2001).es.srt
     ]
     assert [(s["codec"], s.get("channels"), s.get("width")) for s in info["streams"][:3]] == [
         ("h264", None, 1920),

@@ -45,6 +45,20 @@ CODECS = {
     "timed text": "mov_text",
     "webvtt": "webvtt",
 }
+#: ISO 639-2 has two codes for some languages; servers (Jellyfin, Plex) write the bibliographic
+#: one, mediainfo the terminological one: as servers do, so a language is one code whatever the source.
+BIBLIOGRAPHIC = {
+    "deu": "ger", "fra": "fre", "zho": "chi", "ces": "cze", "nld": "dut", "ell": "gre", "fas": "per",
+    "ron": "rum", "slk": "slo", "sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "kat": "geo",
+    "isl": "ice", "mkd": "mac", "mri": "mao", "msa": "may", "bod": "tib", "cym": "wel",
+}  # fmt: skip
+#: Two-letter codes (``Movie.en.srt``) of the languages subtitles come in most, as ISO 639-2/B.
+TWO_LETTER = {
+    "en": "eng", "de": "ger", "fr": "fre", "es": "spa", "it": "ita", "pt": "por", "nl": "dut", "sv": "swe",
+    "no": "nor", "nb": "nob", "da": "dan", "fi": "fin", "pl": "pol", "cs": "cze", "sk": "slo", "hu": "hun",
+    "ro": "rum", "el": "gre", "tr": "tur", "ru": "rus", "uk": "ukr", "ar": "ara", "he": "heb", "fa": "per",
+    "hi": "hin", "zh": "chi", "ja": "jpn", "ko": "kor", "th": "tha", "vi": "vie", "id": "ind", "ms": "may",
+}  # fmt: skip
 SUBTITLE_FILES = {".srt": "subrip", ".ass": "ass", ".ssa": "ssa", ".vtt": "webvtt", ".sub": "dvdsub"}
 #: A chapter entry of mediainfo's Menu track: ``00_01_30000`` (hh_mm_ssmmm) -> ``en:Title``.
 _CHAPTER_KEY = re.compile(r"(\d\d)_(\d\d)_(\d\d)(\d\d\d)")
@@ -119,7 +133,15 @@ def _iso639_2(track: dict[str, Any]) -> str | None:
     three = next(
         (form for form in forms if isinstance(form, str) and len(form) == 3 and form.isalpha()), None
     )
-    return three or as_text(track.get("language"))
+    return language_code(three or as_text(track.get("language")))
+
+
+def language_code(code: str | None) -> str | None:
+    """``code`` (two or three letters) as the ISO 639-2/B code servers use, when it is one of those."""
+    if code is None:
+        return None
+    code = code.lower()
+    return TWO_LETTER.get(code) or BIBLIOGRAPHIC.get(code) or code
 
 
 def _chapters(menu: dict[str, Any]) -> tuple[Chapter, ...]:
@@ -150,9 +172,8 @@ def _sidecars(path: str, first_index: int, siblings: Sequence[str] | None) -> tu
         if codec is None or not name.startswith(video.stem + ".") or name == video.name:
             continue
         tags = [tag.lower() for tag in name[len(video.stem) + 1 : -len(sidecar.suffix)].split(".") if tag]
-        language = next(
-            (tag for tag in tags if tag not in _FLAGS and tag.isalpha() and len(tag) in (2, 3)), None
-        )
+        code = next((tag for tag in tags if tag not in _FLAGS and tag.isalpha() and len(tag) in (2, 3)), None)
+        language = language_code(code)
         streams.append(
             Stream(
                 type=StreamType.SUBTITLE,
