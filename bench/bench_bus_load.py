@@ -20,7 +20,9 @@ and overall, the daemon's CPU by thread, and the machine's load average (other w
 moves these figures: compare phases within a run). Target: p99 <= 50 ms in every phase.
 
 Run: ``.venv/bin/python bench/bench_bus_load.py [--backend jellyfin|plex|both] [--clients 20]
-[--rate 200] [--idle-s 15] [--movies 20000 --shows 2000 --seasons 4 --episodes 10]``.
+[--rate 200] [--idle-s 15] [--movies 20000 --shows 2000 --seasons 4 --episodes 10]``; with
+``--keep-cache DIR`` it keeps each backend's cache, and ``--collector DIR/jellyfin.sqlite`` then
+measures, in process, what the cycle collector costs pages with CPython's thresholds and the daemon's.
 """
 
 import argparse
@@ -318,6 +320,73 @@ def keep_cache(source: Path, copy: Path) -> None:
         live.backup(kept)
 
 
+def collector_cost(cache: Path, pages: int = 600) -> None:
+    """In process, on a kept cache: ``pages`` ListItems pages of 200 read, converted and marshalled
+    as the daemon does, with CPython's collector thresholds and with the daemon's; the CPU and the
+    collector's time and longest pass for each."""
+    import gc
+
+    from reeld.cache import browse
+    from reeld.cache.db import create_cache_engine
+    from reeld.cli.daemon import GC_THRESHOLDS
+
+    engine = create_cache_engine(cache)
+    with engine.connect() as conn:
+        largest = conn.exec_driver_sql(
+            "SELECT source_id, library_id, count(*) FROM items WHERE top_level = 1 GROUP BY 1, 2 ORDER BY 3 DESC"
+        ).first()
+        assert largest is not None, f"no items in {cache}"
+        source, library, count = largest
+        order = browse.PageIndex().order(conn, 0, True, source, library, "title")
+        assert order is not None
+        gc.collect()
+        gc.freeze()  # as the daemon does once it runs
+        for thresholds in ((700, 10, 10), GC_THRESHOLDS, (700, 10, 10), GC_THRESHOLDS):
+            gc.set_threshold(*thresholds)
+            cpu, passes = timed_pages(lambda offset: read(conn, source, library, offset, order), count, pages)
+            print(
+                f"collector thresholds {thresholds}: {pages} pages took {cpu:.2f} s of CPU; the collector ran "
+                f"{len(passes)} times for {sum(passes) * 1000:.0f} ms (wall), the longest pass "
+                f"{max(passes, default=0) * 1000:.1f} ms"
+            )
+
+
+def read(conn: Any, source: str, library: str, offset: int, order: Any) -> Any:
+    from reeld.bus.convert import items_to_dbus
+    from reeld.cache import browse
+
+    return items_to_dbus(browse.list_library(conn, source, library, offset, 200, "title", order))
+
+
+def timed_pages(page_at: Callable[[int], Any], count: int, pages: int) -> tuple[float, list[float]]:
+    """CPU seconds for ``pages`` pages made and marshalled, and each collector pass's seconds."""
+    import gc
+
+    passes: list[float] = []
+    started: list[float] = []
+
+    def timed(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        else:
+            passes.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(timed)
+    rng = random.Random(1)
+    waiting: list[Any] = []  # a couple of pages wait for the event loop to marshal them
+    cpu = time.thread_time()
+    for _ in range(pages):
+        waiting.append(page_at(rng.randrange(max(1, count - 200))))
+        if len(waiting) > 2:
+            body = [waiting.pop(0)]
+            Message(
+                destination=":1.1", path="/", interface="a.b", member="c", signature="aa{sv}", body=body
+            )._marshall(False)
+    cpu = time.thread_time() - cpu
+    gc.callbacks.remove(timed)
+    return cpu, passes
+
+
 def report(
     backend: str,
     args: argparse.Namespace,
@@ -362,11 +431,20 @@ def main() -> None:
     parser.add_argument(
         "--keep-cache", type=Path, help="copy each backend's cache into this folder at the end"
     )
+    parser.add_argument(
+        "--collector",
+        type=Path,
+        metavar="CACHE",
+        help="only measure the cycle collector's cost for pages read from CACHE (a --keep-cache copy)",
+    )
     parser.add_argument("--client", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         asyncio.run(client_main(args.client, args.rate, args.seed))
+        return
+    if args.collector:
+        collector_cost(args.collector)
         return
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     chosen = backends(args)
