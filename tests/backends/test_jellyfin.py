@@ -250,7 +250,8 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
     source_id = await added(daemon, server)
     before = await cached(core, source_id)
     for kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED, FaultKind.EMPTY, FaultKind.STATUS):
-        server.wire.add_fault(Fault(kind, path="/Items", times=1))
+        # The listing alone: an artwork fetch (/Items/{id}/Images/…) must not take the fault.
+        server.wire.add_fault(Fault(kind, path="/Items$", times=1))
         assert not await core.sync.sync(source_id, full=True)
         assert await cached(core, source_id) == before
         runtime = core.coordinator.get(source_id)

@@ -38,7 +38,8 @@ class FaultKind(StrEnum):
 
 @dataclass
 class Fault:
-    """A fault for requests whose path starts with ``path``, for ``times`` requests (None: until cleared)."""
+    """A fault for requests whose path starts with ``path`` (is ``path``, when it ends in ``$``), for
+    ``times`` requests (None: until cleared)."""
 
     kind: FaultKind
     path: str = ""
@@ -134,7 +135,7 @@ class Wire:
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:
-            if path.startswith(fault.path):
+            if path == fault.path[:-1] if fault.path.endswith("$") else path.startswith(fault.path):
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
