@@ -27,7 +27,7 @@ from reeld.artwork.remote import (
 )
 from reeld.artwork.sidecars import find_sidecar
 from reeld.artwork.sniff import image_info
-from reeld.artwork.store import KINDS, ORIGINAL, ArtworkStore, Kept, width_step
+from reeld.artwork.store import KINDS, ORIGINAL, ArtworkStore, width_step
 from reeld.cache.db import Database
 from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, ReeldError
 from reeld.models.source import SourceStatus
@@ -111,7 +111,8 @@ class Artwork:
     async def _flush_use_now_and_then(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_USE_EVERY_S)
-            await self.off_loop(self.store.flush_use)
+            with contextlib.suppress(OSError):  # a folder gone meanwhile: the watch makes it again
+                await self.off_loop(self.store.flush_use)
 
     async def _watch(self) -> None:
         """Keep the index true to the folder: images removed by someone else (a cache cleaner, a
@@ -176,12 +177,12 @@ class Artwork:
         step = width_step(width)
         kept = self.store.lookup(source_id, remote_id, kind, tag)
         # A stat in the cache's own folder costs microseconds, less than a hop to a thread.
-        if kept is not None and step in kept.files and os.path.exists(kept.files[step][0]):  # noqa: ASYNC240
-            return kept.files[step][0]
+        if kept is not None and kept.holds(step) and os.path.exists(path := self.store.path(kept, step)):  # noqa: ASYNC240
+            return path
         try:
             return await self.fetch(source_id, remote_id, row.library_id, kind, tag, step)
         except BackendUnavailable:
-            if kept is not None and (nearest := _nearest(kept, step)):
+            if kept is not None and (nearest := _nearest(self.store.paths_of(kept), step)):
                 return nearest  # offline: another size of the same picture beats none
             raise
 
@@ -264,7 +265,7 @@ class Artwork:
         if reachable:
             raise NotFound(f"{row.title[:100]!r} has no {kind} image beside it")
         kept = self.store.any_sidecar(source_id, remote_id, kind)
-        if kept is not None and os.path.exists(largest := kept.largest()):
+        if kept is not None and os.path.exists(largest := self.store.largest(kept)):
             return largest, False
         raise BackendUnavailable(
             f"The folder of {row.title[:100]!r} cannot be read now, and its {kind} is not cached"
@@ -307,7 +308,7 @@ class Artwork:
             # the sidecar was removed (unless the whole folder is away: a disk not mounted)
             return None, os.path.isdir(root) and self.store.forget(source_id, remote_id, kind)
         kept = self.store.lookup(source_id, remote_id, kind, sidecar.tag)
-        if kept is not None and os.path.exists(path := kept.largest()):
+        if kept is not None and os.path.exists(path := self.store.largest(kept)):
             return path, False
         try:
             with open(sidecar.path, "rb") as image:
@@ -321,12 +322,12 @@ class Artwork:
         return self.store.put(source_id, remote_id, kind, sidecar.tag, ORIGINAL, data, info.format), True
 
 
-def _nearest(kept: Kept, step: int) -> str | None:
-    """The kept file closest to ``step`` in width, larger ones first."""
+def _nearest(paths: dict[int, str], step: int) -> str | None:
+    """Of the files of an image by width step, the one closest to ``step`` that exists, larger first."""
 
     def distance(other: int) -> tuple[int, int]:
         wanted, have = step or 1 << 30, other or 1 << 30
         return (0 if have >= wanted else 1, abs(have - wanted))
 
-    existing = [other for other, (path, _) in kept.files.items() if os.path.exists(path)]
-    return kept.files[min(existing, key=distance)][0] if existing else None
+    existing = [other for other, path in paths.items() if os.path.exists(path)]
+    return paths[min(existing, key=distance)] if existing else None

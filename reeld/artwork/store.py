@@ -24,10 +24,11 @@ import errno
 import hashlib
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -69,32 +70,39 @@ def _step_name(width: int) -> str:
     return f"w{width}" if width else "orig"
 
 
-@dataclass(frozen=True, slots=True)
+#: An image file kept: (width step, format, size in bytes).
+KeptFile = tuple[int, str, int]
+
+
+@dataclass(slots=True, eq=False)
 class Kept:
     """One image of one item (its poster, say) at its current tag: the widths on disk.
 
-    Replaced, never changed, once in the index (readers on other threads look without a lock);
-    only ``used`` is written in place.
+    Small on purpose (a large cache holds tens of thousands): paths are made from the key when
+    asked for. Replaced, never changed, once in the index (readers on other threads look without
+    a lock), but for ``used``.
     """
 
+    key: str  # "<item digest>.<kind>": the index's own key (the same string)
     tag: str  # digest of the tag it shows
-    files: dict[int, tuple[str, int]]  # width step -> (absolute path, size in bytes)
-    #: Wall-clock seconds of the last use; a file's mtime at start.
-    used: list[float] = field(default_factory=lambda: [0.0])
+    files: tuple[KeptFile, ...]
+    #: Wall-clock seconds of the last use; the newest file's mtime at start.
+    used: float
     #: From a local folder's sidecar file (whose tag a listing does not carry).
     sidecar: bool = False
 
     @property
     def size(self) -> int:
-        return sum(size for _, size in self.files.values())
+        return sum(size for _, _, size in self.files)
 
-    def largest(self) -> str:
-        return self.files[max(self.files, key=lambda step: step or 1 << 30)][0]
+    def holds(self, step: int) -> bool:
+        return any(width == step for width, _, _ in self.files)
 
 
 class ArtworkStore:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
+        self._root = str(root)
         self.max_bytes = max_bytes
         #: "<item digest>.<kind>" -> what is kept of that image.
         self._index: dict[str, Kept] = {}
@@ -107,13 +115,28 @@ class ArtworkStore:
         #: Subfolders known to exist (one per first two digits of the item digest).
         self._folders: set[str] = set()
 
+    def path(self, kept: Kept, step: int) -> str:
+        """The absolute path of a width step of an image (one it holds)."""
+        fmt = next(fmt for width, fmt, _ in kept.files if width == step)
+        return self._path(kept.key, kept.tag, step, fmt)
+
+    def largest(self, kept: Kept) -> str:
+        """The path of the largest width kept of an image (the original if it is kept)."""
+        return self.path(kept, max((width for width, _, _ in kept.files), key=lambda width: width or 1 << 30))
+
+    def paths_of(self, kept: Kept) -> dict[int, str]:
+        return {width: self._path(kept.key, kept.tag, width, fmt) for width, fmt, _ in kept.files}
+
+    def _path(self, key: str, tag: str, step: int, fmt: str) -> str:
+        return f"{self._root}/{key[:2]}/{key}.{tag}.{_step_name(step)}.{fmt}"
+
     # -- start ------------------------------------------------------------------------------------
 
     def open(self) -> None:
         """Create the folder (0700) and index what it holds; remove what a crash left behind."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)  # an existing folder too: the images say what someone watches
-        found: dict[str, list[tuple[str, int, str, int, float]]] = {}
+        found: dict[str, list[tuple[str, int, str, int, float, str]]] = {}
         for entry in self._files():
             name = entry.name
             if name.startswith(TEMP_PREFIX):
@@ -122,7 +145,7 @@ class ArtworkStore:
             parsed = _parse_name(name)
             if parsed is None:
                 continue
-            key, tag, width = parsed
+            key, tag, width, fmt = parsed
             try:
                 stat = entry.stat()
             except OSError:
@@ -130,18 +153,20 @@ class ArtworkStore:
             if stat.st_size == 0:  # renamed but never written out (a crash of the machine)
                 _unlink(entry.path)
                 continue
-            found.setdefault(key, []).append((tag, width, entry.path, stat.st_size, stat.st_mtime))
+            found.setdefault(key, []).append((tag, width, entry.path, stat.st_size, stat.st_mtime, fmt))
         index: dict[str, Kept] = {}
         for key, files in found.items():
             newest = max(files, key=lambda file: file[4])[0]
-            for tag, _, path, _, _ in files:
+            for tag, _, path, _, _, _ in files:
                 if tag != newest:  # an image replaced just before a crash
                     _unlink(path)
             kept = [file for file in files if file[0] == newest]
+            key = sys.intern(key)
             index[key] = Kept(
+                key=key,
                 tag=newest,
-                files={width: (path, size) for _, width, path, size, _ in kept},
-                used=[max(file[4] for file in kept)],
+                files=tuple((width, sys.intern(fmt), size) for _, width, _, size, _, fmt in kept),
+                used=max(file[4] for file in kept),
                 sidecar=newest.startswith("s"),
             )
         with self._lock:
@@ -167,7 +192,7 @@ class ArtworkStore:
         kept = self._index.get(key)
         if kept is None or kept.tag != _tag_key(tag):
             return None
-        self._touch(kept, key)
+        self._touch(kept)
         return kept
 
     def holds(self, source_id: str, remote_id: str, kind: str, tag: str) -> bool:
@@ -177,11 +202,10 @@ class ArtworkStore:
 
     def any_sidecar(self, source_id: str, remote_id: str, kind: str) -> Kept | None:
         """The sidecar image kept for an item, whatever file it came from (the folder is away)."""
-        key = f"{item_digest(source_id, remote_id)}.{kind}"
-        kept = self._index.get(key)
+        kept = self._index.get(f"{item_digest(source_id, remote_id)}.{kind}")
         if kept is None or not kept.sidecar:
             return None
-        self._touch(kept, key)
+        self._touch(kept)
         return kept
 
     def paths(self, source_id: str, remote_id: str, tags: dict[str, str], sidecars: bool) -> dict[str, str]:
@@ -198,13 +222,13 @@ class ArtworkStore:
                 continue
             tag = tags.get(kind)
             if (sidecars and kept.sidecar) or (tag is not None and kept.tag == _tag_key(tag)):
-                found[kind] = kept.largest()
-                self._touch(kept, f"{digest}.{kind}")
+                found[kind] = self.largest(kept)
+                self._touch(kept)
         return found
 
-    def _touch(self, kept: Kept, key: str) -> None:
-        kept.used[0] = time.time()
-        self._used.add(key)
+    def _touch(self, kept: Kept) -> None:
+        kept.used = time.time()
+        self._used.add(kept.key)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -218,10 +242,10 @@ class ArtworkStore:
 
         A new tag replaces the image's older files. Raises ``NoRoomForArtwork`` when the disk is full.
         """
-        key = f"{item_digest(source_id, remote_id)}.{kind}"
+        key = sys.intern(f"{item_digest(source_id, remote_id)}.{kind}")
         tag_key = _tag_key(tag)
         folder = self.root / key[:2]
-        path = folder / f"{key}.{tag_key}.{_step_name(width)}.{fmt}"
+        path = self._path(key, tag_key, width, fmt)
         try:
             try:
                 if key[:2] not in self._folders:
@@ -240,20 +264,24 @@ class ArtworkStore:
         stale: list[str] = []
         with self._lock:
             old = self._index.get(key)
-            files = dict(old.files) if old is not None and old.tag == tag_key else {}
+            files = (
+                [file for file in old.files if file[0] != width]
+                if old is not None and old.tag == tag_key
+                else []
+            )
             if old is not None:
-                stale = [p for step, (p, _) in old.files.items() if old.tag != tag_key or step == width]
-                stale = [p for p in stale if p != str(path)]
+                stale = [p for step, p in self.paths_of(old).items() if old.tag != tag_key or step == width]
+                stale = [p for p in stale if p != path]
                 self.total_bytes -= old.size
-            files[width] = (str(path), len(data))
-            kept = Kept(tag=tag_key, files=files, used=[time.time()], sidecar=is_sidecar(tag))
+            files.append((width, sys.intern(fmt), len(data)))
+            kept = Kept(key=key, tag=tag_key, files=tuple(files), used=time.time(), sidecar=is_sidecar(tag))
             self._index[key] = kept
             self.total_bytes += kept.size
         for stale_path in stale:
             _unlink(stale_path)
         if self.total_bytes > self.max_bytes:
             self.evict(keep=key)
-        return str(path)
+        return path
 
     def drop_missing(self, paths: Collection[str]) -> int:
         """Leave out of the index the files of ``paths`` that are gone (removed behind reeld's back:
@@ -263,17 +291,17 @@ class ArtworkStore:
             for path in paths:
                 parsed = _parse_name(os.path.basename(path))
                 kept = self._index.get(parsed[0]) if parsed else None
-                if parsed is None or kept is None or kept.files.get(parsed[2], ("",))[0] != path:
+                if parsed is None or kept is None or self.paths_of(kept).get(parsed[2]) != path:
                     continue  # not one the index holds (one reeld removed itself)
                 if os.path.exists(path):
                     continue  # replaced meanwhile
-                files = {step: file for step, file in kept.files.items() if step != parsed[2]}
+                files = tuple(file for file in kept.files if file[0] != parsed[2])
                 self.total_bytes -= kept.size
                 if files:
-                    self._index[parsed[0]] = replace(kept, files=files)
-                    self.total_bytes += self._index[parsed[0]].size
+                    self._index[kept.key] = replace(kept, files=files)
+                    self.total_bytes += self._index[kept.key].size
                 else:
-                    del self._index[parsed[0]]
+                    del self._index[kept.key]
                 dropped += 1
         return dropped
 
@@ -284,7 +312,7 @@ class ArtworkStore:
             kept = self._index.pop(key, None)
             if kept is not None:
                 self.total_bytes -= kept.size
-        for path, _ in kept.files.values() if kept else ():
+        for path in self.paths_of(kept).values() if kept else ():
             _unlink(path)
         return kept is not None
 
@@ -294,18 +322,17 @@ class ArtworkStore:
         with self._lock:
             if self.total_bytes <= self.max_bytes:
                 return 0
-            by_age = sorted(self._index.items(), key=lambda item: item[1].used[0])
             gone: list[Kept] = []
-            for key, kept in by_age:
+            for kept in sorted(self._index.values(), key=lambda kept: kept.used):
                 if self.total_bytes <= target:
                     break
-                if key == keep:
+                if kept.key == keep:
                     continue
-                del self._index[key]
+                del self._index[kept.key]
                 self.total_bytes -= kept.size
                 gone.append(kept)
         for kept in gone:
-            for path, _ in kept.files.values():
+            for path in self.paths_of(kept).values():
                 _unlink(path)
         if gone:
             log.info("artwork_evicted", images=len(gone), mb=round(self.total_bytes / 1e6, 1))
@@ -331,9 +358,9 @@ class ArtworkStore:
         """Write recent use back as the files' mtimes, so the eviction order survives a restart."""
         with self._lock:
             used, self._used = self._used, set()
-            touched = [(kept.files, kept.used[0]) for key in used if (kept := self._index.get(key))]
-        for files, when in touched:
-            for path, _ in files.values():
+            touched = [(self.paths_of(kept), kept.used) for key in used if (kept := self._index.get(key))]
+        for paths, when in touched:
+            for path in paths.values():
                 with contextlib.suppress(OSError):
                     os.utime(path, (when, when))
 
@@ -352,8 +379,8 @@ def _tag_key(tag: str) -> str:
     return f"s{tag_digest(tag)}" if is_sidecar(tag) else tag_digest(tag)
 
 
-def _parse_name(name: str) -> tuple[str, str, int] | None:
-    """``(key, tag digest, width step)`` of a cache file's name; ``None`` for anything else."""
+def _parse_name(name: str) -> tuple[str, str, int, str] | None:
+    """``(key, tag digest, width step, format)`` of a cache file's name; ``None`` for anything else."""
     parts = name.split(".")
     if len(parts) != 5 or parts[1] not in KINDS:
         return None
@@ -364,13 +391,13 @@ def _parse_name(name: str) -> tuple[str, str, int] | None:
         width = int(step[1:])
     else:
         return None
-    return f"{parts[0]}.{parts[1]}", parts[2], width
+    return f"{parts[0]}.{parts[1]}", parts[2], width, parts[4]
 
 
 _temp_names = itertools.count()
 
 
-def _write_atomically(folder: Path, path: Path, data: bytes) -> None:
+def _write_atomically(folder: Path, path: str, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` (mode 0600) and rename it into place."""
     temp = os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{next(_temp_names)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

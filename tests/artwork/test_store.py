@@ -66,7 +66,7 @@ def test_a_new_tag_replaces_the_image_and_a_restart_finds_what_is_kept(tmp_path:
     again.open()
     assert files_of(root) == sorted([Path(new), Path(sidecar)])
     kept = again.lookup(SOURCE, "a", "poster", "tag-2")
-    assert kept is not None and kept.largest() == new
+    assert kept is not None and again.largest(kept) == new
     assert again.lookup(SOURCE, "a", "poster", "tag-1") is None
     assert again.any_sidecar("local_x", "Movies/Heat.mkv", "poster") is not None
     assert again.paths(SOURCE, "a", {"poster": "tag-2"}, sidecars=False) == {"poster": new}
