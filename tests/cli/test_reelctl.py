@@ -540,6 +540,28 @@ def test_watch_prints_signals_until_ctrl_c(bus: PrivateBus, reelctl: Reelctl, me
         stop_process(watcher)
 
 
+def test_watch_names_the_items_that_changed_in_a_library() -> None:
+    source = "/io/github/reeld/Reeld1/sources/local_1"
+    path = f"{source}/libraries/movies"
+    tree = Tree(
+        {
+            source: {"io.github.reeld.Reeld1.Source": {"Name": "Videos"}},
+            path: {"io.github.reeld.Reeld1.Library": {"Title": "Movies", "Source": source}},
+        }
+    )
+
+    def line(changed: list[str], removed: list[str], reload: bool) -> str:
+        signal = Signal(path, "io.github.reeld.Reeld1.Library", "ItemsChanged", [changed, removed, reload])
+        return describe(signal, tree)
+
+    assert line(["local_1:a.mkv"], ["local_1:b.mkv"], False) == (
+        "* library Videos/Movies: changed local_1:a.mkv; removed local_1:b.mkv"
+    )
+    many = [f"local_1:{n}.mkv" for n in range(7)]
+    assert line(many, [], False).endswith("local_1:4.mkv and 2 more")
+    assert line([], [], True) == "* library Videos/Movies: many items changed (list it again)"
+
+
 def test_watch_shows_times_as_a_person_reads_them() -> None:
     path = "/io/github/reeld/Reeld1/sources/local_1"
     tree = Tree({path: {"io.github.reeld.Reeld1.Source": {"Name": "Videos"}}})

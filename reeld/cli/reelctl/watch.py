@@ -78,7 +78,27 @@ def describe(signal: Signal, tree: Tree) -> str:
         case "LoginFinished":
             login_id, account, error = args
             return f"login {login_id} failed: {error}" if error else f"login {login_id} added {account}"
+        case "ItemsChanged":
+            changed, removed, reload = args
+            return f"* library {tree.label(signal.path)}: {_items_words(changed, removed, reload)}"
     return f"{signal.member} {signal.path} {args}"
+
+
+#: How many item ids a line names before it counts the rest.
+SHOWN_IDS = 5
+
+
+def _items_words(changed: list[str], removed: list[str], reload: bool) -> str:
+    """``changed a, b; removed c``, or that there were too many to name."""
+    if reload:
+        return "many items changed (list it again)"
+    parts = [f"{verb} {_ids(ids)}" for verb, ids in (("changed", changed), ("removed", removed)) if ids]
+    return "; ".join(parts) or "nothing"
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_IDS])
+    return shown if len(ids) <= SHOWN_IDS else f"{shown} and {len(ids) - SHOWN_IDS} more"
 
 
 def _added(path: str, interfaces: dict[str, dict[str, Any]]) -> str:
