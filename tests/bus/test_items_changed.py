@@ -14,6 +14,7 @@ import pytest
 from dbus_fast import Message
 
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from reeld.fakes.media_folder import make_sample_folder
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
@@ -135,13 +136,62 @@ async def mutate(control: httpx.AsyncClient, **body: Any) -> None:
     response.raise_for_status()
 
 
-async def wait_for_socket(control: httpx.AsyncClient) -> None:
+async def wait_for_socket(control: httpx.AsyncClient, stats: str = "/__control/stats") -> None:
     """Until the daemon's live-updates socket is connected (the fake counts its listeners)."""
     async with asyncio.timeout(20):
-        while not (await control.get("/__control/stats")).json().get("listeners"):
+        while not (await control.get(stats)).json().get("listeners"):
             await asyncio.sleep(0.05)
 
 
 async def watched(client: Client, item_id: str) -> bool:
     (item,) = await client.manager("GetItem", "s", item_id)
     return bool(item["watched"].value)
+
+
+@pytest.fixture
+def plex() -> Iterator[tuple[FakePlexCluster, str]]:
+    catalog = CatalogSpec(movies=12, shows=1, seasons=1, episodes=3)
+    home = ServerSpec("Home", catalog=catalog, connections=(ConnectionSpec.live(local=True),))
+    cluster = FakePlexCluster([home])
+    with cluster.run_in_thread() as url:
+        yield cluster, url
+
+
+async def test_a_play_on_another_plex_device_and_a_rename_are_signalled(
+    private_bus: PrivateBus,
+    keyring_daemon: KeyringDaemon,
+    daemon: StartReeld,
+    client_for: Any,
+    plex: tuple[FakePlexCluster, str],
+) -> None:
+    cluster, url = plex
+    daemon(env={"REELD_PLEX_TV_URL": url})
+    frontend = await client_for(private_bus)
+    await frontend.manager("AddPlexAccount", "s", cluster.token)
+    finished = await frontend.sync_finished()
+    assert finished.body[1], finished.body[2]
+    source = finished.body[0]
+    movies = (await libraries(frontend, source))["Movies"]
+    movie = await first_id(frontend, movies)
+    rating_key = movie.split(":", 1)[1]
+    other_device = {"X-Plex-Token": cluster.token, "X-Plex-Client-Identifier": "another-device"}
+    async with httpx.AsyncClient(base_url=cluster.server("Home").url, headers=other_device) as server:
+        await wait_for_socket(server, "/__control/notifications")
+        frontend.signals.clear()
+
+        started = time.monotonic()
+        playing = {"ratingKey": rating_key, "key": f"/library/metadata/{rating_key}", "state": "playing"}
+        response = await server.get("/:/timeline", params={**playing, "time": "60000"})
+        response.raise_for_status()
+        await frontend.wait_signal(items_changed(movies, changed=movie), timeout=10)
+        assert time.monotonic() - started < WITHIN_S
+        (item,) = await frontend.manager("GetItem", "s", movie)
+        assert item["position_ms"].value == 60_000
+
+        started = time.monotonic()
+        response = await server.patch(f"/__control/items/{rating_key}", json={"title": "Renamed Elsewhere"})
+        response.raise_for_status()
+        await frontend.wait_signal(items_changed(movies, changed=movie), timeout=10)
+        assert time.monotonic() - started < WITHIN_S
+        (item,) = await frontend.manager("GetItem", "s", movie)
+        assert item["title"].value == "Renamed Elsewhere"

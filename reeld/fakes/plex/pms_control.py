@@ -127,7 +127,12 @@ def routes(server: "FakePlexServer") -> list[BaseRoute]:
             server.notifier.refusal = None if refusal is None else int(refusal)
 
     async def notifications(request: Request) -> Any:
-        return {"notifications": list(server.notifier.history), "websocketAttempts": server.notifier.attempts}
+        notifier = server.notifier
+        return {
+            "notifications": list(notifier.history),
+            "websocketAttempts": notifier.attempts,
+            "listeners": notifier.listeners,
+        }
 
     prefix = CONTROL_PREFIX
     table: list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]] = [
