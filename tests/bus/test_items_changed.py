@@ -14,8 +14,8 @@ import pytest
 from dbus_fast import Message
 
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
-from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from reeld.fakes.media_folder import make_sample_folder
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
 from tests.support.keyring import KeyringDaemon
