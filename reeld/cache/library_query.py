@@ -211,7 +211,7 @@ class QueryOrders:
     """The ids matching recent queries, per cache generation, so the next page of one (a scroll)
     is a slice and its total known; the few most recent are kept."""
 
-    def __init__(self, size: int = 16) -> None:
+    def __init__(self, size: int = 8) -> None:
         self._orders: OrderedDict[tuple[Any, ...], tuple[int, Matches]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
@@ -228,6 +228,8 @@ class QueryOrders:
     def found(self, generation: int, key: tuple[Any, ...]) -> Matches | None:
         with self._lock:
             cached = self._orders.get(key)
+            if cached is not None and cached[0] != generation:  # out of date: let its memory go
+                del self._orders[key]
             if cached is None or cached[0] != generation:
                 return None
             self._orders.move_to_end(key)
@@ -485,6 +487,8 @@ class FacetCache:
     def current(self, generation: int, source_id: str, library_id: str) -> Facets | None:
         with self._lock:
             facets = self._facets.get((source_id, library_id))
+            if facets is not None and facets.generation != generation:  # out of date: let it go
+                del self._facets[(source_id, library_id)]
             if facets is None or facets.generation != generation:
                 return None
             self._facets.move_to_end((source_id, library_id))

@@ -16,6 +16,10 @@ from reeld.validation import check_limit
 
 T = TypeVar("T")
 
+#: What is kept for fast queries (facets, recent results: tens of MB for a library of 50k) is let go
+#: after this long without a Query.
+FORGET_AFTER_S = 300.0
+
 
 class LibraryBrowser:
     def __init__(
@@ -36,6 +40,8 @@ class LibraryBrowser:
         self._warming: asyncio.Task[None] | None = None
         #: The last Next Up: (generation, limit, rows).
         self._next_up: tuple[int, int, Sequence[Any]] | None = None
+        self._last_query = time.monotonic()
+        self._forgetting: asyncio.Task[None] | None = None
 
     async def query(
         self,
@@ -52,6 +58,9 @@ class LibraryBrowser:
         flt = library_query.library_filter(raw_filter)
         sort_name, reverse = library_query.parse_sort(sort)
         check_limit(limit)
+        self._last_query = time.monotonic()
+        if self._forgetting is None or self._forgetting.done():
+            self._forgetting = self._spawn(self._forget_when_idle())
         generation = self.db.generation
         facets = self.facets.current(generation, source_id, library_id)
         counts = self.page_index.counts(generation, source_id) if self.page_index else None
@@ -101,6 +110,14 @@ class LibraryBrowser:
         self._wanted.add((source_id, library_id))
         if self._warming is None or self._warming.done():
             self._warming = self._spawn(self._build_facets())
+
+    async def _forget_when_idle(self) -> None:
+        """Let the facets and kept results go once no Query came for ``FORGET_AFTER_S``: a daemon
+        browsed once an hour ago keeps no copy of its libraries' ids."""
+        while (idle := time.monotonic() - self._last_query) < FORGET_AFTER_S:  # noqa: ASYNC110
+            await asyncio.sleep(FORGET_AFTER_S - idle)
+        self.orders = library_query.QueryOrders()
+        self.facets = library_query.FacetCache()
 
     async def _build_facets(self) -> None:
         """Build the facets of the libraries queried lately, once the cache has been quiet a moment:
