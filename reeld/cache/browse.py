@@ -384,7 +384,8 @@ def get_children(conn: Connection, source_id: str, remote_id: str) -> Sequence[B
     stmt = (
         _with_watch_state()
         .where(items.c.source_id == source_id, items.c.parent_id == remote_id)
-        .order_by(items.c.idx, items.c.sort_title, items.c.id)
+        # parent_idx first: an album's tracks by disc, then track (the same season for episodes).
+        .order_by(items.c.parent_idx, items.c.idx, items.c.sort_title, items.c.id)
     )
     return conn.execute(stmt).all()
 

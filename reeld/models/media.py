@@ -32,6 +32,7 @@ class ItemKind(StrEnum):
     SHOW = "show"
     SEASON = "season"
     EPISODE = "episode"
+    ARTIST = "artist"  # a music library's artist: albums are its children (not listed at the top level)
     ALBUM = "album"
     TRACK = "track"
     VIDEO = "video"

@@ -6,6 +6,7 @@ import pytest
 from reeld.config import Paths
 from tests.support.bus import PrivateBus
 from tests.support.keyring import KeyringDaemon
+from tests.test_daemon_e2e import client_for  # noqa: F401  (a fixture: pytest finds it here)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A folder of video files as a source: Movies, TV Shows and (when there are extras) Other.
+"""A folder of media files as a source: Movies, TV Shows, and Other (extras) and Music (audio
+files, reeld/backends/local/music.py) while the folder holds such files.
 
 Every listing rescans the folder (a stat per file: cheap) and compares each file's size and
 mtime with what the cache knows, so only new or changed files are parsed and probed; the rest
@@ -8,10 +9,11 @@ changes between syncs. Watch state lives in the cache only: there is no server t
 """
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +22,19 @@ from watchfiles import Change
 
 from reeld.backends.base import ChangeSet, ItemPage, KnownItem, MediaBackend, PlaybackState, SyncContext
 from reeld.backends.local.classify import Classification, FileKind, classify, extra_or_sample, split_path
+from reeld.backends.local.music import (
+    MusicListing,
+    TrackTags,
+    chunks,
+    plan_music,
+    read_tags_chunk,
+    tag_reader,
+)
 from reeld.backends.local.playback import probe_file, read_playback_info
 from reeld.backends.local.scan import (
     MIN_PROBE_BYTES,
     MOVIES,
+    MUSIC,
     OTHER,
     SHOWS,
     FileStat,
@@ -34,11 +45,12 @@ from reeld.backends.local.scan import (
     choose_show_titles,
     file_item,
     index_entry,
+    is_audio_name,
     show_and_season_items,
     show_id,
     walk_folder,
 )
-from reeld.backends.local.watch import apply_batch, folder_events
+from reeld.backends.local.watch import apply_batch, folder_events, relative_path
 from reeld.errors import InvalidArgument, NotFound
 from reeld.models.media import ItemKind, Library, MediaItem
 from reeld.models.playback import PlaybackInfo
@@ -93,6 +105,8 @@ class LocalBackend(MediaBackend):
         self._snapshot_at = 0.0
         self._snapshot_used: set[str] = set()
         self._watch_stops: set[asyncio.Event] = set()
+        # The folders holding the music last listed, and above them: a change there is a change of Music.
+        self._music_folders: frozenset[str] = frozenset()
         self._closed = False
 
     # -- lifecycle and identity ---------------------------------------------------------------
@@ -120,11 +134,13 @@ class LocalBackend(MediaBackend):
     # -- listing ------------------------------------------------------------------------------
 
     async def get_libraries(self) -> list[Library]:
-        """Movies and TV Shows always; Other only while the folder holds extras."""
+        """Movies and TV Shows always; Other only while the folder holds extras, Music audio files."""
         walk = await asyncio.to_thread(self._walk, None)
         libraries = [MOVIES, SHOWS]
         if any(_is_extra(file) for file in walk.files):
             libraries.append(OTHER)
+        if walk.audio:
+            libraries.append(MUSIC)
         self._listed_libraries = {library.remote_id for library in libraries}
         return libraries
 
@@ -133,6 +149,10 @@ class LocalBackend(MediaBackend):
 
     async def list_items(self, library: Library, ctx: SyncContext) -> AsyncIterator[ItemPage]:
         """Every item of ``library``; unchanged files (by size and mtime) only by id unless ``ctx.full``."""
+        if library.remote_id == MUSIC.remote_id:
+            async for page in self._list_music(ctx):
+                yield page
+            return
         if library.remote_id not in (MOVIES.remote_id, SHOWS.remote_id, OTHER.remote_id):
             raise NotFound(f"No library {library.remote_id!r} in a local folder")
         started = time.monotonic()
@@ -160,6 +180,33 @@ class LocalBackend(MediaBackend):
             same, unchanged = unchanged[: PAGE_IDS - len(items)], unchanged[PAGE_IDS - len(items) :]
             yield ItemPage(items=items, unchanged=same, total=listing.total, playback=playback)
             if not (ready or files or unchanged):
+                return
+
+    async def _list_music(self, ctx: SyncContext) -> AsyncIterator[ItemPage]:
+        """The music library: tags read only from new or changed files, off the event loop."""
+        started = time.monotonic()
+        walk = await asyncio.to_thread(self._walk, MUSIC.remote_id)
+        known = {} if ctx.full else ctx.known
+        to_read, unchanged, parents = _split_music(walk.audio, known, ctx.known)
+        tags = await asyncio.to_thread(_read_all_tags, to_read)
+        listing: MusicListing = await asyncio.to_thread(plan_music, to_read, tags, unchanged, parents, known)
+        self._music_folders = _folders_of(file.relpath for file in walk.audio)
+        log.info(
+            "local_music_listing",
+            source=self.source_id,
+            files=len(walk.audio),
+            read=len(to_read),
+            unreadable=listing.unreadable,
+            unchanged=len(unchanged),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        items, ids = listing.items, listing.unchanged
+        total = len(items) + len(ids)
+        while True:
+            page, items = items[:PAGE_ITEMS], items[PAGE_ITEMS:]
+            same, ids = ids[: PAGE_IDS - len(page)], ids[PAGE_IDS - len(page) :]
+            yield ItemPage(items=page, unchanged=same, total=total)
+            if not (items or ids):
                 return
 
     def _walk(self, library_id: str | None) -> WalkResult:
@@ -266,13 +313,33 @@ class LocalBackend(MediaBackend):
 
     def _apply(self, batch: set[tuple[Change, str]]) -> ChangeSet | None:
         with self._lock:
-            return apply_batch(self.root, self._index, self._classified, self._listed_libraries, batch)
+            change = apply_batch(self.root, self._index, self._classified, self._listed_libraries, batch)
+        if not self._music_changed(batch):
+            return change
+        # Music is listed again (its unchanged files cost a stat): an album's items depend on its tracks.
+        if change is None:
+            return ChangeSet(libraries_to_sync=[MUSIC.remote_id])
+        return dataclasses.replace(
+            change, libraries_to_sync=sorted({*change.libraries_to_sync, MUSIC.remote_id})
+        )
+
+    def _music_changed(self, batch: set[tuple[Change, str]]) -> bool:
+        """Whether a batch touched an audio file, a folder that held music, or brought a folder in."""
+        for change, path in batch:
+            if is_audio_name(path):
+                return True
+            relative = relative_path(self.root, path)
+            if relative is not None and relative in self._music_folders:
+                return True
+            if change is Change.added and _holds_audio(path):
+                return True
+        return False
 
     # -- playback and watch state -------------------------------------------------------------
 
     async def get_stream_url(self, item: MediaItem) -> str:
         """The file's ``file://`` URI."""
-        if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO):
+        if item.kind not in (ItemKind.MOVIE, ItemKind.EPISODE, ItemKind.VIDEO, ItemKind.TRACK):
             raise InvalidArgument(f"{item.title} is not a playable file")
         return (Path(self.root) / item.remote_id).as_uri()
 
@@ -288,6 +355,66 @@ class LocalBackend(MediaBackend):
 
     async def update_progress(self, remote_id: str, position_ms: int, state: PlaybackState) -> None:
         """Nothing to do: a local source's progress lives in the cache alone."""
+
+
+def _split_music(
+    files: Sequence[FileStat], known: Mapping[str, KnownItem], cached: Mapping[str, KnownItem]
+) -> tuple[list[FileStat], list[str], list[str]]:
+    """The audio files to read, the unchanged ones, and the albums and artists above those."""
+    to_read: list[FileStat] = []
+    unchanged: list[str] = []
+    parents: dict[str, None] = {}
+    for file in files:
+        seen = known.get(file.relpath)
+        if seen is None or seen.etag != file.etag:
+            to_read.append(file)
+            continue
+        unchanged.append(file.relpath)
+        album = seen.parent_id
+        if album is not None and album not in parents:
+            parents[album] = None
+            above = cached.get(album)
+            if above is not None and above.parent_id is not None:
+                parents[above.parent_id] = None
+    return to_read, unchanged, list(parents)
+
+
+def _read_all_tags(files: Sequence[FileStat]) -> dict[str, TrackTags | None]:
+    """Each file's tags by relative path, from worker processes for a large batch. Blocking."""
+    paths = [file.path for file in files]
+    pool = tag_reader(len(paths))
+    if pool is None:
+        found = read_tags_chunk(paths)
+    else:
+        with pool:
+            found = [tags for part in pool.map(read_tags_chunk, chunks(paths)) for tags in part]
+    return {file.relpath: tags for file, tags in zip(files, found, strict=True)}
+
+
+def _holds_audio(path: str) -> bool:
+    """Whether ``path`` is a folder with an audio file somewhere below it (a folder moved in)."""
+    pending = [path]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if is_audio_name(entry.name):
+                        return True
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+        except OSError:
+            continue
+    return False
+
+
+def _folders_of(relpaths: Iterable[str]) -> frozenset[str]:
+    folders: set[str] = set()
+    for relpath in relpaths:
+        folder = relpath.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return frozenset(folders)
 
 
 def _library_of_known(file: FileStat, known: KnownItem) -> str:

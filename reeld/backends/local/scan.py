@@ -50,6 +50,10 @@ VIDEO_EXTENSIONS = frozenset(
         "iso",
     ]
 )
+#: Audio files, listed in a Music library (reeld/backends/local/music.py reads their tags).
+AUDIO_EXTENSIONS = frozenset(
+    ["mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "wma", "wv", "ape", "aiff", "aif"]
+)
 # Folders that NAS boxes and desktops litter media folders with.
 IGNORED_DIRS = frozenset({"@eaDir", "#recycle", "$RECYCLE.BIN", "lost+found", "System Volume Information"})
 #: Files smaller than this are not real media: no point asking mediainfo for a duration.
@@ -60,6 +64,7 @@ MAX_SKIP_WARNINGS = 20
 MOVIES = Library("movies", "Movies", LibraryKind.MOVIES)
 SHOWS = Library("shows", "TV Shows", LibraryKind.SHOWS)
 OTHER = Library("other", "Other", LibraryKind.OTHER)
+MUSIC = Library("music", "Music", LibraryKind.MUSIC)
 LIBRARY_OF_KIND = {
     FileKind.MOVIE: MOVIES.remote_id,
     FileKind.EPISODE: SHOWS.remote_id,
@@ -77,6 +82,10 @@ def season_id(key: str, season: int) -> str:
 
 def is_video_name(name: str) -> bool:
     return name.rpartition(".")[2].lower() in VIDEO_EXTENSIONS
+
+
+def is_audio_name(name: str) -> bool:
+    return name.rpartition(".")[2].lower() in AUDIO_EXTENSIONS
 
 
 def is_hidden(name: str) -> bool:
@@ -104,6 +113,8 @@ class FileStat:
 @dataclass(slots=True)
 class WalkResult:
     files: list[FileStat] = field(default_factory=list)
+    #: Audio files, apart from the videos.
+    audio: list[FileStat] = field(default_factory=list)
     #: Unreadable folders and files left out.
     skipped: int = 0
 
@@ -160,22 +171,25 @@ def walk_folder(root: str, under: str = "") -> WalkResult:
                         visited.add((info.st_dev, info.st_ino))
                         pending.append((entry.path, f"{prefix}{entry.name}/"))
                 elif is_video_name(entry.name) and entry.is_file():
-                    _add_file(result, entry, prefix)
+                    _add_file(result.files, entry, prefix)
+                elif is_audio_name(entry.name) and entry.is_file():
+                    _add_file(result.audio, entry, prefix)
             except FileNotFoundError:
                 continue  # a dangling symlink, or a file deleted while we looked
             except OSError as exc:
                 _skip(result, entry.path, exc.strerror or str(exc))
     result.files.sort(key=lambda f: f.relpath)
+    result.audio.sort(key=lambda f: f.relpath)
     return result
 
 
-def _add_file(result: WalkResult, entry: os.DirEntry[str], prefix: str) -> None:
+def _add_file(found: list[FileStat], entry: os.DirEntry[str], prefix: str) -> None:
     info = entry.stat()
     if not stat.S_ISREG(info.st_mode):
         return
     if not os.access(entry.path, os.R_OK):
         raise PermissionError(13, "Permission denied", entry.path)
-    result.files.append(
+    found.append(
         FileStat(
             relpath=prefix + entry.name,
             path=entry.path,

@@ -1,0 +1,130 @@
+"""Music: a local folder of real audio files (MP3, FLAC, Opus, Ogg Vorbis, M4A) and the Jellyfin and
+Plex fakes' music libraries, as a client sees them over a real bus: albums at the top level, artists
+by ``Query``, ``GetChildren`` from artist to albums to tracks, with numbers, durations and covers."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dbus_fast import Variant
+
+from reeld.fakes.audio import AudioTags, MusicFolder, make_music_folder, write_audio
+from tests.backends.test_local_backend import touch
+from tests.bus.test_query import plain, query
+from tests.conftest import StartReeld
+from tests.support.bus import PrivateBus
+from tests.test_daemon_e2e import IFACE, Client, add_folder, libraries, list_all
+
+#: MP3 durations come from whole frames of 1152 samples (26 ms at 44.1 kHz).
+DURATION_SLACK_MS = 30
+
+
+async def children(client: Client, item_id: str) -> list[dict[str, Any]]:
+    (found,) = await client.manager("GetChildren", "s", item_id)
+    return [plain(item) for item in found]
+
+
+def sample_music(root: Path) -> MusicFolder:
+    """Ten albums of four tracks over the five formats (the tenth on two discs), a compilation's
+    track, an untagged file in an Artist/Album folder, and a file that is not audio at all."""
+    music = make_music_folder(root, artists=2, albums_per_artist=5, tracks_per_album=4)
+    write_audio(
+        root / "Music" / "Mixes" / "Summer Hits" / "07.flac",
+        AudioTags(title="Sunny", artist="Solo Singer", album="Summer Hits", track=7, compilation=True),
+    )
+    write_audio(root / "Music" / "Loose Band" / "Demo Tape" / "03 - Basement Song.mp3", AudioTags())
+    touch(root / "Music" / "broken.mp3", b"\x00not an mp3 at all" * 10)
+    return music
+
+
+async def test_a_folder_of_audio_files_is_a_music_library_of_albums_artists_and_tracks(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    music = sample_music(tmp_path / "media")
+    daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, music.root)
+    library = (await libraries(client, source))["Music"]
+    assert await client.prop(library, "Library", "Kind") == "music"
+
+    # The top level is the albums, each with its album artist and year.
+    albums = [plain(item) for item in await list_all(client, library)]
+    assert {item["kind"] for item in albums} == {"album"}
+    expected = music.albums | {("Various Artists", "Summer Hits"), ("Loose Band", "Demo Tape")}
+    assert {(item["artist"], item["title"]) for item in albums} == expected
+    assert await client.prop(library, "Library", "ItemCount") == len(expected)
+
+    # Artists by Query; each one's children are its albums.
+    artists, total = await query(client, library, {"kind": Variant("s", "artist")})
+    assert total == len(artists) == 4
+    assert {item["title"] for item in artists} == music.artists | {"Various Artists", "Loose Band"}
+    first_artist = next(item for item in artists if item["title"] == "Artist 00001")
+    assert {item["title"] for item in await children(client, first_artist["id"])} == {
+        album for artist, album in music.albums if artist == "Artist 00001"
+    }
+
+    # An album's children are its tracks, by disc then number, as the tags say.
+    by_title = {item["title"]: item for item in albums}
+    for artist, title in music.albums:
+        tracks = await children(client, by_title[title]["id"])
+        written = sorted(
+            (t for t in music.tracks if t.album == title and t.album_artist == artist),
+            key=lambda t: (t.disc, t.track),
+        )
+        assert [(t["title"], t["index"], t["parent_index"]) for t in tracks] == [
+            (t.title, t.track, t.disc) for t in written
+        ]
+        for shown, track in zip(tracks, written, strict=True):
+            assert shown["kind"] == "track" and shown["artist"] == artist
+            assert abs(shown["duration_ms"] - track.duration_ms) <= DURATION_SLACK_MS, track.relpath
+        assert (
+            abs(by_title[title]["duration_ms"] - sum(t.duration_ms for t in written)) <= 4 * DURATION_SLACK_MS
+        )
+    two_discs = [
+        title for _, title in music.albums if {t.disc for t in music.tracks if t.album == title} == {1, 2}
+    ]
+    assert len(two_discs) == 1
+
+    # Untagged: placed by its folders and name. The file that is not audio is left out.
+    (demo,) = await children(client, by_title["Demo Tape"]["id"])
+    assert (demo["title"], demo["index"], demo["artist"]) == ("Basement Song", 3, "Loose Band")
+    (sunny,) = await children(client, by_title["Summer Hits"]["id"])
+    assert (sunny["title"], sunny["artist"]) == ("Sunny", "Solo Singer")
+    tracks, total = await query(client, library, {"kind": Variant("s", "track")}, page=50)
+    assert total == len(music.tracks) + 2
+    assert "Music/broken.mp3" not in {item["id"] for item in tracks}
+
+
+async def test_a_rescan_reads_only_new_files_and_keeps_albums_whole(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    music = make_music_folder(tmp_path / "media", artists=1, albums_per_artist=2, tracks_per_album=3)
+    reeld = daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, music.root)
+    library = (await libraries(client, source))["Music"]
+    albums = {item["title"]: item for item in map(plain, await list_all(client, library))}
+    first = sorted(albums)[0]
+    first_tracks = [t for t in music.tracks if t.album == first]
+
+    # A fourth track arrives, a track of the other album goes.
+    folder = (music.root / first_tracks[0].relpath).parent
+    write_audio(
+        folder / "04 - Bonus.opus",
+        AudioTags(title="Bonus", artist="Guest", album=first, track=4, album_artist="Artist 00001"),
+    )
+    gone = next(t for t in music.tracks if t.album != first)
+    os.unlink(music.root / gone.relpath)
+    await client.call(source, f"{IFACE}.Source", "Sync", "b", False)
+    finished = await client.sync_finished(source)
+    assert finished.body[1], finished.body[2]
+
+    tracks = await children(client, albums[first]["id"])
+    assert [(t["title"], t["index"]) for t in tracks] == [(t.title, t.track) for t in first_tracks] + [
+        ("Bonus", 4)
+    ]
+    assert tracks[-1]["artist"] == "Guest"
+    other = next(title for title in albums if title != first)
+    assert gone.relpath not in {t["id"] for t in await children(client, albums[other]["id"])}
+    # Only the one new file's tags were read.
+    assert '"read": 1' in reeld.stderr_text() or "read=1" in reeld.stderr_text()
