@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from reeld.artwork.service import Artwork
+from reeld.artwork.store import KINDS as ARTWORK_KINDS
 from reeld.artwork.store import ArtworkStore
 from reeld.backends.base import PlaybackState
 from reeld.backends.jellyfin.kind import JellyfinKind
@@ -399,6 +400,7 @@ class Daemon:
 
     async def get_artwork(self, item_id: str, kind: str, width: int) -> str:
         """The path of an item's image in the artwork cache, fetched now if it must be."""
+        check_choice(kind, ARTWORK_KINDS, "artwork kind")  # a bad argument before an unknown item
         ref = self._known_item(item_id)
         return await self.artwork.get(ref.source_id, ref.remote_id, kind, width)
 

@@ -29,10 +29,11 @@ from reeld.artwork.sidecars import find_sidecar
 from reeld.artwork.sniff import image_info
 from reeld.artwork.store import KINDS, ORIGINAL, ArtworkStore, width_step
 from reeld.cache.db import Database
-from reeld.errors import BackendUnavailable, InvalidArgument, NotFound, ReeldError
+from reeld.errors import BackendUnavailable, NotFound, ReeldError
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator
+from reeld.validation import check_choice
 from reeld.workers import name_os_thread
 
 log = structlog.get_logger(__name__)
@@ -161,8 +162,7 @@ class Artwork:
 
     async def get(self, source_id: str, remote_id: str, kind: str, width: int) -> str:
         """The path of an item's image of ``kind`` near ``width`` (0: the original)."""
-        if kind not in KINDS:
-            raise InvalidArgument(f"Unknown artwork kind {kind[:40]!r}: one of {', '.join(KINDS)}")
+        check_choice(kind, KINDS, "artwork kind")
         if not await self.ready():
             raise ArtworkUnavailable(f"The artwork cache folder {self.store.root} cannot be used")
         runtime = self.coordinator.get(source_id)
