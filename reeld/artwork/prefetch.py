@@ -28,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 #: Images fetched at once per source: enough to hide each request's latency on a busy machine.
 CONCURRENCY = 8
+#: ...and while the source syncs: one, so the first screen of a large library fills in during its
+#: first sync without the prefetch taking the server's or the machine's time from the sync.
+DURING_SYNC = 1
 #: The width step each kind is prefetched at: a grid's poster, a backdrop behind a details view.
 WIDTHS = {"poster": 320, "backdrop": 780}
 #: A pass starts this long after it was asked for: a sync's progress events make one pass, not many.
@@ -42,8 +45,8 @@ class Prefetcher:
         self._wanted: set[str] = set()
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe = lambda: None
-        #: Passes finished, by source (tests and benchmarks wait on it).
-        self.passes: dict[str, int] = {}
+        #: By source, set while it is not syncing.
+        self._idle: dict[str, asyncio.Event] = {}
 
     def start(self) -> None:
         self._unsubscribe = self.events.subscribe(self._on_event)
@@ -56,12 +59,25 @@ class Prefetcher:
         await asyncio.gather(*runs, return_exceptions=True)
 
     def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.SyncProgress | ev.SyncFinished):
+            idle = self._idle_of(event.source_id)
+            if isinstance(event, ev.SyncProgress) and event.syncing:
+                idle.clear()
+            else:
+                idle.set()
         if (
             (isinstance(event, ev.SyncProgress) and event.syncing)
             or (isinstance(event, ev.SyncFinished) and event.success)
             or isinstance(event, ev.ItemsChanged)
         ):
             self.poke(event.source_id)
+
+    def _idle_of(self, source_id: str) -> asyncio.Event:
+        idle = self._idle.get(source_id)
+        if idle is None:
+            idle = self._idle[source_id] = asyncio.Event()
+            idle.set()
+        return idle
 
     def poke(self, source_id: str) -> None:
         """Have a pass over the source soon (once more after the one under way, if any)."""
@@ -80,7 +96,6 @@ class Prefetcher:
                     await self._pass(source_id)
                 except (ReeldError, OSError) as exc:
                     log.info("artwork_prefetch_stopped", source=source_id, reason=str(exc))
-                self.passes[source_id] = self.passes.get(source_id, 0) + 1
         finally:
             self._runs.pop(source_id, None)
 
@@ -109,12 +124,16 @@ class Prefetcher:
     async def _fetch_all(
         self, source_id: str, kind: str, width: int, todo: Iterator[tuple[str, str, str]]
     ) -> int:
-        """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator; how many were kept."""
+        """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator (all but
+        ``DURING_SYNC`` of them waiting while the source syncs); how many were kept."""
         kept = 0
+        idle = self._idle_of(source_id)
 
-        async def worker() -> None:
+        async def worker(number: int) -> None:
             nonlocal kept
             for remote_id, library_id, tag in todo:
+                if number >= DURING_SYNC:
+                    await idle.wait()
                 if self.artwork.store.disk_full:
                     return
                 try:
@@ -125,7 +144,7 @@ class Prefetcher:
                     continue  # this one image (noted as failed; the others go on)
                 kept += 1
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(CONCURRENCY)]
+        workers = [asyncio.ensure_future(worker(number)) for number in range(CONCURRENCY)]
         try:
             await asyncio.gather(*workers)
         finally:
