@@ -195,9 +195,14 @@ class Artwork:
         if task is None:
             task = asyncio.get_running_loop().create_task(self._fetch(key, library_id))
             self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+            task.add_done_callback(functools.partial(self._fetched, key))
         # One asker giving up (a client timeout) must not cancel the fetch the others wait for.
         return asyncio.shield(task)
+
+    def _fetched(self, key: ImageKey, task: "asyncio.Task[str]") -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # seen: every asker may have given up (asyncio would log it as lost)
 
     async def _fetch(self, key: ImageKey, library_id: str) -> str:
         source_id, remote_id, kind, tag, step = key
