@@ -194,7 +194,7 @@ def test_fast_path_and_guessit_agree(relpath: str) -> None:
     "relpath",
     [
         "Inception.mkv",
-        "Movie.Title.2019.Part.2.mkv",
+        "Mastercook Italia - Stagione 6 (2016) 720p ep13 spyro.mkv",
         "Show/Season 1/Show - 02 - Title.mkv",
         "Blade.Runner.2049.mkv",
     ],
@@ -202,3 +202,106 @@ def test_fast_path_and_guessit_agree(relpath: str) -> None:
 def test_names_the_fast_path_cannot_decide_go_to_guessit(relpath: str) -> None:
     assert classify_fast(relpath) is None
     assert classify(relpath).parser == "guessit"
+
+
+# Issue 14's table: (path, kind, show or movie title, year, season, episode, last episode, air date).
+ISSUE_14 = [
+    ("Show/Season 2009/S2009E02 blah.avi", FileKind.EPISODE, "Show", None, 2009, 2, None, None),
+    (
+        "Some.Show.S01.1080p.WEB-DL.x264-GRP/Some.Show.S01E01.mkv",
+        FileKind.EPISODE,
+        "Some Show",
+        None,
+        1,
+        1,
+        None,
+        None,
+    ),
+    ("Panorama/Panorama.15-05-2018.mp4", FileKind.EPISODE, "Panorama", None, 2018, 515, None, "2018-05-15"),
+    ("Show.2017.E07.mkv", FileKind.EPISODE, "Show", 2017, 1, 7, None, None),
+    (
+        "Caprica (2008)/Season 1/Apotheosis_1920x1080.mp4",
+        FileKind.EPISODE,
+        "Caprica",
+        2008,
+        1,
+        None,
+        None,
+        None,
+    ),
+    ("Bones.S03E01.720p.HDTV.x264-SCENE.mkv", FileKind.EPISODE, "Bones", None, 3, 1, None, None),
+    (
+        "Inception (2010)/trailer.mp4",
+        FileKind.EXTRA,
+        "Inception (2010) \u2013 Trailer",
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),
+    ("300.trailer.mp4", FileKind.EXTRA, "300 \u2013 Trailer", None, None, None, None, None),
+    ("300 - trailer.mp4", FileKind.EXTRA, "300 \u2013 Trailer", None, None, None, None, None),
+    ("My Movie (1997) - Group 2019.mp4", FileKind.MOVIE, "My Movie", 1997, None, None, None, None),
+    ("Title.DVDRip.XviD-GRP/abc-ttl.avi", FileKind.MOVIE, "Title", None, None, None, None, None),
+    ("Show.S01E02.S01E03.mkv", FileKind.EPISODE, "Show", None, 1, 2, 3, None),
+    ("Show 02x03-04-15.mkv", FileKind.EPISODE, "Show", None, 2, 3, 15, None),
+]
+
+
+@pytest.mark.parametrize(("relpath", "kind", "title", "year", "season", "episode", "last", "aired"), ISSUE_14)
+def test_the_names_of_issue_14_list_as_a_person_expects(
+    relpath: str,
+    kind: FileKind,
+    title: str,
+    year: int | None,
+    season: int | None,
+    episode: int | None,
+    last: int | None,
+    aired: str | None,
+) -> None:
+    found = classify(relpath, 900 * MB)
+    named = (found.show, found.show_year) if kind is FileKind.EPISODE else (found.title, found.year)
+    assert (found.kind, *named) == (kind, title, year)
+    assert (found.season, found.episode, found.last_episode, found.aired) == (season, episode, last, aired)
+
+
+def test_a_release_group_named_like_an_extra_suffix_is_not_an_extra() -> None:
+    assert classify("Heat.1995.1080p.BluRay.x264-SHORT.mkv", 900 * MB).kind is FileKind.MOVIE
+    assert classify("Monk.S03E01.720p.HDTV.x264-TRAILER.mkv", 900 * MB).kind is FileKind.EPISODE
+    assert classify("Heat (1995)/Heat (1995)-short.mkv", 90 * MB).kind is FileKind.EXTRA
+
+
+def test_an_extra_in_a_season_folder_belongs_to_its_show() -> None:
+    found = classify("Dark/Season 1/Behind The Scenes/Making of.mkv", 90 * MB)
+    assert (found.kind, found.title) == (FileKind.EXTRA, "Dark \u2013 Making of")
+
+
+@pytest.mark.parametrize(
+    ("relpath", "part"),
+    [
+        ("Movies/Heat (1995)/Heat (1995) - cd1.avi", 1),
+        ("Movies/Heat (1995)/Heat (1995) - cd2.avi", 2),
+        ("Heat.1995.DVDRip.XviD-GRP/heat.1995.cd2.avi", 2),
+        ("Heat (1995) - part2.mkv", 2),
+        ("Heat (1995)/Heat - disc1.mkv", 1),
+        ("Heat (1995) pt1.mkv", 1),
+    ],
+)
+def test_parts_of_a_movie_are_that_movie_with_a_part_number(relpath: str, part: int) -> None:
+    found = classify(relpath, 700 * MB)
+    assert (found.kind, found.title, found.year, found.part) == (FileKind.MOVIE, "Heat", 1995, part)
+
+
+@pytest.mark.parametrize(
+    ("relpath", "title"),
+    [
+        ("Films/Charlottes.Web.mkv", "Charlottes Web"),  # guessit reads "Web" as a source
+        ("VID_20190503_181512.mp4", "VID 20190503 181512"),  # guessit reads "VID"
+        ("Baraka_Edition_Collector.avi", "Baraka"),  # guessit knows editions
+        ("Die.Schluempfe.2.German.DL.1080p.BluRay.x264-EXQUiSiTE.mkv", "Die Schluempfe 2"),
+    ],
+)
+def test_names_without_a_year_take_guessits_title_unless_it_is_a_fragment(relpath: str, title: str) -> None:
+    found = classify(relpath, 900 * MB)
+    assert (found.kind, found.title, found.parser) == (FileKind.MOVIE, title, "guessit")

@@ -45,6 +45,7 @@ EXTRAS_DIRS = frozenset(
         "trailers",
         "other",
         "others",
+        "clips",
     }
 )
 SAMPLE_DIRS = frozenset({"sample", "samples"})
@@ -152,6 +153,8 @@ class Classification:
     episode: int | None = None
     last_episode: int | None = None
     aired: str | None = None
+    #: Which part of a movie split over several files (``cd1``, ``part2``); None when it is whole.
+    part: int | None = None
     #: Which parser decided: "fast" or "guessit".
     parser: str = "fast"
 
@@ -165,7 +168,7 @@ class Classification:
 _WORD = re.compile(r"[^\s._]+")
 _NON_WORD = re.compile(r"[\W_]+")
 _SPACES = re.compile(r"\s+")
-_RESOLUTION = re.compile(r"^\d{3,4}[pi]$")
+_RESOLUTION = re.compile(r"^(?:\d{3,4}[pi]|\d{3,4}x\d{3,4})$")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -178,11 +181,17 @@ def title_key(title: str, year: int | None = None) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def clean_title(raw: str) -> str:
-    """A display title from a name: dots and underscores become spaces, capitals stay as written."""
+    """A display title from a name: dots and underscores become spaces, capitals stay as written,
+    a library's "Simpsons, The" is "The Simpsons"."""
     text = raw.replace("_", " ").strip(" -.,[(")
     if " " not in text:
         text = _undot(text)
-    return _SPACES.sub(" ", text).strip(" -,[(")
+    text = _SPACES.sub(" ", text).strip(" -,[(")
+    article = _TRAILING_ARTICLE.match(text)
+    return f"{article[2]} {article[1]}" if article else text
+
+
+_TRAILING_ARTICLE = re.compile(r"^(.+?),\s*(The|A|An)$", re.IGNORECASE)
 
 
 def _undot(text: str) -> str:
@@ -228,12 +237,15 @@ _YEAR = re.compile(r"(?<![^\s._\-\[(])([(\[]?)((?:19|20)\d{2})([)\]]?)(?![^\s._\
 
 
 def split_title_year(raw: str) -> tuple[str, int] | None:
-    """``Title.Year[.tags]`` or ``Title (Year) anything`` → (title, year); the last fitting year wins.
+    """``Title.Year[.tags]`` or ``Title (Year) anything`` → (title, year); the first bracketed year
+    wins (``My Movie (1997) - Group 2019``), else the last fitting one (``Blade.Runner.2049.2017``).
 
     A bare year must end the name or be followed by release tags, so ``Movie.2019.Part.2`` is left
     undecided. None when no year fits.
     """
-    for match in reversed(list(_YEAR.finditer(raw))):
+    matches = list(_YEAR.finditer(raw))
+    in_brackets = [m for m in matches if m[1] and m[3]]
+    for match in [*in_brackets[:1], *reversed(matches)]:
         year = int(match[2])
         title = clean_title(raw[: match.start()])
         if not title or not MIN_YEAR <= year <= MAX_YEAR:
@@ -261,7 +273,7 @@ def name_and_year(name: str) -> tuple[str, int | None]:
 
 # -- folders -----------------------------------------------------------------------------------
 
-_SEASON_DIR = re.compile(r"^(?:season|series|staffel|saison|temporada|s)[\s._-]*(\d{1,3})$", re.IGNORECASE)
+_SEASON_DIR = re.compile(r"^(?:season|series|staffel|saison|temporada|s)[\s._-]*(\d{1,4})$", re.IGNORECASE)
 _SPECIALS_DIR = re.compile(r"^specials?$", re.IGNORECASE)
 
 
@@ -273,44 +285,83 @@ def season_of_folder(name: str) -> int | None:
     return int(match[1]) if match else None
 
 
+# What a season pack's folder adds to the show's name: "Some.Show.S01.1080p…", "Friends Season 1 Complete".
+_PACK_MARKER = re.compile(
+    r"[\s._-]+(?:s\d{1,4}(?:[\s._-]?e\d{1,4})?|(?:season|series|saison|stagione|staffel|temporada)[\s._-]*\d{1,4}"
+    r"|complete|(?:19|20)\d{2}[.\-_ ]\d{2}[.\-_ ]\d{2})(?=$|[\s._\-\[(])",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=8192)
+def show_folder_name(name: str) -> tuple[str, int | None]:
+    """A show's folder as (title, year), without what a season pack adds to it:
+    ``Some.Show.2005.S01.1080p.WEB-DL-GRP`` → ("Some Show", 2005)."""
+    base = strip_release_tail(name)
+    match = _PACK_MARKER.search(base)
+    if match and match.start() > 0:
+        base = base[: match.start()]
+    return name_and_year(base) if base.strip(" .-_") else name_and_year(name)
+
+
 def resolve_show(
     dirs: list[str], parsed: str | None, parsed_year: int | None
 ) -> tuple[str, int | None, bool]:
     """The show a file belongs to: (title, year, named by its folder).
 
     A ``Season N`` folder's parent is the show's folder. Otherwise the file's own folder names the
-    show when the name in the file matches it (``Dark/Dark.S01E02``, ``Doctor Who (2005)/Doctor.Who.S01E01``)
-    or when the file names no show at all (``Show/S01E02``).
+    show when the name in the file matches it (``Dark/Dark.S01E02``, ``Doctor Who (2005)/Doctor.Who.S01E01``,
+    a season pack's ``Dark.S01.1080p-GRP/Dark.S01E02``) or when the file names no show at all (``Show/S01E02``).
     """
     in_season_folder = bool(dirs) and season_of_folder(dirs[-1]) is not None
     if in_season_folder and len(dirs) >= 2:
-        return (*name_and_year(dirs[-2]), True)
+        return (*show_folder_name(dirs[-2]), True)
     if parsed:
         if dirs and not in_season_folder:
-            title, year = name_and_year(dirs[-1])
+            title, year = show_folder_name(dirs[-1])
             folder_key, parsed_key = title_key(title, year), title_key(parsed, parsed_year)
             if folder_key == parsed_key or folder_key.startswith(parsed_key + " "):
                 return title, year, True
         return parsed, parsed_year, False
     if dirs and not in_season_folder:
-        return (*name_and_year(dirs[-1]), True)
+        return (*show_folder_name(dirs[-1]), True)
     return "", None, False
 
 
 def extra_or_sample(dirs: list[str], stem: str, size: int) -> Classification | None:
-    """An extra or a release sample, from folder names and Plex-style suffixes alone."""
+    """An extra or a release sample, from folder names and Plex- and Jellyfin-style suffixes alone."""
     lowered = [d.lower() for d in dirs]
     if size < SAMPLE_MAX_BYTES and (any(d in SAMPLE_DIRS for d in lowered) or _SAMPLE_NAME.search(stem)):
         return Classification(FileKind.IGNORED, clean_title(stem))
     for position, folder in enumerate(lowered):
         if folder in EXTRAS_DIRS:
-            owner = dirs[position - 1] if position else ""
-            return Classification(FileKind.EXTRA, _extra_title(owner, clean_title(stem)))
-    match = _EXTRA_SUFFIX.search(stem)
-    if match:
-        kind = match[1].replace("behindthescenes", "behind the scenes").capitalize()
-        return Classification(FileKind.EXTRA, _extra_title(stem[: match.start()], kind))
+            return Classification(FileKind.EXTRA, _extra_title(_owner(dirs[:position]), clean_title(stem)))
+    if _EXTRA_NAME.match(stem):  # "trailer.mp4" beside the movie it belongs to
+        return Classification(FileKind.EXTRA, _extra_title(_owner(dirs), _extra_kind(stem)))
+    match = _EXTRA_SUFFIX.search(stem) or _TRAILER_SUFFIX.search(stem)
+    if match and not _is_release_group(stem[: match.start()]):
+        return Classification(FileKind.EXTRA, _extra_title(stem[: match.start()], _extra_kind(match[1])))
     return None
+
+
+def _owner(dirs: list[str]) -> str:
+    """The folder an extra belongs to: the nearest one above that is not a season folder."""
+    for folder in reversed(dirs):
+        if season_of_folder(folder) is None:
+            return folder
+    return ""
+
+
+def _extra_kind(word: str) -> str:
+    word = word.rstrip("0123456789").lower()
+    return _EXTRA_KINDS.get(word, word.capitalize())
+
+
+def _is_release_group(before: str) -> bool:
+    """Whether a ``-word`` ending is a release group (``Bones.S03E01.720p.HDTV.x264-SCENE``), not an
+    extra's suffix: it follows a release tag or an episode marker."""
+    words = _WORD.findall(before)
+    return bool(words) and (_tag_strength(words[-1]) > 0 or _SXXEYY.search(before) is not None)
 
 
 def _extra_title(owner: str, name: str) -> str:
@@ -320,28 +371,54 @@ def _extra_title(owner: str, name: str) -> str:
 
 # How release groups name samples: "sample-x", "x-sample", "x.sample", never "The.Sample.Movie".
 _SAMPLE_NAME = re.compile(r"^sample(?:$|[\s._-])|[\s._-]sample$", re.IGNORECASE)
-_EXTRA_SUFFIX = re.compile(
-    r"-(trailer|behindthescenes|deleted|featurette|interview|scene|short|other)$", re.IGNORECASE
+_EXTRA_WORDS = (
+    r"trailer|behindthescenes|deletedscene|deleted|featurette|interview|scene|short|other|clip|extra"
 )
+# Plex and Jellyfin: "Movie (2010)-trailer", "Movie - featurette2"; Jellyfin also "Movie.trailer", "Movie_trailer".
+_EXTRA_SUFFIX = re.compile(rf"\s*-\s*({_EXTRA_WORDS})\d*$", re.IGNORECASE)
+_TRAILER_SUFFIX = re.compile(r"(?<=\S)[\s._](trailer)\d*$", re.IGNORECASE)
+_EXTRA_NAME = re.compile(rf"^(?:{_EXTRA_WORDS})\d*$", re.IGNORECASE)
+_EXTRA_KINDS = {
+    "behindthescenes": "Behind the scenes",
+    "deleted": "Deleted scene",
+    "deletedscene": "Deleted scene",
+}
 
 # -- fast path -----------------------------------------------------------------------------------
 
 _SXXEYY = re.compile(
-    r"(?:^|[\s._\-\[(])S(\d{1,2})[\s._-]?E(\d{1,4})((?:(?:[\s._-]?E|-)\d{1,4})*)(?=$|[\s._\-\])])",
+    r"(?:^|[\s._\-\[(])S(\d{1,4})[\s._-]?E(\d{1,4})"
+    # more episodes of the same file: E02E03, E02-E03, E02-03, E02.S01E03
+    r"((?:(?:[\s._-]?E|-E?|[\s._-]?S\d{1,4}E)\d{1,4})*)(?=$|[\s._\-\])])",
     re.IGNORECASE,
 )
-_NXNN = re.compile(r"(?:^|[\s._\-\[(])(\d{1,2})x(\d{2,3})(?=$|[\s._\-\])])", re.IGNORECASE)
-_DATE = re.compile(r"(?:^|[\s._-])((?:19|20)\d{2})[.\-_ ](\d{2})[.\-_ ](\d{2})(?=$|[\s._-])")
-_FANSUB = re.compile(r"^\[[^\]]+\]\s*(.+?)\s+-\s+(\d{1,4})(?:v\d)?(?:\s*[\[(].*)?$")
+_NXNN = re.compile(
+    r"(?:^|[\s._\-\[(])(\d{1,2})x(\d{2,3})((?:-(?:\d{1,2}x)?\d{2,3})*)(?=$|[\s._\-\])])", re.IGNORECASE
+)
+# "Show.2017.E07": a show's year, then an episode of its only season.
+_YEAR_EPISODE = re.compile(r"^(.+?[\s._-])((?:19|20)\d{2})[\s._-]+E(\d{1,4})(?=$|[\s._\-\[(])", re.IGNORECASE)
+_DATE = re.compile(r"(?:^|[\s._\-\[(])((?:19|20)\d{2})[.\-_ ](\d{2})[.\-_ ](\d{2})(?=$|[\s._\-\])])")
+# "Panorama.15-05-2018": day first, as most of the world writes it, unless that cannot be a date.
+_DATE_DAY_FIRST = re.compile(
+    r"(?:^|[\s._\-\[(])(\d{2})[.\-_ ](\d{2})[.\-_ ]((?:19|20)\d{2})(?=$|[\s._\-\])])"
+)
+# "[Group] Show - 012 [1080p]", "[Group] Show S2 - 05 (1080p)", "Show - 975 [Dual Audio]".
+_FANSUB = re.compile(
+    r"^(\[[^\]]+\]\s*)?(.+?)(?:\s+(?:S|Season\s*)(\d{1,2}))?\s+-\s+(\d{1,4})(?:v\d)?(\s*[\[(].*)?$",
+    re.IGNORECASE,
+)
 _NUMBERED = re.compile(
     r"^(?:e|ep|episode)?[\s._-]*(\d{1,3})(?:[\s._]*-[\s._]*|[\s._]+|$)(.*)$", re.IGNORECASE
 )
 _LAST_NUMBER = re.compile(r"(\d{1,4})$")
 _SEASON_MARKER = re.compile(r"s\d|season|series|\dx\d", re.IGNORECASE)
+_DIGITS = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
+_BRACKETED_YEAR = re.compile(r"[(\[](?:19|20)\d{2}[)\]]")
 
 
 def _episode(
-    dirs: list[str], show_raw: str, season: int, episode: int, rest: str, **extra: Any
+    dirs: list[str], show_raw: str, season: int, episode: int | None, rest: str, **extra: Any
 ) -> Classification | None:
     parsed, parsed_year = name_and_year(show_raw)
     show, show_year, from_folder = resolve_show(dirs, parsed or None, parsed_year)
@@ -360,55 +437,172 @@ def _episode(
     )
 
 
+def _last_episode(first: int, more: str) -> int | None:
+    last = _LAST_NUMBER.search(more) if more else None
+    return int(last[1]) if last and int(last[1]) > first else None
+
+
 def _fast_episode(dirs: list[str], stem: str) -> Classification | None:
     match = _SXXEYY.search(stem)
     if match:
-        last = _LAST_NUMBER.search(match[3]) if match[3] else None
+        first, rest = int(match[2]), stem[match.end() :]
         return _episode(
             dirs,
             stem[: match.start()],
             int(match[1]),
-            int(match[2]),
-            stem[match.end() :],
-            last_episode=int(last[1]) if last else None,
+            first,
+            rest,
+            last_episode=_last_episode(first, match[3]),
+            aired=_air_date(rest),
         )
     match = _NXNN.search(stem)
     if match:
-        return _episode(dirs, stem[: match.start()], int(match[1]), int(match[2]), stem[match.end() :])
-    match = _FANSUB.match(stem)
-    if match:
-        folder_season = season_of_folder(dirs[-1]) if dirs else None
-        season = 1 if folder_season is None else folder_season
-        return _episode(dirs, match[1], season, int(match[2]), "")
-    match = _DATE.search(stem)
-    if match:
-        try:
-            aired = date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            return None
-        rest = stem[match.end() :]
+        first = int(match[2])
         return _episode(
             dirs,
             stem[: match.start()],
-            aired.year,
-            aired.month * 100 + aired.day,
-            rest,
-            aired=aired.isoformat(),
+            int(match[1]),
+            first,
+            stem[match.end() :],
+            last_episode=_last_episode(first, match[3]),
         )
+    match = _YEAR_EPISODE.match(stem)
+    if match:
+        return _episode(dirs, match[1] + match[2], 1, int(match[3]), stem[match.end() :])
+    return _fansub_episode(dirs, stem) or _dated_episode(dirs, stem) or _folder_episode(dirs, stem)
+
+
+def _fansub_episode(dirs: list[str], stem: str) -> Classification | None:
+    text = stem.replace("_", " ") if " " not in stem else stem
+    match = _FANSUB.match(text)
+    if match is None:
+        return None
+    group, show, season, number, tail = match.groups()
+    if not (group or tail) or (not group and (_YEAR.fullmatch(number) or _DIGITS.search(show))):
+        return None  # "Title - 1997" or "Movie 2 - 03": without a group's brackets, not sure enough
+    if season is None:
+        folder_season = season_of_folder(dirs[-1]) if dirs else None
+        season = 1 if folder_season is None else folder_season
+    return _episode(dirs, show, int(season), int(number), "")
+
+
+def _find_date(text: str) -> tuple[re.Match[str], date] | None:
+    match = _DATE.search(text)
+    if match:
+        year, month, day = int(match[1]), int(match[2]), int(match[3])
+    else:
+        match = _DATE_DAY_FIRST.search(text)
+        if match is None:
+            return None
+        day, month, year = int(match[1]), int(match[2]), int(match[3])
+        if month > 12 and day <= 12:
+            day, month = month, day  # the American order: 05-15-2018
+    try:
+        return match, date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _air_date(rest: str) -> str | None:
+    """An air date written after an episode's number ("S02E02 - Title (14-01-2008)")."""
+    found = _find_date(rest)
+    return found[1].isoformat() if found else None
+
+
+def _dated_episode(dirs: list[str], stem: str) -> Classification | None:
+    found = _find_date(stem)
+    if found is None:
+        return None
+    match, aired = found
+    return _episode(
+        dirs,
+        stem[: match.start()],
+        aired.year,
+        aired.month * 100 + aired.day,
+        stem[match.end() :],
+        aired=aired.isoformat(),
+    )
+
+
+def _folder_episode(dirs: list[str], stem: str) -> Classification | None:
+    """A file in a ``Season N`` folder: numbered (``02 - Title``), or named only (``Apotheosis_1920x1080``)."""
     folder_season = season_of_folder(dirs[-1]) if dirs else None
-    if folder_season is not None:
-        match = _NUMBERED.match(stem)
-        if match:
-            return _episode(dirs, "", folder_season, int(match[1]), match[2])
+    if folder_season is None:
+        return None
+    match = _NUMBERED.match(stem)
+    if match:
+        return _episode(dirs, "", folder_season, int(match[1]), match[2])
+    title = strip_release_tail(stem)
+    if len(dirs) >= 2 and not _DIGITS.search(title):
+        # No number at all: an episode of that season all the same, as Plex and Jellyfin list it.
+        return _episode(dirs, "", folder_season, None, title)
     return None
 
 
+# Parts of one movie, as Jellyfin and Kodi stack them: "Movie (2010) - cd1", "movie.part2", "Movie-disc1".
+_PART = re.compile(r"[\s._-]*[\[(]?\b(?:cd|dvd|part|pt|disc|disk)[\s._-]?(\d{1,2})[\])]?$", re.IGNORECASE)
+# Words of an episode in the languages guessit knows, that a movie's name seldom has.
+_EPISODE_WORDS = re.compile(
+    r"(?:^|[\s._\-\[(])(?:season|saison|stagione|staffel|temporada|episode|episodio|[eé]pisode|ep)[\s._]?\d{1,4}"
+    r"(?=$|[\s._\-\])])",
+    re.IGNORECASE,
+)
+# A scene group before the title, as lowercase releases have it: "blow-how.to.be.single.2016.1080p.bluray".
+_GROUP_PREFIX = re.compile(r"^[a-z0-9]{2,10}-[a-z0-9]+\.[^\sA-Z]*$")
+# A scene release's file named by an abbreviation: "abc-ttl", "sparks-inception-720p".
+_SCENE_CODE = re.compile(r"^[a-z0-9]{2,12}-[a-z0-9.\-]{2,40}$")
+
+
+def movie_part(stem: str) -> tuple[str, int | None]:
+    """The name without a multi-part suffix, and the part's number (``Heat - cd2`` → ("Heat", 2))."""
+    match = _PART.search(stem)
+    if match is None or match.start() == 0:
+        return stem, None
+    return stem[: match.start()], int(match[1])
+
+
 def _fast_movie(dirs: list[str], stem: str) -> Classification | None:
-    found = split_title_year(stem)
+    if _EPISODE_WORDS.search(stem):
+        return None  # "Show - Stagione 6 (2016) ep13": guessit knows these words
+    name, part = movie_part(stem)
+    found: tuple[str, int | None] | None = None
+    if dirs and _SCENE_CODE.match(name):
+        found = _movie_of_folder(dirs[-1], name)
+    if found is None and _GROUP_PREFIX.match(name) and strip_release_tail(name) != name:
+        return None  # "blow-how.to.be.single.2016.1080p" or "spider-man.2002.1080p": guessit tells them apart
+    found = found or split_title_year(name)
+    if found is None and dirs:
+        found = _movie_of_folder(dirs[-1], name)
     if found is None:
         return None
     title, year = found
-    return Classification(FileKind.MOVIE, title, year=year)
+    if dirs and year is not None:
+        title = _folder_spelling(dirs[-1], title, year)
+    return Classification(FileKind.MOVIE, title, year=year, part=part)
+
+
+def _folder_spelling(folder: str, title: str, year: int) -> str:
+    """The title as its ``Title (Year)`` folder spells it when the file's name holds more
+    (``Brazil (1985)/Brazil_Criterion_Edition_(1985).CD2``)."""
+    found = split_title_year(folder)
+    if found is None or found[1] != year:
+        return title
+    folder_key = title_key(found[0])
+    return found[0] if folder_key and f" {folder_key} " in f" {title_key(title)} " else title
+
+
+def _movie_of_folder(folder: str, name: str) -> tuple[str, int | None] | None:
+    """A file without a year named after its ``Title (Year)`` folder, or by a scene abbreviation
+    in a release's folder (``Title.DVDRip.XviD-GRP/abc-ttl``): the folder names the movie."""
+    found = split_title_year(folder)
+    if _SCENE_CODE.match(name):
+        release = strip_release_tail(folder)
+        if found is None and release != folder and clean_title(release):
+            return clean_title(release), None
+        return found
+    if found is not None and title_key(clean_title(strip_release_tail(name))) == title_key(found[0]):
+        return found
+    return None
 
 
 def classify_fast(relpath: str, size: int = 0) -> Classification | None:
@@ -453,11 +647,22 @@ def classify_guessit(relpath: str, size: int = 0) -> Classification:
             return episode
     year = _int(guess.get("year"))
     title = _first(guess.get("title"))
-    if not isinstance(title, str) or not title or year is None:
-        # Without a year guessit's title is often a fragment ("VID" of VID_20190503): the name reads better.
-        title = clean_title(strip_release_tail(stem)) or clean_title(stem)
-        year = None
-    return Classification(FileKind.MOVIE, title, year=year, parser="guessit")
+    name = clean_title(strip_release_tail(stem)) or clean_title(stem)
+    if not isinstance(title, str) or not title or (year is None and _is_fragment(name, title, guess)):
+        title, year = name, None
+    return Classification(
+        FileKind.MOVIE, title, year=year, part=_int(guess.get("cd") or guess.get("part")), parser="guessit"
+    )
+
+
+def _is_fragment(name: str, title: str, guess: dict[str, Any]) -> bool:
+    """Whether guessit's title of a name without a year is a fragment of it: a camera's name
+    ("VID" of VID_20190503_181512), or a title word read as a lone source tag ("Charlottes" of
+    Charlottes.Web): a release would have a codec or a resolution beside its source."""
+    rest = title_key(name).replace(title_key(title), "", 1)
+    if rest.strip() and not _LETTER.search(rest):
+        return True
+    return "source" in guess and not ({"video_codec", "screen_size", "audio_codec"} & guess.keys())
 
 
 def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) -> Classification | None:
@@ -479,7 +684,7 @@ def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) ->
         season, episode = aired.year, aired.month * 100 + aired.day
     if episode is None:
         return None
-    if not isinstance(aired, date) and season and season > 9 and not _SEASON_MARKER.search(relpath):
+    if not isinstance(aired, date) and season and season > 9 and _is_one_number(relpath, season, episode):
         # guessit reads a bare 4-digit number as season+episode ("Blade.Runner.2049" as 20x49).
         return None
     title = guess.get("episode_title")
@@ -497,6 +702,12 @@ def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) ->
         aired=aired.isoformat() if isinstance(aired, date) else None,
         parser="guessit",
     )
+
+
+def _is_one_number(relpath: str, season: int, episode: int) -> bool:
+    if _SEASON_MARKER.search(relpath):
+        return False
+    return re.search(rf"(?<!\d){season}{episode:02d}(?!\d)", relpath) is not None
 
 
 def classify(relpath: str, size: int = 0) -> Classification:
