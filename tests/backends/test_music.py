@@ -9,10 +9,12 @@ from typing import Any
 from dbus_fast import Variant
 
 from reeld.fakes.audio import AudioTags, MusicFolder, make_music_folder, write_audio
+from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from tests.backends.test_local_backend import touch
-from tests.bus.test_query import plain, query
+from tests.bus.test_query import add_plex, plain, query
 from tests.conftest import StartReeld
 from tests.support.bus import PrivateBus
+from tests.support.keyring import KeyringDaemon
 from tests.test_daemon_e2e import IFACE, Client, add_folder, libraries, list_all
 
 #: MP3 durations come from whole frames of 1152 samples (26 ms at 44.1 kHz).
@@ -22,6 +24,11 @@ DURATION_SLACK_MS = 30
 async def children(client: Client, item_id: str) -> list[dict[str, Any]]:
     (found,) = await client.manager("GetChildren", "s", item_id)
     return [plain(item) for item in found]
+
+
+def server_id(item: dict[str, Any]) -> str:
+    """The server's own id of an item (a bus id is ``source:id``)."""
+    return str(item["id"]).split(":", 1)[1]
 
 
 def sample_music(root: Path) -> MusicFolder:
@@ -128,3 +135,52 @@ async def test_a_rescan_reads_only_new_files_and_keeps_albums_whole(
     assert gone.relpath not in {t["id"] for t in await children(client, albums[other]["id"])}
     # Only the one new file's tags were read.
     assert '"read": 1' in reeld.stderr_text() or "read=1" in reeld.stderr_text()
+
+
+# -- servers -----------------------------------------------------------------------------------------
+
+
+async def test_a_plex_music_library_lists_albums_with_their_artists_and_tracks(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client_for: Any
+) -> None:
+    home = ServerSpec(
+        "Home",
+        catalog=CatalogSpec(movies=2, shows=1, seasons=1, episodes=1, artists=2, albums=2, tracks=3),
+        connections=(ConnectionSpec.live(local=True),),
+    )
+    cluster = FakePlexCluster([home])
+    catalog = cluster.server("Home").catalog
+    with cluster.run_in_thread() as url:
+        daemon(env={"REELD_PLEX_TV_URL": url})
+        client = await client_for(private_bus)
+        source = await add_plex(client, cluster.token, "")
+        library = (await libraries(client, source))["Music"]
+
+        section = next(s for s in catalog.sections.values() if s.type == "artist")
+        artists = {str(item.rating_key): item for item in catalog.of_type(section.id, "artist")}
+        albums = {str(item.rating_key): item for item in catalog.of_type(section.id, "album")}
+        listed = [plain(item) for item in await list_all(client, library)]
+        assert {(server_id(item), item["kind"], item["title"]) for item in listed} == {
+            (key, "album", album.title) for key, album in albums.items()
+        }
+        assert all(item["artist"] == albums[server_id(item)].parent.title for item in listed)
+        ids = {server_id(item): item["id"] for item in listed}
+
+        found, total = await query(client, library, {"kind": Variant("s", "artist")})
+        assert total == 2 and {(server_id(item), item["title"]) for item in found} == {
+            (key, artist.title) for key, artist in artists.items()
+        }
+        ids.update((server_id(item), item["id"]) for item in found)
+        for key, artist in artists.items():
+            assert {server_id(item) for item in await children(client, ids[key])} == {
+                str(album.rating_key) for album in artist.children.values()
+            }
+        for key, album in albums.items():
+            tracks = await children(client, ids[key])
+            written = sorted(album.children.values(), key=lambda track: track.index)
+            assert [(t["title"], t["index"], t["duration_ms"]) for t in tracks] == [
+                (track.title, track.index, track.duration) for track in written
+            ]
+            assert [t["watched"] for t in tracks] == [track.view_count > 0 for track in written]
+        _, total = await query(client, library, {"kind": Variant("s", "track")})
+        assert total == 12

@@ -119,15 +119,13 @@ async def home_added(daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster) 
 
 
 def expected(server: FakePlexServer) -> dict[str, CachedRow]:
-    """The catalog as reeld should cache it: movies, shows, seasons, episodes and albums."""
+    """The catalog as reeld should cache it: movies, shows, seasons, episodes, artists, albums, tracks."""
     out: dict[str, CachedRow] = {}
     for section in server.catalog.sections.values():
-        for type_name in ("movie", "show", "season", "episode", "album"):
+        for type_name in ("movie", "show", "season", "episode", "artist", "album", "track"):
             for item in server.catalog.of_type(section.id, type_name):
-                leaf = type_name in (MOVIE, EPISODE)
-                parent = (
-                    str(item.parent.rating_key) if item.parent is not None and type_name != "album" else None
-                )
+                leaf = type_name in (MOVIE, EPISODE, "track")
+                parent = str(item.parent.rating_key) if item.parent is not None else None
                 if leaf:
                     watched, position = item.view_count > 0, item.view_offset
                 else:

@@ -22,22 +22,24 @@ ITEM_KINDS: dict[str, ItemKind] = {
     "show": ItemKind.SHOW,
     "season": ItemKind.SEASON,
     "episode": ItemKind.EPISODE,
+    "artist": ItemKind.ARTIST,
     "album": ItemKind.ALBUM,
     "track": ItemKind.TRACK,
     "clip": ItemKind.VIDEO,
 }
 
 #: Plex's metadata type numbers a listing asks for, per kind of library, parents before children.
-#: Music lists its albums; other kinds are listed with no items.
+#: Music lists its artists, albums and tracks; other kinds are listed with no items.
 LIST_TYPES: dict[LibraryKind, tuple[int, ...]] = {
     LibraryKind.MOVIES: (1,),
     LibraryKind.SHOWS: (2, 3, 4),
-    LibraryKind.MUSIC: (9,),
+    LibraryKind.MUSIC: (8, 9, 10),
 }
 #: The playable types of a library, whose watch state is swept.
 LEAF_TYPES: dict[LibraryKind, tuple[int, ...]] = {
     LibraryKind.MOVIES: (1,),
     LibraryKind.SHOWS: (4,),
+    LibraryKind.MUSIC: (10,),
 }
 
 
@@ -92,7 +94,8 @@ def item_from_metadata(entry: MetadataDto, library_id: str, base_url: str) -> Me
         summary=text(entry.summary) or None,
         duration_ms=int(entry.duration) if entry.duration is not None else None,
         index=entry.index if kind is not ItemKind.MOVIE else None,
-        parent_index=entry.parent_index if is_episode else None,
+        # An episode's season, a track's disc.
+        parent_index=entry.parent_index if is_episode or kind is ItemKind.TRACK else None,
         show_title=text(entry.grandparent_title) if is_episode else None,
         added_at=entry.added_at,
         updated_at=updated,
@@ -163,7 +166,8 @@ def _artwork(entry: MetadataDto, kind: ItemKind) -> dict[str, str]:
     return artwork
 
 
-_CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.TRACK})
+# An album's parent is its artist (an item of its own, not listed at the top level).
+_CHILD_KINDS = frozenset({ItemKind.SEASON, ItemKind.EPISODE, ItemKind.ALBUM, ItemKind.TRACK})
 
 
 def _etag(entry: MetadataDto, rating: float | None, part: str | None) -> str:
