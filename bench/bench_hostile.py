@@ -12,12 +12,15 @@ a hostile server on loopback (``reeld.fakes.hostile``), and reports:
 - what the daemon said (the D-Bus error, or the source's Status and StatusMessage), and whether
   anything reached the other origin a hostile server redirected to (it must not).
 
-Run: ``.venv/bin/python bench/bench_hostile.py [--deadline 10]``.
+Run: ``.venv/bin/python bench/bench_hostile.py [--deadline 10]``. ``--tree DIR`` runs the daemon
+from another checkout (``git archive COMMIT | tar -x -C DIR``: reeld before these fixes), giving up
+on an answer after ``--give-up`` seconds.
 """
 
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +45,8 @@ from tests.support.reeld import start_reeld  # noqa: E402
 USER, PASSWORD = "bench", "bench-password-1"
 MANAGER = f"{NAME}.Manager"
 RSS_TARGET_MB = 250
+#: How long to wait for any answer (a daemon without the fixes may never give one).
+GIVE_UP_S = 600.0
 
 
 @dataclass
@@ -68,9 +73,12 @@ async def source_state(client: MessageBus) -> tuple[str, str]:
 
 async def add_jellyfin(client: MessageBus, url: str) -> str:
     try:
-        await call(client, ROOT, MANAGER, "AddJellyfinAccount", "sss", url, USER, PASSWORD)
+        async with asyncio.timeout(GIVE_UP_S):
+            await call(client, ROOT, MANAGER, "AddJellyfinAccount", "sss", url, USER, PASSWORD)
     except RuntimeError as exc:
         return str(exc)
+    except TimeoutError:
+        return f"no answer within {GIVE_UP_S:g} s"
     return "added"
 
 
@@ -94,7 +102,10 @@ async def timed_sync(address: str, url: str, turn: Callable[[], None]) -> tuple[
         turn()
         started = time.monotonic()
         await call(client, ROOT, MANAGER, "SyncAll", "b", True)
-        await asyncio.wait_for(finished.get(), 600)
+        try:
+            await asyncio.wait_for(finished.get(), GIVE_UP_S)
+        except TimeoutError:
+            return time.monotonic() - started, f"no SyncFinished within {GIVE_UP_S:g} s"
         seconds = time.monotonic() - started
         status, message = await source_state(client)
         return seconds, f"{status}: {message}"
@@ -107,10 +118,13 @@ async def timed_plex_token(address: str, token: str) -> tuple[float, str]:
     try:
         started = time.monotonic()
         try:
-            await call(client, ROOT, MANAGER, "AddPlexAccount", "s", token)
+            async with asyncio.timeout(GIVE_UP_S):
+                await call(client, ROOT, MANAGER, "AddPlexAccount", "s", token)
             said = "added"
         except RuntimeError as exc:
             said = str(exc)
+        except TimeoutError:
+            said = f"no answer within {GIVE_UP_S:g} s"
         return time.monotonic() - started, said
     finally:
         client.disconnect()
@@ -122,7 +136,7 @@ def daemon_on(bus: PrivateBus, deadline: float, **env: str) -> Iterator[int]:
     try:
         yield reeld.proc.pid
     finally:
-        reeld.stop()
+        reeld.kill()  # a daemon without the fixes may be stuck in a read
 
 
 def run_case(case: str, body: Callable[[PrivateBus], tuple[float, str, bool, float]]) -> Result:
@@ -182,7 +196,10 @@ def plex_case(hostile: Hostile, deadline: float, *, plex_tv: bool) -> Any:
                     finished = await sync_finished_queue(client)
                     started = time.monotonic()
                     await call(client, ROOT, MANAGER, "AddPlexAccount", "s", cluster.token)
-                    await asyncio.wait_for(finished.get(), 600)
+                    try:
+                        await asyncio.wait_for(finished.get(), GIVE_UP_S)
+                    except TimeoutError:
+                        return time.monotonic() - started, f"no SyncFinished within {GIVE_UP_S:g} s"
                     status, message = await source_state(client)
                     return time.monotonic() - started, f"{status}: {message}"
                 finally:
@@ -196,14 +213,21 @@ def plex_case(hostile: Hostile, deadline: float, *, plex_tv: bool) -> Any:
 
 
 def main() -> None:
+    global GIVE_UP_S
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--deadline", type=float, default=10.0, help="every request's deadline, s (default 10)"
     )
+    parser.add_argument("--tree", help="run the daemon from this checkout (e.g. reeld before the fixes)")
+    parser.add_argument("--give-up", type=float, default=GIVE_UP_S, help="s to wait for any answer")
+    parser.add_argument("--cases", default="", help="only the cases whose name contains this")
     args = parser.parse_args()
     deadline = args.deadline
+    GIVE_UP_S = args.give_up
+    if args.tree:
+        os.chdir(args.tree)  # ``python -m reeld.cli.daemon`` finds reeld in its working directory first
     gzip_bomb(GiB)  # built once, before any timing
     cases: list[tuple[str, Any]] = [
         ("honest first sync (baseline)", jellyfin_case(None, deadline)),
@@ -264,6 +288,8 @@ def main() -> None:
     print(f"deadline {deadline:g} s (targets: peak RSS <= {RSS_TARGET_MB} MB, answer <= {deadline + 1:g} s)")
     print(f"{'case':44} {'peak RSS':>9} {'answer':>8}  leaked  what the daemon said")
     for case, body in cases:
+        if args.cases not in case:
+            continue
         result = run_case(case, body)
         print(
             f"{result.case:44} {result.peak_mb:6.0f} MB {result.seconds:6.2f} s  "

@@ -167,7 +167,7 @@ DEADLINE_ENV = "REELD_HTTP_DEADLINE_S"
 #: What reeld asks servers to compress with: the encodings it inflates itself, within bounds.
 ACCEPT_ENCODING = "gzip, deflate"
 #: How much a compressed answer is inflated by at a time.
-INFLATE_STEP = 1024 * 1024
+INFLATE_STEP = MiB
 #: Same-origin redirects followed for one request (a proxy adding a slash, a moved path).
 MAX_REDIRECTS = 5
 
@@ -244,8 +244,9 @@ async def fetch(
     """``request``'s answer, read whole within ``budget``, following redirects within its origin only.
 
     A request carries a login (a password, a token in a header): a redirect to another origin is
-    refused with where it led (``BackendProtocolError``), never followed. More than the budget's
-    bytes is ``BackendProtocolError`` ("sent too much"); past its deadline, ``BackendUnavailable``.
+    refused with where it led (``AnswerRefused``), never followed. More than the budget's bytes is
+    ``AnswerRefused`` ("sent too much"); past its deadline, ``BackendUnavailable``; a certificate
+    that is not trusted, ``UntrustedCertificate``.
     """
     seconds = budget.seconds
     try:
