@@ -5,6 +5,7 @@ import gc
 import time
 import tracemalloc
 import weakref
+from typing import Any
 
 import httpx
 import orjson
@@ -12,7 +13,7 @@ import pytest
 
 from reeld.backends.http import LARGE_BODY, LISTING_PAGE, decode_json
 from reeld.backends.jellyfin.client import JellyfinClient
-from reeld.backends.jellyfin.dto import decode_items
+from reeld.backends.jellyfin.dto import ItemsResult, decode_items
 from reeld.backends.plex.plextv import fetch_user
 from reeld.errors import AnswerRefused, BackendProtocolError, BackendUnavailable, UntrustedCertificate
 from reeld.fakes.hostile import GiB, Hostile, HostileServer, Hostility, gzip_bomb
@@ -29,7 +30,7 @@ async def test_a_large_page_is_decoded_with_the_cycle_collector_paused_then_rest
         seen.append(gc.isenabled())
         return orjson.loads(body)
 
-    decoded = await decode_json(httpx.Response(200, content=PAGE), "jf.example", decode=loads)
+    decoded: Any = await decode_json(httpx.Response(200, content=PAGE), "jf.example", decode=loads)
     assert len(decoded["Items"]) == 2000
     assert seen == [False]
     assert gc.isenabled()
@@ -59,7 +60,9 @@ async def test_an_odd_field_of_an_item_is_left_out_not_the_page() -> None:
         {"Id": "2", "Name": "Ronin", "ProductionYear": "1998"},  # a number as a string is a number
     ]
     page = orjson.dumps({"Items": items, "TotalRecordCount": "2"})
-    decoded = await decode_json(httpx.Response(200, content=page), "jf.example", decode=decode_items)
+    decoded: ItemsResult = await decode_json(
+        httpx.Response(200, content=page), "jf.example", decode=decode_items
+    )
     assert [(i.name, i.production_year) for i in decoded.items] == [("Heat", None), ("Ronin", 1998)]
     assert decoded.items[0].user_data is not None and decoded.items[0].user_data.played
     assert decoded.items[0].image_tags == {"Primary": "t1", "Logo": None}
