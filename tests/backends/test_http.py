@@ -14,6 +14,7 @@ import pytest
 from reeld.backends.http import LARGE_BODY, LISTING_PAGE, decode_json
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import ItemsResult, decode_items
+from reeld.backends.plex.client import PlexServerClient
 from reeld.backends.plex.plextv import fetch_user
 from reeld.errors import AnswerRefused, BackendProtocolError, BackendUnavailable, UntrustedCertificate
 from reeld.fakes.hostile import GiB, Hostile, HostileServer, Hostility, gzip_bomb
@@ -242,3 +243,18 @@ async def test_an_untrusted_certificate_is_no_passing_trouble() -> None:
         f"{server.url.removeprefix('https://')} has a TLS certificate that is not trusted "
         "(unable to get local issuer certificate)"
     )
+
+
+async def test_a_plex_server_token_never_follows_a_redirect_to_another_origin() -> None:
+    """httpx drops ``Authorization`` on a redirect to another host, not ``X-Plex-Token``."""
+    token = "pms-token-7"
+    async with HostileServer() as other, HostileServer() as pms:
+        pms.turn(Hostile(Hostility.REDIRECT, "/library", location=other.url, status=301))
+        async with httpx.AsyncClient() as http:
+            client = PlexServerClient(pms.url, token, {}, http, "Home")
+            with pytest.raises(
+                AnswerRefused, match=rf"^Home \(127.0.0.1:\d+\) redirected reeld to {other.url}/library"
+            ):
+                await client.container("/library/sections")
+    assert other.received == []
+    assert [r.headers.get("x-plex-token") for r in pms.received] == [token]
