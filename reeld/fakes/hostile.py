@@ -16,7 +16,7 @@ import struct
 import threading
 import zlib
 from collections.abc import AsyncIterator, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -94,7 +94,6 @@ class Stats:
     hostile_answers: int = 0
     bytes_sent: int = 0
     disconnects: int = 0
-    answered: list[Received] = field(default_factory=list)
 
 
 class HostileApp:
