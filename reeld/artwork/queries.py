@@ -55,13 +55,14 @@ def top_level_tags(conn: Connection, source_id: str) -> list[tuple[str, str, dic
 
 
 def a_file_of(conn: Connection, source_id: str, remote_id: str, kind: str) -> str | None:
-    """A local item's file, relative to its folder: its own, or for a show or season, that of one
-    of its episodes (the folders they sit in hold the show's and season's images)."""
-    if kind not in ("show", "season"):
+    """A local item's file, relative to its folder: its own, or for a show, season or album, that of
+    one of its episodes or tracks (the folders they sit in hold the show's, season's and album's
+    images; a track may hold its album's cover)."""
+    if kind not in ("show", "season", "album"):
         return remote_id
     episode = aliased(items)
     query = select(func.min(episode.c.remote_id)).where(episode.c.source_id == source_id)
-    if kind == "season":
+    if kind in ("season", "album"):
         query = query.where(episode.c.parent_id == remote_id)
     else:
         season = aliased(items)
@@ -73,12 +74,18 @@ def a_file_of(conn: Connection, source_id: str, remote_id: str, kind: str) -> st
 
 
 def top_level_files(conn: Connection, source_id: str) -> list[tuple[str, str, str, str]]:
-    """``(remote id, library id, kind, file)`` of a local source's films and shows (a show by one
-    of its episodes)."""
+    """``(remote id, library id, kind, file)`` of a local source's films, shows and albums (a show
+    by one of its episodes, an album by its first track)."""
     films = conn.execute(
         select(items.c.remote_id, items.c.library_id, items.c.kind)
-        .where(items.c.source_id == source_id, TOP_LEVEL_ONLY, items.c.kind != "show")
+        .where(items.c.source_id == source_id, TOP_LEVEL_ONLY, items.c.kind.not_in(("show", "album")))
         .order_by(items.c.sort_title)
+    ).all()
+    track = aliased(items)
+    albums = conn.execute(
+        select(track.c.parent_id, track.c.library_id, func.min(track.c.remote_id))
+        .where(track.c.source_id == source_id, track.c.kind == "track")
+        .group_by(track.c.parent_id, track.c.library_id)
     ).all()
     episode, season = aliased(items), aliased(items)
     shows = conn.execute(
@@ -89,6 +96,8 @@ def top_level_files(conn: Connection, source_id: str) -> list[tuple[str, str, st
         .where(episode.c.source_id == source_id, season.c.kind == "season")
         .group_by(season.c.parent_id, season.c.library_id)
     ).all()
-    return [(remote_id, library_id, kind, remote_id) for remote_id, library_id, kind in films] + [
-        (show, library_id, "show", file) for show, library_id, file in shows if show
-    ]
+    return (
+        [(remote_id, library_id, kind, remote_id) for remote_id, library_id, kind in films]
+        + [(show, library_id, "show", file) for show, library_id, file in shows if show]
+        + [(album, library_id, "album", file) for album, library_id, file in albums if album]
+    )

@@ -25,7 +25,7 @@ from reeld.artwork.remote import (
     image_request,
     request_path,
 )
-from reeld.artwork.sidecars import find_sidecar
+from reeld.artwork.sidecars import find_sidecar, read_sidecar
 from reeld.artwork.sniff import image_info
 from reeld.artwork.store import KINDS, ORIGINAL, ArtworkStore, width_step
 from reeld.cache.db import Database
@@ -316,9 +316,10 @@ class Artwork:
         if kept is not None and os.path.exists(path := self.store.largest(kept)):
             return path, False
         try:
-            with open(sidecar.path, "rb") as image:
-                data = image.read(MAX_IMAGE_BYTES + 1)
+            data = read_sidecar(sidecar, MAX_IMAGE_BYTES + 1)
         except OSError:
+            return None, False
+        if data is None:  # an audio file without a cover
             return None, False
         info = image_info(data) if len(data) <= MAX_IMAGE_BYTES else None
         if info is None:

@@ -33,6 +33,8 @@ _FOLDER_NAMES = {
     "logo": ("clearlogo", "logo"),
     "thumb": ("landscape", "thumb"),
 }
+#: An album folder's cover, by the names Jellyfin, Plex and music players read.
+_ALBUM_NAMES = ("cover", "folder", "front", "album", "poster")
 _EPISODE_OWN = {"poster": ("{name}-thumb", "{name}"), "thumb": ("{name}-thumb", "{name}")}
 _SEASON_FOLDER_NAMES = {"poster": ("poster", "folder", "cover"), "backdrop": ("fanart", "backdrop")}
 _SEASON_IN_SHOW = {
@@ -46,6 +48,29 @@ _SEASON_IN_SHOW = {
 class Sidecar:
     path: str
     tag: str  # changes with the file: a replaced poster is copied again
+    #: The image is embedded in ``path`` (an audio file's cover), read only when it is to be copied.
+    embedded: bool = False
+
+
+#: Tags (file versions) of audio files found to hold no picture, so each pass does not parse them again.
+_NO_EMBEDDED_COVER: dict[str, None] = {}
+_NO_EMBEDDED_COVER_KEPT = 100_000
+
+
+def read_sidecar(sidecar: Sidecar, limit: int) -> bytes | None:
+    """The image's bytes (up to ``limit``); None when an audio file holds no picture after all.
+    Raises ``OSError`` when the file cannot be read. Blocking."""
+    if not sidecar.embedded:
+        with open(sidecar.path, "rb") as image:
+            return image.read(limit)
+    from reeld.backends.local.music import embedded_cover
+
+    data = embedded_cover(sidecar.path)
+    if data is None:
+        if len(_NO_EMBEDDED_COVER) >= _NO_EMBEDDED_COVER_KEPT:
+            _NO_EMBEDDED_COVER.pop(next(iter(_NO_EMBEDDED_COVER)))
+        _NO_EMBEDDED_COVER[sidecar.tag] = None
+    return data
 
 
 def find_sidecar(
@@ -65,6 +90,8 @@ def find_sidecar(
         )
     if item_kind == "episode":
         return _first(root, folder, _names(_EPISODE_OWN, kind, relative.stem), alone=False)
+    if item_kind == "album":
+        return _album_cover(root, folder, relative) if kind == "poster" else None
     in_season_folder = bool(SEASON_FOLDER.match(folder.name)) and folder != PurePosixPath(".")
     show_folder = folder.parent if in_season_folder else folder
     if item_kind == "season" and season is not None:
@@ -78,6 +105,25 @@ def find_sidecar(
     if item_kind == "show":
         return _first(root, show_folder, _FOLDER_NAMES.get(kind, ()), alone=True)
     return None
+
+
+def _album_cover(root: str, folder: PurePosixPath, track: PurePosixPath) -> Sidecar | None:
+    """An album's cover: ``cover.jpg``/``folder.jpg``/``front.jpg`` in its folder (or above a ``CD1``
+    folder), else the picture embedded in its first track (``track``)."""
+    from reeld.backends.local.music import DISC_FOLDER
+
+    folders = [folder, folder.parent] if DISC_FOLDER.match(folder.name) else [folder]
+    for where in folders:
+        found = _first(root, where, _ALBUM_NAMES, alone=True)
+        if found is not None:
+            return found
+    path = os.path.join(root, str(track))
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    tag = f"{SIDECAR_TAG}embedded:{stat.st_mtime_ns}:{stat.st_size}:{track.name}"
+    return None if tag in _NO_EMBEDDED_COVER else Sidecar(path, tag, embedded=True)
 
 
 def _names(table: Mapping[str, tuple[str, ...]], kind: str, stem: str) -> tuple[str, ...]:
