@@ -6,9 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dbus_fast import Variant
 
-from reeld.fakes.audio import AudioTags, MusicFolder, make_music_folder, write_audio
+from reeld.backends.local.music import read_tags, read_tags_with_mutagen
+from reeld.fakes.audio import FORMATS, AudioTags, MusicFolder, make_music_folder, write_audio
+from reeld.fakes.images import jpeg, picture
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
 from tests.backends.test_local_backend import touch
 from tests.bus.test_query import add_plex, plain, query
@@ -31,14 +34,27 @@ def server_id(item: dict[str, Any]) -> str:
     return str(item["id"]).split(":", 1)[1]
 
 
+COVER = jpeg(picture("folder cover", "poster", 60, 60))
+EMBEDDED = jpeg(picture("embedded cover", "poster", 50, 50))
+
+
 def sample_music(root: Path) -> MusicFolder:
     """Ten albums of four tracks over the five formats (the tenth on two discs), a compilation's
-    track, an untagged file in an Artist/Album folder, and a file that is not audio at all."""
+    track with a cover in it, an untagged file in an Artist/Album folder, a file that is not audio
+    at all, and a ``cover.jpg`` in the first album's folder."""
     music = make_music_folder(root, artists=2, albums_per_artist=5, tracks_per_album=4)
     write_audio(
         root / "Music" / "Mixes" / "Summer Hits" / "07.flac",
-        AudioTags(title="Sunny", artist="Solo Singer", album="Summer Hits", track=7, compilation=True),
+        AudioTags(
+            title="Sunny",
+            artist="Solo Singer",
+            album="Summer Hits",
+            track=7,
+            compilation=True,
+            cover=EMBEDDED,
+        ),
     )
+    (root / music.tracks[0].relpath).parent.joinpath("cover.jpg").write_bytes(COVER)
     write_audio(root / "Music" / "Loose Band" / "Demo Tape" / "03 - Basement Song.mp3", AudioTags())
     touch(root / "Music" / "broken.mp3", b"\x00not an mp3 at all" * 10)
     return music
@@ -100,6 +116,17 @@ async def test_a_folder_of_audio_files_is_a_music_library_of_albums_artists_and_
     tracks, total = await query(client, library, {"kind": Variant("s", "track")}, page=50)
     assert total == len(music.tracks) + 2
     assert "Music/broken.mp3" not in {item["id"] for item in tracks}
+
+    # Covers: the album folder's cover.jpg, or the picture in a track, copied into the artwork cache.
+    async def poster(title: str) -> bytes:
+        (path,) = await client.manager("GetArtwork", "ssu", by_title[title]["id"], "poster", 0)
+        assert "/reeld/artwork/" in path  # a copy in the artwork cache, not the file in the folder
+        return Path(path).read_bytes()
+
+    assert await poster(music.tracks[0].album) == COVER
+    assert await poster("Summer Hits") == EMBEDDED
+    with pytest.raises(RuntimeError, match="NotFound"):
+        await poster("Demo Tape")
 
 
 async def test_a_rescan_reads_only_new_files_and_keeps_albums_whole(
@@ -184,3 +211,61 @@ async def test_a_plex_music_library_lists_albums_with_their_artists_and_tracks(
             assert [t["watched"] for t in tracks] == [track.view_count > 0 for track in written]
         _, total = await query(client, library, {"kind": Variant("s", "track")})
         assert total == 12
+
+
+# -- the fast path ---------------------------------------------------------------------------------
+
+
+def id3_shapes(folder: Path) -> list[Path]:
+    """MP3s tagged by mutagen in the shapes taggers leave: ID3v2.3 and 2.4, UTF-16 and Latin-1
+    text, numeric genres, several artists, a LAME header, a tag that needs mutagen (unsynchronised)."""
+    from mutagen.id3 import APIC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TPOS, TRCK
+
+    paths = []
+    for number, (version, encoding, genre) in enumerate(
+        [(3, 1, "(17)"), (4, 3, "Jazz"), (3, 0, "17"), (4, 1, "(17)(20)Remix"), (3, 3, "Post-Rock")]
+    ):
+        path = folder / f"shape{number}.mp3"
+        write_audio(path, AudioTags(duration_s=61.5 + number))
+        tags = ID3()
+        tags.add(TIT2(encoding=encoding, text=[f"Tïtle {number}"]))
+        tags.add(TPE1(encoding=encoding, text=["One", "Two"]))
+        tags.add(TALB(encoding=encoding, text="Ålbum"))
+        tags.add(TRCK(encoding=encoding, text=f"{number + 1}/9"))
+        tags.add(TPOS(encoding=encoding, text="2/2"))
+        tags.add(TDRC(encoding=encoding, text="1999-05-01"))
+        tags.add(TCON(encoding=encoding, text=genre))
+        if number == 1:
+            tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=EMBEDDED))
+        tags.save(path, v2_version=version)
+        paths.append(path)
+    return paths
+
+
+def test_the_fast_path_reads_what_mutagen_reads(tmp_path: Path) -> None:
+    paths = id3_shapes(tmp_path)
+    for fmt in FORMATS:
+        path = tmp_path / f"plain.{fmt}"
+        write_audio(
+            path,
+            AudioTags(
+                title="T", artist="A", album="B", track=2, disc=1, year=2001, genre="Rock", cover=EMBEDDED
+            ),
+        )
+        paths.append(path)
+    # A LAME header after the Xing one: its encoder delay and padding are not part of the length.
+    lame = tmp_path / "lame.mp3"
+    write_audio(lame, AudioTags(title="L", duration_s=100))
+    data = bytearray(lame.read_bytes())
+    at = data.index(b"Xing") + 12
+    data[at : at + 24] = b"LAME3.100" + bytes(12) + ((576 << 12) | 1200).to_bytes(3)
+    lame.write_bytes(bytes(data))
+    paths.append(lame)
+    for path in paths:
+        fast, slow = read_tags(str(path)), read_tags_with_mutagen(str(path))
+        assert fast is not None and slow is not None
+        assert fast == slow, path.name
+    assert read_tags(str(paths[1])).has_cover  # type: ignore[union-attr]
+    assert read_tags(str(paths[0])).genres == ("Rock",)  # type: ignore[union-attr]
+    # 3828 frames of 1152 samples at 44.1 kHz, less 1776 samples of delay and padding: 99.956 s
+    assert read_tags(str(lame)).duration_ms == 99_956  # type: ignore[union-attr]

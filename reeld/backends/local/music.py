@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from reeld.backends.local.fast_tags import read_fast
 from reeld.backends.local.scan import MUSIC, FileStat, sort_title
 from reeld.models.media import ItemKind, MediaItem
 
@@ -37,7 +38,7 @@ UNKNOWN_ARTIST = "Unknown Artist"
 UNKNOWN_ALBUM = "Unknown Album"
 VARIOUS_ARTISTS = "Various Artists"
 #: Disc folders inside an album folder ("CD1", "Disc 2"): the album is the folder above.
-_DISC_FOLDER = re.compile(r"(?i)^(?:cd|disc|disk)[ ._-]*(\d{1,2})$")
+DISC_FOLDER = re.compile(r"(?i)^(?:cd|disc|disk)[ ._-]*(\d{1,2})$")
 #: "01 - Title", "01. Title", "1-03 Title" (disc 1, track 3): a file name's leading numbers.
 _NUMBERED_NAME = re.compile(r"^(?:(\d)[-.])?(\d{1,3})(?:\s*[-._]\s*|\s+)(.+)$")
 _FIRST_NUMBER = re.compile(r"\d+")
@@ -67,6 +68,20 @@ class TrackTags:
 def read_tags(path: str) -> TrackTags | None:
     """The tags of one audio file; None when mutagen cannot read it as audio (a broken or
     mislabelled file). Never raises: one bad file must not stop a library."""
+    extension = path.rpartition(".")[2].lower()
+    if extension in ("mp3", "flac"):
+        try:
+            fast = read_fast(path, extension)
+        except OSError:
+            return None
+        if fast is not None:
+            values, length, picture = fast
+            return _from_values(values, int(length * 1000) if length > 0 else None, picture)
+    return read_tags_with_mutagen(path)
+
+
+def read_tags_with_mutagen(path: str) -> TrackTags | None:
+    """``read_tags`` without the fast path: every format mutagen knows, every shape of tag."""
     try:
         audio = _open_audio(path)
     except Exception as exc:  # mutagen raises many kinds on damaged files
@@ -123,8 +138,11 @@ def _fields(audio: Any, tags: Any, duration: int | None) -> TrackTags:
         return _id3_fields(tags, duration)
     if isinstance(tags, MP4Tags):
         return _mp4_fields(tags, duration)
-    pictures = bool(getattr(audio, "pictures", None))
-    return _vorbis_fields(tags, duration, pictures)
+    values: dict[str, list[str]] = {}
+    for key, value in tags.items():
+        listed = value if isinstance(value, list) else [value]
+        values.setdefault(str(key).casefold(), []).extend(str(item) for item in listed)
+    return _from_values(values, duration, bool(getattr(audio, "pictures", None)))
 
 
 def _id3_fields(tags: Any, duration: int | None) -> TrackTags:
@@ -172,12 +190,9 @@ def _mp4_fields(tags: Any, duration: int | None) -> TrackTags:
     )
 
 
-def _vorbis_fields(tags: Any, duration: int | None, pictures: bool) -> TrackTags:
-    """Vorbis comments (FLAC, Ogg), and any other tag mapping with such names (APEv2, ASF)."""
-    values: dict[str, list[str]] = {}
-    for key, value in tags.items():
-        listed = value if isinstance(value, list) else [value]
-        values.setdefault(str(key).casefold(), []).extend(str(item) for item in listed)
+def _from_values(values: dict[str, list[str]], duration: int | None, pictures: bool) -> TrackTags:
+    """Tags by Vorbis-comment name (lower case): FLAC, Ogg, the fast path's ID3, and any other tag
+    mapping with such names (APEv2, ASF)."""
 
     def text(*names: str) -> str | None:
         for name in names:
@@ -321,8 +336,8 @@ class _Placed:
 def place(file: FileStat, tags: TrackTags) -> _Placed:
     """Where a file belongs: its tags, else its name and folders (``Artist/Album/01 - Title``)."""
     folders = file.relpath.split("/")[:-1]
-    if folders and _DISC_FOLDER.match(folders[-1]):
-        disc_from_folder: int | None = int(_DISC_FOLDER.match(folders[-1]).group(1))  # type: ignore[union-attr]
+    if folders and DISC_FOLDER.match(folders[-1]):
+        disc_from_folder: int | None = int(DISC_FOLDER.match(folders[-1]).group(1))  # type: ignore[union-attr]
         folders = folders[:-1]
     else:
         disc_from_folder = None
