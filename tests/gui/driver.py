@@ -1,0 +1,223 @@
+"""Runs reeld-gtk and answers questions about its own widget tree: JSON commands on stdin, one JSON
+answer a line on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``).
+
+Run with the system python (Debian's python3-gi), on the bus in DBUS_SESSION_BUS_ADDRESS, with a
+DISPLAY (Xvfb). Waits check the widgets every 50 ms: that is the test looking, not the app polling;
+the app's own D-Bus calls are counted (``calls``) so a test can show it makes none while idle.
+"""
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "frontends", "gnome"))
+
+from gi.repository import Gdk, GLib, Gtk
+from reeld_gtk import client
+from reeld_gtk.app import Application
+from reeld_gtk.cards import PosterCard
+from reeld_gtk.sidebar import SourceRow
+
+calls: list[str] = []
+_call_on = client.Reeld.call_on
+
+
+def counted_call_on(self: client.Reeld, *args: Any, **kwargs: Any) -> None:
+    calls.append(args[3])
+    _call_on(self, *args, **kwargs)
+
+
+client.Reeld.call_on = counted_call_on  # type: ignore[method-assign]
+
+
+def answer(**fields: Any) -> None:
+    print(json.dumps(fields, default=str), flush=True)
+
+
+def walk(widget: Gtk.Widget) -> Iterator[Gtk.Widget]:
+    yield widget
+    child = widget.get_first_child()
+    while child is not None:
+        yield from walk(child)
+        child = child.get_next_sibling()
+
+
+def card_state(card: PosterCard) -> dict[str, Any]:
+    item = card.item
+    return {
+        "title": card.title.get_label(),
+        "id": item.item_id if item else "",
+        "watched": card.watched_mark.get_visible(),
+        "textured": isinstance(card.picture.get_paintable(), Gdk.Texture),
+    }
+
+
+class Driver:
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    @property
+    def window(self) -> Any:
+        return self.app.window  # built by the app's own activate, which runs after this driver's
+
+    # -- what a command can ask -------------------------------------------------------------------
+
+    def cards(self, where: Gtk.Widget) -> list[dict[str, Any]]:
+        return [card_state(w) for w in walk(where) if isinstance(w, PosterCard) and w.item is not None]
+
+    def source_rows(self) -> list[SourceRow]:
+        return list(self.window.sidebar.source_rows.values())
+
+    def do_ready(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        return lambda: {"running": True} if self.window.reeld.running else None
+
+    def do_add_jellyfin(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        dialog = self.window.add_account()
+        dialog.url.set_text(cmd["url"])
+        dialog.user.set_text(cmd["user"])
+        dialog.password.set_text(cmd["password"])
+        dialog.login.emit("clicked")
+
+        def done() -> dict[str, Any] | None:
+            if dialog.message.has_css_class("error"):
+                return {"error": dialog.message.get_label()}
+            names = [row.name.get_label() for row in self.source_rows()]
+            return {"sources": names} if not dialog.get_visible() and names else None
+
+        return done
+
+    def do_open_library(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        def done() -> dict[str, Any] | None:
+            for row in self.window.sidebar.library_rows.values():
+                if row.title.get_label() == cmd["title"] and row.count.get_label() not in {"", "0"}:
+                    row.activate()
+                    return {"count": int(row.count.get_label())}
+            return None
+
+        return done
+
+    def do_grid(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        def done() -> dict[str, Any] | None:
+            if self.window.stack.get_visible_child_name() != "library":
+                return None
+            cards = self.cards(self.window.library.grid)
+            loaded = [c for c in cards if c["id"] and c["textured"]]
+            if len(loaded) < cmd["min"]:
+                return None
+            return {"cards": cards, "total": self.window.library.model.get_n_items()}
+
+        return done
+
+    def do_card(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        def done() -> dict[str, Any] | None:
+            for card in self.cards(self.window.library.grid):
+                if card["id"] == cmd["id"] and card["watched"] == cmd["watched"]:
+                    return card
+            return None
+
+        return done
+
+    def do_calls(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        return lambda: {"calls": list(calls)}
+
+    def do_open_item(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        self.window.open_item(cmd["id"])
+
+        def done() -> dict[str, Any] | None:
+            details = self.window.details
+            if (
+                details.item.get("id") == cmd["id"]
+                and self.window.stack.get_visible_child_name() == "details"
+            ):
+                return {"title": details.item.get("title"), "button": details.watched_button.get_label()}
+            return None
+
+        return done
+
+    def do_click_watched(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        self.window.details.watched_button.emit("clicked")
+        return lambda: {"clicked": True}
+
+    def do_back(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        self.window.go_back()
+        return lambda: {"page": self.window.stack.get_visible_child_name()}
+
+    def do_source(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        def done() -> dict[str, Any] | None:
+            for row in self.source_rows():
+                if row.icon.get_tooltip_text() == cmd["status"]:
+                    shown = row.message.get_visible()
+                    return {"name": row.name.get_label(), "message": row.message.get_label() if shown else ""}
+            return None
+
+        return done
+
+    def do_click_source(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        for row in self.source_rows():
+            row.action.emit("clicked")
+        return lambda: {"clicked": len(self.source_rows())}
+
+    # -- the command loop ---------------------------------------------------------------------------
+
+    def run(self, line: str) -> None:
+        cmd = json.loads(line)
+        started = time.monotonic()
+        deadline = started + float(cmd.get("timeout", 20))
+        try:
+            check = getattr(self, f"do_{cmd['cmd']}")(cmd)
+        except Exception as error:  # a bad command is the test's bug: say it, go on
+            answer(ok=False, error=f"{cmd['cmd']}: {error!r}")
+            return
+
+        def poll() -> bool:
+            try:
+                result = check()
+            except Exception as error:
+                answer(ok=False, error=f"{cmd['cmd']}: {error!r}")
+                return GLib.SOURCE_REMOVE
+            if result is not None:
+                answer(ok=True, elapsed=time.monotonic() - started, **result)
+                return GLib.SOURCE_REMOVE
+            if time.monotonic() > deadline:
+                answer(ok=False, error=f"{cmd['cmd']}: not within {cmd.get('timeout', 20)} s")
+                return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
+
+        if poll():
+            GLib.timeout_add(50, poll)
+
+
+def main() -> int:
+    app = Application()
+
+    def on_activate(_app: Application) -> None:
+        driver = Driver(app)
+        pending = b""
+
+        def on_stdin(fd: int, _condition: GLib.IOCondition) -> bool:
+            nonlocal pending
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                app.quit()
+                return False
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    driver.run(line.decode())
+            return True
+
+        GLib.io_add_watch(
+            sys.stdin.fileno(), GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN | GLib.IOCondition.HUP, on_stdin
+        )
+        answer(ok=True, started=True)
+
+    app.connect("activate", on_activate)
+    return app.run([sys.argv[0]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
