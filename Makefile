@@ -28,7 +28,7 @@ PYTEST_ARGS ?=
 # pymediainfo's wheel ships its own libmediainfo, and dbus-launch (dbus-x11) is never used.
 SYSTEM_PACKAGES := dbus gnome-keyring libsecret-tools libdbus-1-dev libglib2.0-dev libglib2.0-dev-bin \
 	libglib2.0-bin pkg-config gcc python3-dev python3-venv python3-gi gir1.2-glib-2.0 gir1.2-gdkpixbuf-2.0 systemd \
-	qt6-base-dev-tools sqlite3
+	qt6-base-dev-tools sqlite3 gir1.2-gtk-4.0 gir1.2-adw-1 xvfb
 # What `make demo` needs of them: its private bus, a keyring for its servers' tokens, and venv.
 DEMO_SYSTEM_PACKAGES := dbus gnome-keyring python3-venv
 
@@ -45,13 +45,15 @@ DESTDIR ?=
 INSTALL_VENV := $(APPDIR)/venv
 BUS_NAME := io.github.reeld.Reeld1
 
-.PHONY: help test lint format demo bench lock install uninstall clean distclean system-deps venv
+.PHONY: help test lint format demo gui screenshots bench lock install uninstall clean distclean system-deps venv
 
 help:
 	@echo "make test       system packages (as root), .venv, ruff, mypy, pytest (PYTEST_ARGS=...)"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make demo       run 'reeld demo' on a private bus with sample data (Ctrl-C stops it)"
+	@echo "make gui        run reeld-gtk, the GNOME frontend, on the session bus (DEMO=1: on 'reeld demo')"
+	@echo "make screenshots  save reeld-gtk's screenshots (light, dark, narrow) to docs/screenshots/"
 	@echo "make bench      run every bench/bench_*.py"
 	@echo "make lock       regenerate $(LOCK) with uv from pyproject.toml (UPGRADE=1 to upgrade)"
 	@echo "make install    install for this user (PREFIX=$(PREFIX), DESTDIR=...)"
@@ -140,6 +142,22 @@ $(STAMPS)/venv-runtime: $(STAMPS)/runtime-requirements.txt pyproject.toml setup.
 
 demo: $(DEMO_VENV)
 	$(VENV)/bin/reeld demo $(DEMO_ARGS)
+
+# reeld-gtk runs with the system python (Debian's python3-gi, gir1.2-gtk-4.0, gir1.2-adw-1) and
+# reaches reeld over D-Bus only. DEMO=1 starts `reeld demo` for it and stops it when the window closes.
+GUI := frontends/gnome/reeld-gtk
+WITH_DEMO := frontends/gnome/with-demo.sh $(VENV)/bin/reeld
+SHOTS := frontends/gnome/screenshots.py
+
+gui: $(if $(DEMO),$(DEMO_VENV))
+	$(if $(DEMO),$(WITH_DEMO)) $(GUI)
+
+# Under a private X server, with the window as X shows it saved by ImageMagick's import.
+screenshots: $(DEMO_VENV)
+	@command -v xvfb-run >/dev/null && command -v xauth >/dev/null && command -v import >/dev/null || { \
+		echo "screenshots: needs: sudo apt-get install --no-install-recommends xvfb xauth imagemagick" >&2; exit 1; }
+	xvfb-run -a -s "-screen 0 1280x900x24" env GDK_BACKEND=x11 GSK_RENDERER=cairo GTK_A11Y=none \
+		$(WITH_DEMO) sh -c '/usr/bin/python3 $(SHOTS) docs/screenshots && /usr/bin/python3 $(SHOTS) --narrow docs/screenshots'
 
 bench: $(STAMPS)/venv
 	@scripts=(bench/bench_*.py); \

@@ -2,7 +2,7 @@
 """Screenshots of reeld-gtk for the README: light, dark, and a narrow window, from `reeld demo`.
 
     make screenshots            (starts `reeld demo`, an Xvfb display, and this script)
-    /usr/bin/python3 frontends/gnome/screenshots.py OUT_DIR   (on a bus with reeld, with a DISPLAY)
+    /usr/bin/python3 frontends/gnome/screenshots.py [--narrow] OUT_DIR   (with REELD_BUS_ADDRESS, a DISPLAY)
 
 Each shot is the window as the X server (Xvfb) shows it, saved by ImageMagick's import.
 """
@@ -18,10 +18,13 @@ import gi
 gi.require_version("Gtk", "4.0")
 gi.require_version("Adw", "1")
 gi.require_version("GdkX11", "4.0")
-from gi.repository import Adw, GdkX11, GLib, Gtk  # noqa: E402
+from gi.repository import Adw, Gdk, GdkX11, GLib, Gtk  # noqa: E402
 from reeld_gtk.app import Application  # noqa: E402
+from reeld_gtk.cards import PosterCard  # noqa: E402
+from reeld_gtk.window import Window  # noqa: E402
 
-SETTLE_MS = 2500  # posters decode and the home rows fill in meanwhile
+SETTLE_MS = 1000
+NARROW = "--narrow" in sys.argv
 TIMEOUT_S = 60
 
 
@@ -48,13 +51,6 @@ def wait_until(condition: object, then: object, timeout_s: float = TIMEOUT_S) ->
     GLib.timeout_add(100, check)
 
 
-def narrow(window: Gtk.Window) -> None:
-    """Shown again at phone width (with no window manager, a mapped window keeps its size)."""
-    window.set_visible(False)
-    window.set_default_size(400, 760)
-    window.present()
-
-
 def first_show(window: object) -> object:
     """A show from the home rows (a details page with seasons), else any item there."""
     stores = window.home.stores.values()
@@ -77,28 +73,74 @@ def shoot(app: Application, out_dir: str) -> None:
         window.sidebar.select_row(row)
         window.show_library(row.path)
 
-    steps.append(("", open_library))
-    steps.append(("library-light.png", lambda: styles.set_color_scheme(Adw.ColorScheme.FORCE_DARK)))
-    steps.append(("library-dark.png", lambda: (styles.set_color_scheme(Adw.ColorScheme.FORCE_LIGHT),
-                                               window.show_home())))  # fmt: skip
-    steps.append(("home-light.png", lambda: (narrow(window), window.open_item(first_show(window)))))  # fmt: skip
-    steps.append(("details-narrow.png", lambda: app.quit()))
+    def showing(page: str) -> object:
+        return lambda: window.stack.get_visible_child_name() == page
 
-    def run(index: int = 0) -> bool:
-        name, action = steps[index]
-        if name:
-            save_png(window, os.path.join(out_dir, name))
-            print(f"screenshots: {name}", flush=True)
-        action()
-        if index + 1 < len(steps):
-            GLib.timeout_add(SETTLE_MS, run, index + 1)
-        return GLib.SOURCE_REMOVE
+    def posters_on(page: str) -> object:
+        return lambda: showing(page)() and textured_cards(window.stack.get_visible_child()) >= 4
 
-    wait_until(lambda: window.sidebar.library_rows and library_row().count.get_label() != "0", run)
+    # (file to save once the condition holds, what to do next)
+    if NARROW:
+        steps = [
+            (
+                None,
+                lambda: window.home.stores["NextUp"].get_n_items(),
+                lambda: window.open_item(first_show(window)),
+            ),
+            ("details-narrow.png", showing("details"), app.quit),
+        ]
+    else:
+        steps = [
+            (None, lambda: window.sidebar.library_rows and library_row().count.get_label() != "0", open_library),
+            ("library-light.png", posters_on("library"), lambda: styles.set_color_scheme(Adw.ColorScheme.FORCE_DARK)),
+            ("library-dark.png", showing("library"), lambda: (styles.set_color_scheme(Adw.ColorScheme.FORCE_LIGHT),
+                                                              window.show_home())),
+            ("home-light.png", posters_on("home"), app.quit),
+        ]  # fmt: skip
+
+    def run(index: int = 0) -> None:
+        name, ready, action = steps[index]
+
+        def shoot_and_go_on() -> bool:
+            if name:
+                save_png(window, os.path.join(out_dir, name))
+                print(f"screenshots: {name}", flush=True)
+            action()
+            if index + 1 < len(steps):
+                run(index + 1)
+            return GLib.SOURCE_REMOVE
+
+        # Settled: posters decoded, a style change or a page's cross-fade over.
+        wait_until(ready, lambda: GLib.timeout_add(SETTLE_MS, shoot_and_go_on))
+
+    run()
+
+
+def textured_cards(widget: Gtk.Widget) -> int:
+    found = int(isinstance(widget, PosterCard) and isinstance(widget.picture.get_paintable(), Gdk.Texture))
+    child = widget.get_first_child()
+    while child is not None:
+        found += textured_cards(child)
+        child = child.get_next_sibling()
+    return found
+
+
+def narrow_windows() -> None:
+    """Windows open at phone width (with no window manager, a shown window keeps its size)."""
+    init = Window.__init__
+
+    def narrow_init(self: Window, *args: object) -> None:
+        init(self, *args)
+        self.set_default_size(400, 760)
+
+    Window.__init__ = narrow_init  # type: ignore[method-assign]
 
 
 def main() -> int:
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"
+    args = [arg for arg in sys.argv[1:] if arg != "--narrow"]
+    if NARROW:
+        narrow_windows()
+    out_dir = args[0] if args else "docs/screenshots"
     os.makedirs(out_dir, exist_ok=True)
     app = Application()
     app.connect("activate", lambda _app: GLib.idle_add(shoot, app, out_dir))

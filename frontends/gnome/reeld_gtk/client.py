@@ -3,6 +3,7 @@
 Nothing here imports reeld: the names come from dbus/io.github.reeld.Reeld1.xml (API 1.1).
 """
 
+import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,8 @@ ROOT = "/io/github/reeld/Reeld1"
 IFACE = "io.github.reeld.Reeld1"
 MANAGER, SOURCE, LIBRARY = f"{IFACE}.Manager", f"{IFACE}.Source", f"{IFACE}.Library"
 UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
+#: Calls in flight at once; more wait their turn (a bus refuses past 128 pending replies by default).
+MAX_IN_FLIGHT = 32
 #: A page fetch or a sync start answers in milliseconds; logins and artwork may wait on a server.
 TIMEOUT_MS = 60_000
 
@@ -43,6 +46,8 @@ class Reeld:
         self.connection: Gio.DBusConnection | None = None
         self.objects: Gio.DBusObjectManagerClient | None = None
         self._on_ready = on_ready
+        self._in_flight = 0
+        self._queued: collections.deque[tuple[Any, ...]] = collections.deque()
         if address:
             flags = (
                 Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
@@ -98,19 +103,31 @@ class Reeld:
         on_reply: OnReply,
         on_error: OnError = log_error,
     ) -> None:
+        self._queued.append((destination, path, interface, method, args, on_reply, on_error))
+        self._send_queued()
+
+    def _send_queued(self) -> None:
         assert self.connection is not None
+        while self._queued and self._in_flight < MAX_IN_FLIGHT:
+            destination, path, interface, method, args, on_reply, on_error = self._queued.popleft()
+            self._in_flight += 1
+            self.connection.call(
+                destination, path, interface, method, args, None, Gio.DBusCallFlags.NONE, TIMEOUT_MS, None,
+                self._done, (on_reply, on_error),
+            )  # fmt: skip
 
-        def done(connection: Gio.DBusConnection, result: Gio.AsyncResult) -> None:
-            try:
-                reply = connection.call_finish(result)
-            except GLib.Error as error:
-                on_error(*error_parts(error))
-                return
+    def _done(
+        self, connection: Gio.DBusConnection, result: Gio.AsyncResult, handlers: tuple[Any, Any]
+    ) -> None:
+        self._in_flight -= 1
+        on_reply, on_error = handlers
+        try:
+            reply = connection.call_finish(result)
+        except GLib.Error as error:
+            on_error(*error_parts(error))
+        else:
             on_reply(reply.unpack())
-
-        self.connection.call(
-            destination, path, interface, method, args, None, Gio.DBusCallFlags.NONE, TIMEOUT_MS, None, done
-        )
+        self._send_queued()
 
     def call(
         self,

@@ -35,11 +35,12 @@ def facts(item: Item) -> str:
 
 
 def track_label(stream: Item) -> str:
-    words = [stream.get("title") or stream.get("language") or f"Track {stream.get('index')}"]
-    words += [str(stream[key]) for key in ("codec",) if stream.get(key)]
+    if stream.get("title"):  # servers' titles already say language, codec and channels
+        return str(stream["title"])
+    words = [stream.get("language") or f"Track {stream.get('index')}", stream.get("codec", "")]
     if stream.get("channels"):
         words.append(f"{stream['channels']} ch")
-    return " · ".join(words)
+    return " · ".join(word for word in words if word)
 
 
 class DetailsPage(Gtk.ScrolledWindow):
@@ -117,7 +118,7 @@ class DetailsPage(Gtk.ScrolledWindow):
         buttons.append(self.watched_button)
         self.audio = Gtk.DropDown(visible=False)
         self.subtitles = Gtk.DropDown(visible=False)
-        tracks = Gtk.Box(spacing=8)
+        tracks = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8, halign=Gtk.Align.START)
         tracks.append(self.audio)
         tracks.append(self.subtitles)
         text.append(buttons)
@@ -172,7 +173,7 @@ class DetailsPage(Gtk.ScrolledWindow):
         group = Adw.PreferencesGroup(title="Chapters and markers")
         for marker in info.get("markers", []):
             group.add(Adw.ActionRow(title=marker.get("type", "").capitalize(),
-                                    subtitle=f"{clock(marker.get('start_ms', 0))} – {clock(marker.get('end_ms', 0))}"))  # fmt: skip
+                                    subtitle=f"{clock(marker.get('start_ms', 0))} to {clock(marker.get('end_ms', 0))}"))  # fmt: skip
         for chapter in info.get("chapters", []):
             title = GLib.markup_escape_text(chapter.get("title") or "Chapter")
             group.add(Adw.ActionRow(title=title, subtitle=clock(chapter.get("start_ms", 0))))

@@ -127,7 +127,7 @@ class LibraryModel(GObject.Object, Gio.ListModel):
         self._pages_asked: set[int] = set()
         self._generation = 0
         self.pages_loaded = 0
-        self.by_id: dict[str, ItemObject] = {}
+        self.positions: dict[str, int] = {}  # item id -> row, for the rows fetched
 
     def do_get_item_type(self) -> GObject.GType:
         return ItemObject.__gtype__
@@ -167,24 +167,21 @@ class LibraryModel(GObject.Object, Gio.ListModel):
                 if offset < len(self._rows):
                     row = self._rows[offset]
                     row.update(data, self.artwork)
-                    self.by_id[row.item_id] = row
+                    self.positions[row.item_id] = offset
 
         self.reeld.query(self.library, self.filters, page * PAGE, PAGE, self.sort, on_page)
 
     def _reset(self, total: int) -> None:
         removed = len(self._rows)
         self._rows = [ItemObject() for _ in range(total)]
-        self.by_id = {}
+        self.positions = {}
         self.items_changed(0, removed, total)
 
     def refresh_items(self, ids: list[str]) -> None:
-        """Items of this library changed: the ones shown are fetched again, in place."""
-        for item_id in ids:
-            row = self.by_id.get(item_id)
-            if row is not None:
-                self.reeld.manager(
-                    "GetItem", "s", (item_id,), lambda reply, r=row: r.update(reply[0], self.artwork)
-                )
+        """Items of this library changed: the pages showing them are asked again and updated in
+        place (one Query a page, however many of its items changed)."""
+        for page in sorted({self.positions[item_id] // PAGE for item_id in ids if item_id in self.positions}):
+            self._fetch(page, self._generation)
 
     def check_total(self) -> None:
         """Ids not shown changed: items added, or rows not fetched yet. A new total means a reload."""

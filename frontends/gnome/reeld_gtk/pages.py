@@ -111,7 +111,7 @@ class LibraryPage(Gtk.Box):
         model = self.model
         if model is None or model.library != library:
             return
-        shown = [item_id for item_id in changed if item_id in model.by_id]
+        shown = [item_id for item_id in changed if item_id in model.positions]
         if reload or removed or (shown and model.filters):
             model.reload()
             return

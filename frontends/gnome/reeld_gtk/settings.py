@@ -2,6 +2,7 @@
 
 reeld keeps everything else; a GSettings schema would need installing, a key file does not."""
 
+import contextlib
 import os
 
 from gi.repository import GLib
@@ -13,10 +14,8 @@ class Settings:
     def __init__(self) -> None:
         self.path = os.path.join(GLib.get_user_config_dir(), "reeld-gtk", "settings.ini")
         self.keys = GLib.KeyFile()
-        try:
+        with contextlib.suppress(GLib.Error):  # no settings yet
             self.keys.load_from_file(self.path, GLib.KeyFileFlags.NONE)
-        except GLib.Error:
-            pass  # no settings yet
 
     @property
     def player(self) -> str:

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from gi.repository import Gio, Gtk
+from gi.repository import Gio, GLib, Gtk
 
 from .client import LIBRARY, SOURCE, Reeld
 
@@ -106,8 +106,15 @@ class Sidebar(Gtk.ListBox):
         self.library_rows: dict[str, LibraryRow] = {}
         self.connect("row-activated", self._on_row)
         self._on_home, self._on_library = on_home, on_library
+        self._queued = 0
 
-    def rebuild(self) -> None:
+    def queue_rebuild(self) -> None:
+        """Once for a burst of objects (a new account brings a source and its libraries at once)."""
+        if not self._queued:
+            self._queued = GLib.idle_add(self.rebuild)
+
+    def rebuild(self) -> bool:
+        self._queued = 0
         selected = self.get_selected_row()
         keep = selected.path if isinstance(selected, LibraryRow) else None
         while (row := self.get_row_at_index(0)) is not None:
@@ -126,6 +133,7 @@ class Sidebar(Gtk.ListBox):
                     self.library_rows[library.get_object_path()] = LibraryRow(library)
                     self.append(self.library_rows[library.get_object_path()])
         self.select_row(self.library_rows.get(keep or "") or home)
+        return GLib.SOURCE_REMOVE
 
     def _source_action(self, proxy: Gio.DBusProxy) -> None:
         if prop(proxy, "Status") == "connected":

@@ -33,7 +33,7 @@ class Window(Adw.ApplicationWindow):
         self.retry.add_css_class("pill")
         self.retry.connect("clicked", lambda _b: self.start_daemon())
         self.missing.set_child(self.retry)
-        self.stack = Gtk.Stack(transition_type=Gtk.StackTransitionType.CROSSFADE, vexpand=True)
+        self.stack = Gtk.Stack(vexpand=True)
         for name, page in (("missing", self.missing), ("home", self.home), ("library", self.library),
                            ("search", self.search), ("details", self.details)):  # fmt: skip
             self.stack.add_named(page, name)
@@ -87,8 +87,8 @@ class Window(Adw.ApplicationWindow):
         """The object manager is ready: follow objects, properties and item changes from now on."""
         objects = self.reeld.objects
         assert objects is not None
-        objects.connect("object-added", lambda *_: self.sidebar.rebuild())
-        objects.connect("object-removed", lambda *_: self.sidebar.rebuild())
+        objects.connect("object-added", lambda *_: self.sidebar.queue_rebuild())
+        objects.connect("object-removed", lambda *_: self.sidebar.queue_rebuild())
         objects.connect("notify::name-owner", lambda *_: self._presence())
         self.reeld.subscribe(LIBRARY, "ItemsChanged", self._items_changed)
         self.reeld.subscribe(MANAGER, "SyncFinished", lambda *_: self._refresh_home_soon())
