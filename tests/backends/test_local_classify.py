@@ -1,7 +1,14 @@
 """How file names become movies, episodes and extras, as a person browsing the libraries sees them."""
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
+from reeld.backends.base import SyncContext
+from reeld.backends.local import backend as local_backend
+from reeld.backends.local import scan
+from reeld.backends.local.backend import LocalBackend
 from reeld.backends.local.classify import (
     Classification,
     FileKind,
@@ -10,6 +17,12 @@ from reeld.backends.local.classify import (
     classify_guessit,
     title_key,
 )
+from reeld.backends.local.scan import MOVIES as MOVIES_LIBRARY
+from reeld.cache import queries
+from reeld.config import Paths
+from reeld.daemon import Daemon
+from reeld.services import events as ev
+from tests.support.events import stop
 
 MB = 1024 * 1024
 
@@ -305,3 +318,125 @@ def test_parts_of_a_movie_are_that_movie_with_a_part_number(relpath: str, part: 
 def test_names_without_a_year_take_guessits_title_unless_it_is_a_fragment(relpath: str, title: str) -> None:
     found = classify(relpath, 900 * MB)
     assert (found.kind, found.title, found.parser) == (FileKind.MOVIE, title, "guessit")
+
+
+# -- in a folder and in the cache -------------------------------------------------------------------
+
+
+def _write(root: Path, relpaths: list[str]) -> None:
+    for relpath in relpaths:
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not real media\n")
+
+
+async def test_a_movie_in_parts_lists_once_as_its_first_part(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        [
+            "Movies/Heat (1995)/Heat (1995) - cd1.avi",
+            "Movies/Heat (1995)/Heat (1995) - cd2.avi",
+            "Movies/Ronin (1998)/Ronin (1998) - part2.mkv",  # its first part is missing: listed all the same
+        ],
+    )
+    async with LocalBackend("parts", str(tmp_path)) as backend:
+        listed = [
+            item
+            async for page in backend.list_items(MOVIES_LIBRARY, SyncContext(full=True))
+            for item in page.items
+        ]
+        assert sorted((item.title, item.year, item.remote_id) for item in listed) == [
+            ("Heat", 1995, "Movies/Heat (1995)/Heat (1995) - cd1.avi"),
+            ("Ronin", 1998, "Movies/Ronin (1998)/Ronin (1998) - part2.mkv"),
+        ]
+        stream = await backend.get_stream_url(listed[0] if listed[0].title == "Heat" else listed[1])
+        assert stream.endswith("cd1.avi")
+
+
+# What the rules before NAMING_RULES 2 made of these names (issue 14's "reeld now" column).
+OLD_RULES = {
+    "Caprica (2008)/Season 1/Apotheosis_1920x1080.mp4": Classification(FileKind.MOVIE, "Caprica", 2008),
+    "Bones.S03E01.720p.HDTV.x264-SCENE.mkv": Classification(
+        FileKind.EXTRA, "Bones S03E01 720p HDTV x264 \u2013 Scene"
+    ),
+    "Some.Show.S01.1080p.WEB-DL.x264-GRP/Some.Show.S01E01.mkv": Classification(
+        FileKind.EPISODE,
+        "",
+        show="Some Show S01 1080p WEB-DL x264-GRP",
+        show_from_folder=True,
+        season=1,
+        episode=1,
+    ),
+}
+
+
+async def _synced_daemon(paths: Paths, root: Path | None) -> tuple[Daemon, str]:
+    """A running daemon once its local folder (added now, or from the config) has synced."""
+    daemon = Daemon(paths, watch_network=False)
+    finished: asyncio.Queue[ev.SyncFinished] = asyncio.Queue()
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.SyncFinished):
+            finished.put_nowait(event)
+
+    daemon.events.subscribe(on_event)
+    await daemon.start()
+    await daemon.run()
+    if root is not None:
+        source = await daemon.add_local_folder(str(root))
+    else:
+        (source,) = daemon.coordinator.runtimes  # synced as the daemon starts
+    assert (await asyncio.wait_for(finished.get(), 20)).success
+    return daemon, source
+
+
+async def test_items_named_by_older_rules_are_named_again_on_upgrade_keeping_their_watch_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "media"
+    _write(root, [*OLD_RULES, "Heat (1995)/Heat (1995).mkv"])
+    paths = Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state")
+    # A cache written by the older rules: their names, and etags without the rules' version.
+    monkeypatch.setattr(
+        local_backend, "classify", lambda relpath, size=0: OLD_RULES.get(relpath) or classify(relpath, size)
+    )
+    monkeypatch.setattr(scan.FileStat, "etag", property(lambda file: f"{file.size}:{file.mtime_ns}"))
+    is_extra = local_backend._is_extra
+    monkeypatch.setattr(
+        local_backend,
+        "_is_extra",
+        lambda file: (
+            (file.relpath in OLD_RULES and OLD_RULES[file.relpath].kind is FileKind.EXTRA) or is_extra(file)
+        ),
+    )
+    daemon, source = await _synced_daemon(paths, root)
+    try:
+        assert (
+            await daemon.get_item(f"{source}:Bones.S03E01.720p.HDTV.x264-SCENE.mkv")
+        ).library_id == "other"
+        for relpath in OLD_RULES:
+            await daemon.set_watched(f"{source}:{relpath}", True)
+    finally:
+        await stop(daemon)
+
+    monkeypatch.undo()  # the upgrade
+    daemon, source = await _synced_daemon(paths, None)
+    try:
+        caprica = await daemon.get_item(f"{source}:Caprica (2008)/Season 1/Apotheosis_1920x1080.mp4")
+        bones = await daemon.get_item(f"{source}:Bones.S03E01.720p.HDTV.x264-SCENE.mkv")
+        some = await daemon.get_item(f"{source}:Some.Show.S01.1080p.WEB-DL.x264-GRP/Some.Show.S01E01.mkv")
+        assert (caprica.kind, caprica.library_id, caprica.show_title) == ("episode", "shows", "Caprica")
+        assert (bones.kind, bones.library_id, bones.show_title, bones.idx) == ("episode", "shows", "Bones", 1)
+        assert some.show_title == "Some Show"
+        assert caprica.watched and bones.watched and some.watched
+        shows = await daemon.db.read(queries.cached_remote_ids, source, "shows")
+        assert {rid for rid in shows if rid.startswith("show:")} == {
+            "show:caprica 2008",
+            "show:bones",
+            "show:some show",
+        }
+        assert not await daemon.db.read(queries.cached_remote_ids, source, "movies") - {
+            "Heat (1995)/Heat (1995).mkv"
+        }
+    finally:
+        await stop(daemon)

@@ -248,6 +248,10 @@ class LocalBackend(MediaBackend):
             found = self._classified(file)
             entry = index_entry(file, found)
             if entry is None or entry.library_id != library_id:
+                if entry is not None and _moved_from(ctx.known.get(file.relpath), library_id):
+                    # Named anew into another library (newer naming rules): kept here until that
+                    # library's listing rewrites it, so no sweep deletes it and its watch state first.
+                    listing.unchanged.append(file.relpath)
                 continue
             entries[file.relpath] = entry
             was = ctx.known.get(file.relpath)
@@ -415,6 +419,10 @@ def _folders_of(relpaths: Iterable[str]) -> frozenset[str]:
             folders.add(folder)
             folder = folder.rpartition("/")[0]
     return frozenset(folders)
+
+
+def _moved_from(known: KnownItem | None, library_id: str) -> bool:
+    return known is not None and known.library_id == library_id
 
 
 def _library_of_known(file: FileStat, known: KnownItem) -> str:

@@ -26,6 +26,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+#: The version of these naming rules. It is part of every file's etag (scan.FileStat), so after an
+#: upgrade that changes them every file looks changed once: it is classified again and its item
+#: rewritten under the same id, keeping its watch state. Raise it whenever a name may read differently.
+NAMING_RULES = 2
 SAMPLE_MAX_BYTES = 300 * 1024 * 1024
 # Years outside this range are part of a title ("Blade Runner 2049", "2001 A Space Odyssey").
 MIN_YEAR = 1900

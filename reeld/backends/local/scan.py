@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reeld.backends.local.classify import Classification, FileKind
+from reeld.backends.local.classify import NAMING_RULES, Classification, FileKind, classify, title_key
 from reeld.errors import BackendUnavailable
 from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem
 
@@ -107,7 +107,8 @@ class FileStat:
 
     @property
     def etag(self) -> str:
-        return f"{self.size}:{self.mtime_ns}"
+        # The naming rules' version: items named by older rules (whose etag lacks it) are named again.
+        return f"{self.size}:{self.mtime_ns}:n{NAMING_RULES}"
 
 
 @dataclass(slots=True)
@@ -406,6 +407,26 @@ def _group_etag(title: str, number: int | None, added_at: int, updated_at: int) 
     return f"group:{title}|{number}|{added_at}|{updated_at}"
 
 
+def is_later_part(file: FileStat, found: Classification) -> bool:
+    """Whether ``file`` is part 2 or later of a movie whose first part lies beside it (``cd2`` beside
+    ``cd1``): the movie is listed once, as its first part, which is what playing it plays."""
+    if found.kind is not FileKind.MOVIE or found.part is None or found.part < 2:
+        return False
+    try:
+        names = os.listdir(os.path.dirname(file.path))
+    except OSError:
+        return False
+    folder, _, own = file.relpath.rpartition("/")
+    movie = title_key(found.title, found.year)
+    for name in names:
+        if name == own or not is_video_name(name):
+            continue
+        other = classify(f"{folder}/{name}" if folder else name, file.size)
+        if other.part == 1 and other.kind is FileKind.MOVIE and title_key(other.title, other.year) == movie:
+            return True
+    return False
+
+
 # -- what the backend knows ------------------------------------------------------------------------
 
 
@@ -481,7 +502,7 @@ class FolderIndex:
 
 def index_entry(file: FileStat, found: Classification) -> IndexEntry | None:
     library = LIBRARY_OF_KIND.get(found.kind)
-    if library is None:
+    if library is None or is_later_part(file, found):
         return None
     if found.kind is FileKind.EPISODE and found.season is not None:
         key = found.show_key
