@@ -1,22 +1,17 @@
 """An X display (Xvfb) and reeld-gtk under a driver that answers about its widget tree."""
 
 import functools
-import json
 import os
-import queue
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.gui.harness import App, start_app, start_xvfb
 from tests.support.bus import PrivateBus
-from tests.support.procs import read_line, stop_process
+from tests.support.procs import stop_process
 from tests.support.tools import SYSTEM_PYTHON, missing, require_command
 
-DRIVER = Path(__file__).with_name("driver.py")
 GTK_PROBE = "import gi; gi.require_version('Gtk', '4.0'); gi.require_version('Adw', '1'); from gi.repository import Gtk, Adw"
 
 
@@ -32,63 +27,18 @@ def _gtk_problem() -> str | None:
     return None
 
 
-def require_gtk() -> None:
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """A private X server (Xvfb) for the whole run: its DISPLAY value. Skips (fails in CI) without
+    Gtk 4, libadwaita or Xvfb."""
     problem = _gtk_problem()
     if problem:
         missing(problem)
-
-
-@pytest.fixture(scope="session")
-def x_display() -> Iterator[str]:
-    """A private X server (Xvfb) for the whole run: its DISPLAY value."""
-    require_gtk()
-    xvfb = require_command("Xvfb", "xvfb")
-    read_end, write_end = os.pipe()
-    proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=read_end,  # unused: -displayfd writes the number to write_end
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    proc.stdout = os.fdopen(read_end, "rb")  # type: ignore[assignment]  (read_line reads it)
+    proc, display = start_xvfb(require_command("Xvfb", "xvfb"))
     try:
-        display = f":{read_line(proc, 30, 'Xvfb')}"
         yield display
     finally:
         stop_process(proc)
-
-
-class App:
-    """reeld-gtk driven by tests/gui/driver.py: ``ask(cmd, **args)`` returns its JSON answer."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.proc, self.log = proc, log
-        self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith(b"{"):
-                self.answers.put(json.loads(line))
-        self.answers.put({"ok": False, "error": "the app exited"})
-
-    def next_answer(self, timeout: float) -> dict[str, Any]:
-        try:
-            return self.answers.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(
-                f"the app did not answer in {timeout:g} s\n{self.log.read_text()[-3000:]}"
-            ) from None
-
-    def ask(self, cmd: str, timeout: float = 20, **args: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"cmd": cmd, "timeout": timeout, **args}).encode() + b"\n")
-        self.proc.stdin.flush()
-        found = self.next_answer(timeout + 10)
-        assert found["ok"], f"{found['error']}\napp log:\n{self.log.read_text()[-3000:]}"
-        return found
 
 
 @pytest.fixture
@@ -97,21 +47,8 @@ def gtk_app(private_bus: PrivateBus, x_display: str) -> Iterator[Callable[[], Ap
     started: list[App] = []
 
     def start() -> App:
-        log = private_bus.logs_dir / f"reeld-gtk-{len(started)}.log"
-        env = private_bus.env(
-            {"DISPLAY": x_display, "GDK_BACKEND": "x11", "GSK_RENDERER": "cairo", "GTK_A11Y": "none"}
-        )
-        with open(log, "wb") as stderr:
-            proc = subprocess.Popen(
-                [SYSTEM_PYTHON, str(DRIVER)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-            )
-        app = App(proc, log)
+        app = start_app(private_bus, x_display, len(started))
         started.append(app)
-        assert app.next_answer(30).get("started"), log.read_text()
         return app
 
     try:

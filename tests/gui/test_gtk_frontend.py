@@ -9,7 +9,7 @@ import httpx
 
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from tests.conftest import StartReeld
-from tests.gui.conftest import App
+from tests.gui.harness import App
 from tests.support.bus import PrivateBus, call
 from tests.support.keyring import KeyringDaemon
 from tests.support.reeld import BUS_NAME
