@@ -14,11 +14,17 @@ Columns: ``path kind title year season episode episode_end aired`` (tab-separate
 comments). ``kind`` is movie, episode, extra or ignored; ``title`` the movie's, the show's or, for
 an extra, its owner's; ``year`` the movie's or the show's.
 
-Run: ``.venv/bin/python bench/bench_naming.py [--no-guessit] [--misses N] [extra.tsv ...]``.
+``--guessit-tests`` adds a set of real-world names kept outside the project: those of guessit's
+own test suite (installed with it), with guessit's expected answers in reeld's terms (a show's
+country is part of its title, "The Office (US)"). guessit alone scores near 100 % there by
+construction; what it shows is where reeld's rules differ from guessit's.
+
+Run: ``.venv/bin/python bench/bench_naming.py [--no-guessit] [--guessit-tests] [--misses N] [extra.tsv ...]``.
 """
 
 import argparse
 import csv
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -87,6 +93,59 @@ def load_corpus(path: Path) -> list[Expected]:
         )
         for row in rows
     ]
+
+
+_VIDEO_NAME = re.compile(r"\.(?:mkv|avi|mp4|m4v|ts|wmv|mov|mpg|ogm|divx|m2ts|iso)$", re.IGNORECASE)
+
+
+def guessit_test_names() -> list[Expected]:
+    """The names of guessit's own test suite that are video files, as corpus rows."""
+    import guessit
+    import yaml
+
+    folder = Path(guessit.__file__).parent / "test"
+    rows: dict[str, Expected] = {}
+    for name, kind in (("episodes.yml", "episode"), ("movies.yml", "movie")):
+        cases = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+        for key, answer in cases.items():
+            row = _guessit_case(str(key), answer, kind)
+            if row is not None:
+                rows.setdefault(row.path, row)
+    return list(rows.values())
+
+
+def _guessit_case(key: str, answer: object, kind: str) -> Expected | None:
+    if key.startswith(("+", "-", "__")) or not isinstance(answer, dict) or "options" in answer:
+        return None
+    kind = answer.get("type", kind)
+    path = re.sub(r"^[A-Za-z]:", "", key.replace("\\", "/")).lstrip("/")
+    title = answer.get("title")
+    if kind not in ("episode", "movie") or not _VIDEO_NAME.search(path) or not isinstance(title, str):
+        return None
+    path = "/".join(path.split("/")[-3:])  # the last folders: what a folder added to reeld holds
+    if answer.get("country"):
+        title = f"{title} ({answer['country']})"
+    year = answer.get("year") if isinstance(answer.get("year"), int) else None
+    if kind == "movie":
+        return Expected(path, "movie", title, year, None, None, None, None)
+    episodes, season, aired = (
+        answer.get("episode", answer.get("absolute_episode")),
+        answer.get("season"),
+        None,
+    )
+    if isinstance(season, list) or (
+        isinstance(episodes, list) and not all(isinstance(e, int) for e in episodes)
+    ):
+        return None
+    first = episodes[0] if isinstance(episodes, list) else episodes
+    last = episodes[-1] if isinstance(episodes, list) and len(episodes) > 1 else None
+    if isinstance(answer.get("date"), date):
+        aired = answer["date"].isoformat()
+        if first is None:
+            season, first = answer["date"].year, answer["date"].month * 100 + answer["date"].day
+    if not isinstance(first, int):
+        return None
+    return Expected(path, "episode", title, year, 1 if season is None else season, first, last, aired)
 
 
 def reading_of(found: Classification) -> Reading:
@@ -260,10 +319,14 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", type=Path, help="more TSV files of names, same columns")
     parser.add_argument("--no-guessit", action="store_true", help="skip guessit alone (faster)")
     parser.add_argument("--misses", type=int, default=0, help="list up to N misses per corpus")
+    parser.add_argument("--guessit-tests", action="store_true", help="also score guessit's own test names")
     args = parser.parse_args()
     for path in [CORPUS, *args.extra]:
         report = score(load_corpus(path), with_guessit=not args.no_guessit)
         print_report(str(path), report, args.misses)
+    if args.guessit_tests:
+        report = score(guessit_test_names(), with_guessit=not args.no_guessit)
+        print_report("guessit's test names", report, args.misses)
     sys.stdout.flush()
 
 

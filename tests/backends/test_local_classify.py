@@ -440,3 +440,32 @@ async def test_items_named_by_older_rules_are_named_again_on_upgrade_keeping_the
         }
     finally:
         await stop(daemon)
+
+
+@pytest.mark.parametrize(
+    ("relpath", "season", "first", "last"),
+    [
+        ("Elementary/Season 2/Elementary - 02x03 - 02x04 - 02x15 - The Woman.mp4", 2, 3, 15),
+        ("Elementary/Season 2/02x03 - x04 - x15 - Ep Name.mp4", 2, 3, 15),
+        ("Elementary/Season 02/02x03x04x15 - Ep Name.mp4", 2, 3, 15),
+        ("Elementary/Season 02/Elementary - 02x03-E15 - Ep Name.mp4", 2, 3, 15),
+        ("Elementary/Season 2/02x03 - 04 Ep Name.mp4", 2, 3, None),  # 04 starts the title
+        ("Elementary/Season 1/02-03 - blah.avi", 1, 2, 3),
+        ("Elementary/Season 1/series-s09e14-1080p.mkv", 9, 14, None),
+        ("Moonlighting/Season 1/MOONLIGHTING_s01e01-e04.mkv", 1, 1, 4),
+    ],
+)
+def test_multi_episode_files_as_jellyfin_and_kodi_name_them(
+    relpath: str, season: int, first: int, last: int | None
+) -> None:
+    found = classify(relpath, 900 * MB)
+    assert (found.kind, found.season, found.episode, found.last_episode) == (
+        FileKind.EPISODE,
+        season,
+        first,
+        last,
+    )
+
+
+def test_a_release_groups_tag_is_not_part_of_a_shows_name() -> None:
+    assert classify("[Judas] Kaguya-sama - S03E05.mkv", 900 * MB).show == "Kaguya-sama"

@@ -50,6 +50,7 @@ EXTRAS_DIRS = frozenset(
         "other",
         "others",
         "clips",
+        "backdrops",
     }
 )
 SAMPLE_DIRS = frozenset({"sample", "samples"})
@@ -397,7 +398,11 @@ _SXXEYY = re.compile(
     re.IGNORECASE,
 )
 _NXNN = re.compile(
-    r"(?:^|[\s._\-\[(])(\d{1,2})x(\d{2,3})((?:-(?:\d{1,2}x)?\d{2,3})*)(?=$|[\s._\-\])])", re.IGNORECASE
+    r"(?:^|[\s._\-\[(])(\d{1,2})x(\d{2,3})"
+    # more episodes: 02x03-04-15, 02x03-E15, 02x03x04x15, 02x03 - 02x04 - 02x15, 02x03 - x04 - x15
+    # (never "02x03 - 04 Title": a number after a spaced dash is the title's)
+    r"((?:(?:-(?:\d{1,2}x|x|E)?|x|E|\s+-\s+(?:\d{1,2}x|x|E))\d{2,3})*)(?=$|[\s._\-\])])",
+    re.IGNORECASE,
 )
 # "Show.2017.E07": a show's year, then an episode of its only season.
 _YEAR_EPISODE = re.compile(r"^(.+?[\s._-])((?:19|20)\d{2})[\s._-]+E(\d{1,4})(?=$|[\s._\-\[(])", re.IGNORECASE)
@@ -412,9 +417,11 @@ _FANSUB = re.compile(
     re.IGNORECASE,
 )
 _NUMBERED = re.compile(
-    r"^(?:e|ep|episode)?[\s._-]*(\d{1,3})(?:[\s._]*-[\s._]*|[\s._]+|$)(.*)$", re.IGNORECASE
+    r"^(?:e|ep|episode)?[\s._-]*(\d{1,3})(?:-(\d{1,3}))?(?:[\s._]*-[\s._]*|[\s._]+|$)(.*)$", re.IGNORECASE
 )
 _LAST_NUMBER = re.compile(r"(\d{1,4})$")
+# A release group's tag before a show's name: "[Judas] Kaguya-sama - S03E05".
+_GROUP_TAG = re.compile(r"^\s*\[[^\]]*\][\s._-]*")
 _SEASON_MARKER = re.compile(r"s\d|season|series|\dx\d", re.IGNORECASE)
 _DIGITS = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -424,7 +431,7 @@ _BRACKETED_YEAR = re.compile(r"[(\[](?:19|20)\d{2}[)\]]")
 def _episode(
     dirs: list[str], show_raw: str, season: int, episode: int | None, rest: str, **extra: Any
 ) -> Classification | None:
-    parsed, parsed_year = name_and_year(show_raw)
+    parsed, parsed_year = name_and_year(_GROUP_TAG.sub("", show_raw))
     show, show_year, from_folder = resolve_show(dirs, parsed or None, parsed_year)
     if not show:
         return None
@@ -535,7 +542,8 @@ def _folder_episode(dirs: list[str], stem: str) -> Classification | None:
         return None
     match = _NUMBERED.match(stem)
     if match:
-        return _episode(dirs, "", folder_season, int(match[1]), match[2])
+        first = int(match[1])
+        return _episode(dirs, "", folder_season, first, match[3], last_episode=_last_episode(first, match[2]))
     title = strip_release_tail(stem)
     if len(dirs) >= 2 and not _DIGITS.search(title):
         # No number at all: an episode of that season all the same, as Plex and Jellyfin list it.
