@@ -21,6 +21,7 @@ from reeld.config import Paths
 from reeld.daemon import Daemon
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
+from reeld.fakes.jellyfin.catalog import jf_id
 from reeld.fakes.plex.network import HOST, HttpService, listening_socket
 from reeld.fakes.plex.wire import Fault, FaultKind
 from reeld.models.source import SourceStatus
@@ -72,16 +73,22 @@ def expected(fake: FakeJellyfin) -> dict[str, tuple[str, str | None, bool, int]]
         "Series": "show",
         "Season": "season",
         "Episode": "episode",
+        "MusicArtist": "artist",
         "MusicAlbum": "album",
+        "Audio": "track",
     }
     user = fake.users[USER].id
     out = {}
     for item in fake.items.values():
         state = fake.user_data.get((user, item.id))
-        parent = (
-            item.season_id if item.type == "Episode" else item.series_id if item.type == "Season" else None
-        )
-        watchable = item.type in ("Movie", "Episode")
+        parents = {
+            "Episode": item.season_id,
+            "Season": item.series_id,
+            "MusicAlbum": item.album_artist and jf_id("artist", item.album_artist),
+            "Audio": item.album_id,
+        }
+        parent = parents.get(item.type)
+        watchable = item.type in ("Movie", "Episode", "Audio")
         out[item.id] = (
             kinds[item.type],
             parent,

@@ -6,16 +6,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dbus_fast import Variant
 
+from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES
 from reeld.backends.local.music import read_tags, read_tags_with_mutagen
 from reeld.fakes.audio import FORMATS, AudioTags, MusicFolder, make_music_folder, write_audio
 from reeld.fakes.images import jpeg, picture
+from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
+from reeld.models.media import LibraryKind
 from tests.backends.test_local_backend import touch
-from tests.bus.test_query import add_plex, plain, query
+from tests.bus.test_query import PASSWORD, USER, add_jellyfin, add_plex, plain, query
 from tests.conftest import StartReeld
+from tests.fakes.test_fake_jellyfin import auth, schema  # noqa: F401  (schema: a fixture)
 from tests.support.bus import PrivateBus
 from tests.support.keyring import KeyringDaemon
 from tests.test_daemon_e2e import IFACE, Client, add_folder, libraries, list_all
@@ -269,3 +274,75 @@ def test_the_fast_path_reads_what_mutagen_reads(tmp_path: Path) -> None:
     assert read_tags(str(paths[0])).genres == ("Rock",)  # type: ignore[union-attr]
     # 3828 frames of 1152 samples at 44.1 kHz, less 1776 samples of delay and padding: 99.956 s
     assert read_tags(str(lame)).duration_ms == 99_956  # type: ignore[union-attr]
+
+
+async def test_a_jellyfin_music_library_lists_albums_with_their_artists_and_tracks(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, client_for: Any
+) -> None:
+    fake = FakeJellyfin.generate(
+        movies=150, series=0, seasons=0, episodes=0, user=USER, password=PASSWORD, tracks=3
+    )
+    albums = {item.id: item for item in fake.items.values() if item.type == "MusicAlbum"}
+    artists = {item.id: item for item in fake.items.values() if item.type == "MusicArtist"}
+    tracks = [item for item in fake.items.values() if item.type == "Audio"]
+    played = tracks[1]
+    fake.set_played(USER, played.id, True)
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        daemon()
+        client = await client_for(private_bus)
+        source = await add_jellyfin(client, url)
+        library = (await libraries(client, source))["Music"]
+
+        listed = [plain(item) for item in await list_all(client, library)]
+        assert {(server_id(item), item["kind"], item["title"], item["artist"]) for item in listed} == {
+            (key, "album", album.name, album.album_artist) for key, album in albums.items()
+        }
+        ids = {server_id(item): item["id"] for item in listed}
+        found, total = await query(client, library, {"kind": Variant("s", "artist")})
+        assert total == len(artists) == 3
+        assert {(server_id(item), item["title"]) for item in found} == {
+            (key, artist.name) for key, artist in artists.items()
+        }
+        ids.update((server_id(item), item["id"]) for item in found)
+        for key, artist in artists.items():
+            assert {server_id(item) for item in await children(client, ids[key])} == {
+                album_id for album_id, album in albums.items() if album.album_artist == artist.name
+            }
+        for key in albums:
+            shown = await children(client, ids[key])
+            written = sorted((t for t in tracks if t.album_id == key), key=lambda t: t.index or 0)
+            assert [(t["title"], t["index"], t["parent_index"], t["duration_ms"]) for t in shown] == [
+                (t.name, t.index, 1, (t.runtime_ticks or 0) // 10_000) for t in written
+            ]
+            assert [t["watched"] for t in shown] == [t.id == played.id for t in written]
+        _, total = await query(client, library, {"kind": Variant("s", "track")})
+        assert total == len(tracks) == 9
+
+
+async def test_the_fake_jellyfins_music_answers_match_the_openapi_document(schema: Any) -> None:  # noqa: F811
+    """The shapes reeld reads of a music library: its albums and tracks, and its album artists."""
+    fake = FakeJellyfin.generate(
+        movies=100, series=0, seasons=0, episodes=0, user=USER, password=PASSWORD, tracks=2
+    )
+    token, user = fake.login(USER, PASSWORD), fake.users[USER].id
+    music = next(view["Id"] for view in fake.views if view["CollectionType"] == "music")
+    async with (
+        FakeJellyfinServer(fake) as server,
+        httpx.AsyncClient(base_url=server.url, headers=auth(token)) as http,
+    ):
+        common = {"userId": user, "ParentId": music, "Fields": FIELDS}
+        listing = (
+            await http.get(
+                "/Items",
+                params={**common, "Recursive": "true", "IncludeItemTypes": INCLUDE_TYPES[LibraryKind.MUSIC]},
+            )
+        ).json()
+        schema("BaseItemDtoQueryResult", listing)
+        assert {item["Type"] for item in listing["Items"]} == {"MusicAlbum", "Audio"}
+        artists = (await http.get("/Artists/AlbumArtists", params=common)).json()
+        schema("BaseItemDtoQueryResult", artists)
+        assert {item["Type"] for item in artists["Items"]} == {"MusicArtist"}
+        album_artists = {
+            a["Id"] for item in listing["Items"] if item["Type"] == "MusicAlbum" for a in item["AlbumArtists"]
+        }
+        assert album_artists == {item["Id"] for item in artists["Items"]}

@@ -45,7 +45,7 @@ from reeld.backends.jellyfin.mapping import (
 )
 from reeld.backends.jellyfin.socket import watch_socket
 from reeld.errors import BackendProtocolError, BackendUnavailable
-from reeld.models.media import ItemKind, Library, MediaItem, WatchState
+from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
 from reeld.models.playback import PlaybackInfo, Transcode
 from reeld.models.source import ConnectionKind
 
@@ -135,14 +135,21 @@ class JellyfinBackend(MediaBackend):
         }
         if ctx.since and not ctx.full:
             query["MinDateLastSaved"] = ctx.since
-        listed: set[str] = set()
+        # A music library's artists, few and not under it: all of them, every listing.
+        artists = await self._album_artists(library) if library.kind is LibraryKind.MUSIC else []
+        artist_ids = {artist.remote_id for artist in artists}
+        listed: set[str] = set(artist_ids)
         async for page in self._pages(query, library):
             if not ctx.full:
                 listed.update(item.remote_id for item in page.items)
-            yield ItemPage(items=page.items, total=page.total, cursor=cursor)
+            total = None if page.total is None else page.total + len(artist_ids)
+            yield ItemPage(items=page.items, total=total, cursor=cursor)
+            if artists:  # after the first page, once the total is known
+                yield ItemPage(items=artists, total=total, cursor=cursor)
+                artists = []
         if not ctx.full:
             present, (states, watched) = await asyncio.gather(
-                self._present_ids_if_fewer(library, types, ctx, listed),
+                self._present_ids_if_fewer(library, types, ctx, listed, artist_ids),
                 self._watch_changes(library, types, ctx),
             )
             yield ItemPage(watch_states=states, watched_ids=watched, present_ids=present, cursor=cursor)
@@ -190,17 +197,45 @@ class JellyfinBackend(MediaBackend):
         )
         return result
 
+    async def _album_artists(self, library: Library) -> list[MediaItem]:
+        """A music library's artists (``/Artists/AlbumArtists``, as Jellyfin's own apps list them)."""
+        found: list[ItemDto] = []
+        while True:
+            result: ItemsResult = await self.client.get(
+                "/Artists/AlbumArtists",
+                decode=decode_items,
+                budget=LISTING_PAGE,
+                userId=self.user_id,
+                ParentId=library.remote_id,
+                Fields=FIELDS,
+                EnableImageTypes=IMAGE_TYPES,
+                ImageTypeLimit=1,
+                StartIndex=len(found),
+                Limit=PAGE_SIZE,
+                EnableTotalRecordCount="true",
+            )
+            found.extend(dto for dto in result.items if dto.id)
+            if not result.items or len(found) >= result.total_record_count:
+                break
+            if len(found) > MAX_LISTED:  # full pages for ever: a server's lie, not a library
+                claimed_total(self.client.host, len(found), library.title)
+        base_url = self.client.base_url
+        return [
+            item for dto in found if (item := item_from_dto(dto, library.remote_id, base_url)) is not None
+        ]
+
     async def _present_ids_if_fewer(
-        self, library: Library, types: str, ctx: SyncContext, listed: set[str]
+        self, library: Library, types: str, ctx: SyncContext, listed: set[str], artist_ids: set[str]
     ) -> frozenset[str] | None:
         """Every id of the library, when the server has fewer items than the cache and what this
         sync ``listed`` would make (something was deleted).
 
         Jellyfin has no delta for deletions (the websocket tells, when it is up): compare counts, one
         small request, and only when they differ list the ids."""
-        if await self._count(library, IncludeItemTypes=types) >= await expected_count(ctx, listed):
+        count = await self._count(library, IncludeItemTypes=types) + len(artist_ids)
+        if count >= await expected_count(ctx, listed):
             return None
-        return frozenset(await self._ids(library, IncludeItemTypes=types))
+        return frozenset(await self._ids(library, IncludeItemTypes=types)) | artist_ids
 
     async def _watch_changes(
         self, library: Library, types: str, ctx: SyncContext

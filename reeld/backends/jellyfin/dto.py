@@ -25,6 +25,7 @@ class NameDto(msgspec.Struct, rename="pascal", gc=False):
     """``NameGuidPair``: a studio, an artist or a genre with its id."""
 
     name: str | None = None
+    id: str | None = None
 
 
 class ItemDto(msgspec.Struct, rename="pascal", gc=False):
@@ -58,6 +59,7 @@ class ItemDto(msgspec.Struct, rename="pascal", gc=False):
     original_title: str | None = None
     premiere_date: str | None = None
     album_artist: str | None = None
+    album_artists: list[NameDto] | None = None  # a music album's, with their ids: the artist items
     artists: list[str] | None = None
     index_number_end: int | None = None
     backdrop_image_tags: list[str] | None = None

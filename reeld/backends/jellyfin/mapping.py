@@ -12,6 +12,7 @@ ITEM_KINDS: dict[str, ItemKind] = {
     "Series": ItemKind.SHOW,
     "Season": ItemKind.SEASON,
     "Episode": ItemKind.EPISODE,
+    "MusicArtist": ItemKind.ARTIST,
     "MusicAlbum": ItemKind.ALBUM,
     "Audio": ItemKind.TRACK,
     "Video": ItemKind.VIDEO,
@@ -32,10 +33,11 @@ LIBRARY_KINDS: dict[str, LibraryKind] = {
 }
 
 # The item types a listing asks for, per kind of library. Other kinds are listed with no items.
+# A music library's artists are not under it: /Artists/AlbumArtists lists them.
 INCLUDE_TYPES: dict[LibraryKind, str] = {
     LibraryKind.MOVIES: "Movie",
     LibraryKind.SHOWS: "Series,Season,Episode",
-    LibraryKind.MUSIC: "MusicAlbum",
+    LibraryKind.MUSIC: "MusicAlbum,Audio",
     LibraryKind.MIXED: "Movie,Series,Season,Episode,Video",
 }
 
@@ -103,6 +105,8 @@ def _parent(dto: ItemDto, kind: ItemKind) -> str | None:
         return dto.season_id or dto.series_id
     if kind is ItemKind.TRACK:
         return dto.album_id or dto.parent_id
+    if kind is ItemKind.ALBUM and dto.album_artists:
+        return dto.album_artists[0].id  # the artist item, as /Artists/AlbumArtists lists it
     return None
 
 
@@ -125,7 +129,8 @@ def item_from_dto(dto: ItemDto, library_id: str, base_url: str) -> MediaItem | N
         summary=dto.overview,
         duration_ms=ticks // TICKS_PER_MS if ticks else None,
         index=dto.index_number,
-        parent_index=dto.parent_index_number if kind is ItemKind.EPISODE else None,
+        # An episode's season, a track's disc.
+        parent_index=dto.parent_index_number if kind in (ItemKind.EPISODE, ItemKind.TRACK) else None,
         show_title=dto.series_name,
         added_at=parse_date(dto.date_created),
         rating=dto.community_rating,

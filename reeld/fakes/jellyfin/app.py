@@ -130,6 +130,18 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         user = user_of(request)
         return listing(request, user) if user else unauthorized()
 
+    async def album_artists(request: Request) -> Response:
+        user = user_of(request)
+        if not user:
+            return unauthorized()
+        params = dict(request.query_params)
+        page, total = fake.album_artists(params)
+        fields = set(filter(None, params.get("Fields", "").split(",")))
+        start = int(params.get("StartIndex") or 0)
+        return JSONResponse(
+            fake.query_result(page, total, start, user, fields, True, True, _image_types(params))
+        )
+
     async def resume(request: Request) -> Response:
         user = user_of(request)
         return (
@@ -283,6 +295,7 @@ def create_app(fake: FakeJellyfin, wire: Wire) -> Starlette:
         Route("/Users/Me", me),
         Route("/UserViews", views),
         Route("/Items", items),
+        Route("/Artists/AlbumArtists", album_artists),
         Route("/Items/Resume", resume),
         Route("/Items/{item_id}", item),
         Route("/Users/{user_id}/Items/{item_id}", item),

@@ -90,7 +90,7 @@ def parse_jf_date(text: str) -> float:
 @dataclass
 class Item:
     id: str
-    type: str  # Movie, Series, Season, Episode, MusicAlbum
+    type: str  # Movie, Series, Season, Episode, MusicArtist, MusicAlbum, Audio
     name: str
     view_id: str
     parent_id: str
@@ -112,13 +112,15 @@ class Item:
     original_title: str | None = None
     premiere_date: float | None = None  # Unix seconds of a UTC midnight
     album_artist: str | None = None
+    album_id: str | None = None  # a track's album
+    album_name: str | None = None
     index_end: int | None = None
     saved: float = 0.0  # DateLastSaved: never returned, filtered on by MinDateLastSaved
     revision: int = 1
 
     @property
     def is_folder(self) -> bool:
-        return self.type in ("Series", "Season", "MusicAlbum")
+        return self.type in ("Series", "Season", "MusicArtist", "MusicAlbum")
 
 
 @dataclass
@@ -186,7 +188,9 @@ class FakeJellyfin:
         seed: int = 0,
         user: str = "demo",
         password: str = "demo",
+        tracks: int = 0,
     ) -> "FakeJellyfin":
+        """``tracks``: per album (none by default: the music library lists its albums alone)."""
         fake = cls(seed=seed)
         fake.add_user(user, password)
         rng = random.Random(seed)
@@ -267,17 +271,39 @@ class FakeJellyfin:
                         )
                     )
         for a in range(max(1, movies // 50)):
-            fake._add(
+            artist = f"The {WORDS[a % len(WORDS)]}s"
+            if _name_id("artist", artist) not in fake.items:
+                # Artists are items of their own, outside the library's folders: /Artists/AlbumArtists
+                # lists them, /Items under the library does not.
+                fake._add(Item(_name_id("artist", artist), "MusicArtist", artist, music_view, music_view))
+            album = fake._add(
                 Item(
                     jf_id(seed, "album", a),
                     "MusicAlbum",
                     f"Album {a}",
                     music_view,
                     music_view,
-                    album_artist=f"The {WORDS[a % len(WORDS)]}s",
+                    album_artist=artist,
                     genres=["Rock"],
                 )
             )
+            for t in range(1, tracks + 1):
+                fake._add(
+                    Item(
+                        jf_id(seed, "track", a, t),
+                        "Audio",
+                        f"{WORDS[(a + t) % len(WORDS)]} Song {t}",
+                        music_view,
+                        album.id,
+                        index=t,
+                        parent_index=1,  # the disc
+                        runtime_ticks=(150 + 17 * t + a) * TICKS_PER_SECOND,
+                        album_artist=artist,
+                        album_id=album.id,
+                        album_name=album.name,
+                        genres=["Rock"],
+                    )
+                )
         user_id = next(iter(fake.users.values())).id
         for index, item in enumerate(i for i in fake.items.values() if i.type in ("Movie", "Episode")):
             if index % 7 == 0:
@@ -478,6 +504,22 @@ class FakeJellyfin:
         start, end = _window(params, len(items))
         return items[start:end], len(items)
 
+    def album_artists(self, params: dict[str, str]) -> tuple[list[Item], int]:
+        """/Artists/AlbumArtists: the artists of the albums under ``ParentId`` (a library), by name,
+        then paging. Returns (page, total)."""
+        parent = params.get("ParentId", "")
+        named = {
+            _name_id("artist", i.album_artist)
+            for i in self.items.values()
+            if i.type == "MusicAlbum" and i.album_artist and (not parent or i.view_id == parent)
+        }
+        found = sorted(
+            (self.items[artist_id] for artist_id in named if artist_id in self.items),
+            key=lambda i: (i.name.casefold(), i.id),
+        )
+        start, end = _window(params, len(found))
+        return found[start:end], len(found)
+
     def _candidate_positions(self, params: dict[str, str]) -> dict[str, int]:
         key = _candidates_key(params)
         positions = self._positions.get(key)
@@ -504,12 +546,20 @@ class FakeJellyfin:
         if parent:
             view_ids = {v["Id"] for v in self.views}
             if parent in view_ids:
-                items = (i for i in items if i.view_id == parent and (recursive or i.parent_id == parent))
+                # Artists are not in a library's folders (see album_artists()).
+                items = (
+                    i
+                    for i in items
+                    if i.view_id == parent
+                    and (recursive or i.parent_id == parent)
+                    and i.type != "MusicArtist"
+                )
             else:
                 items = (
                     i
                     for i in items
-                    if i.parent_id == parent or (recursive and parent in (i.series_id, i.season_id))
+                    if i.parent_id == parent
+                    or (recursive and parent in (i.series_id, i.season_id, i.album_id))
                 )
         found = [i for i in items if wanted is None or i.type in wanted]
         if sort == "DateCreated":
@@ -574,6 +624,8 @@ class FakeJellyfin:
             "PremiereDate": jf_date(item.premiere_date) if item.premiere_date is not None else None,
             "IndexNumberEnd": item.index_end,
             "AlbumArtist": item.album_artist,
+            "AlbumId": item.album_id,
+            "Album": item.album_name,
         }
         dto.update({k: v for k, v in optional.items() if v is not None})
         if item.album_artist:
