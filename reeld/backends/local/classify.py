@@ -413,7 +413,8 @@ _DATE_DAY_FIRST = re.compile(
 )
 # "[Group] Show - 012 [1080p]", "[Group] Show S2 - 05 (1080p)", "Show - 975 [Dual Audio]".
 _FANSUB = re.compile(
-    r"^(\[[^\]]+\]\s*)?(.+?)(?:\s+(?:S|Season\s*)(\d{1,2}))?\s+-\s+(\d{1,4})(?:v\d)?(\s*[\[(].*)?$",
+    # after the number only bracketed tags: "Duckman - 101 (01) - 20021107 - Title" is another shape
+    r"^(\[[^\]]+\]\s*)?(.+?)(?:\s+(?:S|Season\s*)(\d{1,2}))?\s+-\s+(\d{1,4})(?:v\d)?((?:\s*[\[(][^\])]*[\])])+)?\s*$",
     re.IGNORECASE,
 )
 _NUMBERED = re.compile(
