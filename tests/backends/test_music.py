@@ -2,7 +2,9 @@
 Plex fakes' music libraries, as a client sees them over a real bus: albums at the top level, artists
 by ``Query``, ``GetChildren`` from artist to albums to tracks, with numbers, durations and covers."""
 
+import asyncio
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,34 @@ async def test_the_fake_jellyfins_music_answers_match_the_openapi_document(schem
             a["Id"] for item in listing["Items"] if item["Type"] == "MusicAlbum" for a in item["AlbumArtists"]
         }
         assert album_artists == {item["Id"] for item in artists["Items"]}
+
+
+async def test_tracks_added_and_removed_in_the_folder_reach_clients_without_a_sync(
+    private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
+) -> None:
+    music = make_music_folder(tmp_path / "media", artists=1, albums_per_artist=2, tracks_per_album=2)
+    daemon()
+    client = await client_for(private_bus)
+    _, source = await add_folder(client, music.root)
+    library = (await libraries(client, source))["Music"]
+    albums = {item["title"]: item for item in map(plain, await list_all(client, library))}
+    first, second = sorted(albums)
+
+    async def changed() -> None:
+        await client.wait_signal(lambda m: m.member == "ItemsChanged" and m.path == library, timeout=30)
+
+    # A track copied into an album's folder is one of its tracks moments later.
+    folder = (music.root / next(t.relpath for t in music.tracks if t.album == first)).parent
+    client.signals.clear()
+    write_audio(
+        folder / "03 - Late.mp3", AudioTags(title="Late", album_artist="Artist 00001", album=first, track=3)
+    )
+    async with asyncio.timeout(30):
+        while "Late" not in [t["title"] for t in await children(client, albums[first]["id"])]:
+            await changed()
+    # A whole album folder deleted: the album and its tracks go.
+    shutil.rmtree((music.root / next(t.relpath for t in music.tracks if t.album == second)).parent)
+    async with asyncio.timeout(30):
+        while second in {item["title"] for item in map(plain, await list_all(client, library))}:
+            await changed()
+    assert [t["title"] for t in await children(client, albums[first]["id"])][-1] == "Late"
