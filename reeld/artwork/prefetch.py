@@ -35,6 +35,8 @@ DURING_SYNC = 1
 WIDTHS = {"poster": 320, "backdrop": 780}
 #: A pass starts this long after it was asked for: a sync's progress events make one pass, not many.
 SETTLE_S = 1.0
+#: Items of each library (in title order) whose images are fetched while their source syncs.
+FIRST_SCREEN = 100
 
 
 class Prefetcher:
@@ -108,15 +110,17 @@ class Prefetcher:
             return
         if runtime.state.status is not SourceStatus.CONNECTED:
             return
-        wanted = await self.db.read(queries.top_level_tags, source_id)
+        store, artwork = self.artwork.store, self.artwork
+
+        def wanted(remote_id: str, kind: str, tag: str) -> bool:
+            return not store.holds(source_id, remote_id, kind, tag) and not artwork.failed_recently(
+                source_id, remote_id, kind, tag
+            )
+
+        # While the source syncs, the first screen of each library; the rest once the sync is over.
+        first = FIRST_SCREEN if runtime.syncing else None
         for kind, width in WIDTHS.items():
-            todo = [
-                (remote_id, library_id, tag)
-                for remote_id, library_id, tags in wanted
-                if (tag := tags.get(kind))
-                and not self.artwork.store.holds(source_id, remote_id, kind, tag)
-                and not self.artwork.failed_recently(source_id, remote_id, kind, tag)
-            ]
+            todo = await self.db.read(queries.prefetch_candidates, source_id, kind, wanted, first)
             if todo:
                 fetched = await self._fetch_all(source_id, kind, width, iter(todo))
                 log.info("artwork_prefetched", source=source_id, kind=kind, images=fetched, wanted=len(todo))

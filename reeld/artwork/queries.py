@@ -1,9 +1,10 @@
 """What the artwork cache reads of the items cache (on the cache's reader threads)."""
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import aliased
 
 from reeld.cache.schema import TOP_LEVEL_ONLY, items
@@ -41,17 +42,39 @@ def item_images(conn: Connection, source_id: str, remote_id: str) -> Any:
     ).first()
 
 
-def top_level_tags(conn: Connection, source_id: str) -> list[tuple[str, str, dict[str, str]]]:
-    """``(remote id, library id, image tags)`` of every top-level item of a source, in title order
-    (a grid's first screen first)."""
-    rows = conn.execute(
-        select(items.c.remote_id, items.c.library_id, items.c.thumb, items.c.artwork)
-        .where(items.c.source_id == source_id, TOP_LEVEL_ONLY)
-        .order_by(items.c.sort_title)
-    )
-    return [
-        (remote_id, library_id, image_tags(thumb, artwork)) for remote_id, library_id, thumb, artwork in rows
-    ]
+#: ``wanted(remote_id, kind, tag)``: whether prefetch should fetch that image.
+Wanted = Callable[[str, str, str], bool]
+
+
+def prefetch_candidates(
+    conn: Connection, source_id: str, kind: str, wanted: Wanted, first: int | None = None
+) -> list[tuple[str, str, str]]:
+    """``(remote id, library id, tag)`` of the top-level items of a source whose image of ``kind``
+    is ``wanted``, library by library in title order (a grid's first screen first); with ``first``,
+    of only the first so many of each library (through the title index: cheap while a sync runs).
+
+    The tag is read in SQL (``json_extract``): a large library's JSON is never decoded in Python.
+    """
+    libraries = conn.execute(
+        select(items.c.library_id).where(items.c.source_id == source_id, TOP_LEVEL_ONLY).distinct()
+    ).scalars()
+    # (a malformed value, a hand-edited cache, is no tag rather than an error for the whole query)
+    tag = case((func.json_valid(items.c.artwork), func.json_extract(items.c.artwork, f"$.{kind}")))
+    found = []
+    for library_id in list(libraries):
+        query = (
+            select(items.c.remote_id, tag, items.c.thumb, items.c.artwork.is_(None))
+            .where(items.c.source_id == source_id, items.c.library_id == library_id, TOP_LEVEL_ONLY)
+            .order_by(items.c.sort_title)
+        )
+        if first is not None:
+            query = query.limit(first)
+        for remote_id, stored, thumb, unmigrated in conn.execute(query):
+            # rows a sync has not rewritten since the artwork column came: the v1 thumb's poster
+            value = image_tags(thumb, None).get(kind) if unmigrated else stored
+            if isinstance(value, str) and value and wanted(remote_id, kind, value):
+                found.append((remote_id, library_id, value))
+    return found
 
 
 def a_file_of(conn: Connection, source_id: str, remote_id: str, kind: str) -> str | None:
