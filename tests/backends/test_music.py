@@ -3,22 +3,31 @@ Plex fakes' music libraries, as a client sees them over a real bus: albums at th
 by ``Query``, ``GetChildren`` from artist to albums to tracks, with numbers, durations and covers."""
 
 import asyncio
+import multiprocessing
 import os
 import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from dbus_fast import Variant
+from structlog.testing import capture_logs
 
+from reeld.backends.base import SyncContext
 from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES
+from reeld.backends.local import backend as backend_module
+from reeld.backends.local import music as music_module
+from reeld.backends.local.backend import LocalBackend
 from reeld.backends.local.music import read_tags, read_tags_with_mutagen
+from reeld.backends.local.scan import MUSIC
 from reeld.fakes.audio import FORMATS, AudioTags, MusicFolder, make_music_folder, write_audio
 from reeld.fakes.images import jpeg, picture
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
-from reeld.models.media import LibraryKind
+from reeld.models.media import LibraryKind, MediaItem
 from tests.backends.test_local_backend import touch
 from tests.bus.test_query import PASSWORD, USER, add_jellyfin, add_plex, plain, query
 from tests.conftest import StartReeld
@@ -379,3 +388,34 @@ async def test_tracks_added_and_removed_in_the_folder_reach_clients_without_a_sy
         while second in {item["title"] for item in map(plain, await list_all(client, library))}:
             await changed()
     assert [t["title"] for t in await children(client, albums[first]["id"])][-1] == "Late"
+
+
+async def listing_of(root: Path) -> dict[str, MediaItem]:
+    items: dict[str, MediaItem] = {}
+    async with LocalBackend("local_test", str(root)) as backend:
+        async for page in backend.list_items(MUSIC, SyncContext(full=True)):
+            items.update((item.remote_id, item) for item in page.items)
+    return items
+
+
+async def test_worker_processes_read_what_one_thread_reads_and_a_broken_pool_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_music_folder(tmp_path, artists=1, albums_per_artist=5, tracks_per_album=3)
+    in_thread = await listing_of(tmp_path)
+    assert len(in_thread) == 1 + 5 + 15
+    monkeypatch.setattr(music_module, "PROCESS_POOL_MIN_FILES", 1)
+    if music_module.tag_reader(15) is None:
+        pytest.skip("one CPU: tags are always read in a thread")
+    assert await listing_of(tmp_path) == in_thread
+
+    def dying_pool(count: int) -> ProcessPoolExecutor:
+        # Each worker exits as it starts, as one refused by a process limit would.
+        return ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("forkserver"), initializer=sys.exit
+        )
+
+    monkeypatch.setattr(backend_module, "tag_reader", dying_pool)
+    with capture_logs() as logs:
+        assert await listing_of(tmp_path) == in_thread
+    assert any(entry["event"] == "local_music_workers_failed" for entry in logs)

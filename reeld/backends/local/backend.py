@@ -386,12 +386,16 @@ def _split_music(
 def _read_all_tags(files: Sequence[FileStat]) -> dict[str, TrackTags | None]:
     """Each file's tags by relative path, from worker processes for a large batch. Blocking."""
     paths = [file.path for file in files]
+    found: list[TrackTags | None] | None = None
     pool = tag_reader(len(paths))
-    if pool is None:
+    if pool is not None:
+        try:
+            with pool:
+                found = [tags for part in pool.map(read_tags_chunk, chunks(paths)) for tags in part]
+        except Exception as exc:  # no processes to be had (limits, a sandbox): one thread reads them all
+            log.warning("local_music_workers_failed", reason=str(exc)[:200] or type(exc).__name__)
+    if found is None:
         found = read_tags_chunk(paths)
-    else:
-        with pool:
-            found = [tags for part in pool.map(read_tags_chunk, chunks(paths)) for tags in part]
     return {file.relpath: tags for file, tags in zip(files, found, strict=True)}
 
 
