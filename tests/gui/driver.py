@@ -23,6 +23,24 @@ from reeld_gtk.sidebar import SourceRow
 
 calls: list[str] = []
 _call_on = client.Reeld.call_on
+_query = client.Reeld.query
+#: How long the UI thread spent handling each page that Query answered (ms): unpacking is GDBus's,
+#: updating the rows is the app's.
+page_handling_ms: list[float] = []
+
+
+def timed_query(
+    self: client.Reeld, library: str, filters: Any, offset: int, limit: int, sort: str, on_page: Any
+) -> None:
+    def handle(items: list[Any], total: int) -> None:
+        started = time.perf_counter()
+        on_page(items, total)
+        page_handling_ms.append((time.perf_counter() - started) * 1000)
+
+    _query(self, library, filters, offset, limit, sort, handle)
+
+
+client.Reeld.query = timed_query  # type: ignore[method-assign]
 
 
 def counted_call_on(self: client.Reeld, *args: Any, **kwargs: Any) -> None:
@@ -141,6 +159,58 @@ class Driver:
         self.window.details.watched_button.emit("clicked")
         return lambda: {"clicked": True}
 
+    def do_first_poster(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        """When a poster first shows anywhere in the window (``now`` on the system's monotonic clock)."""
+
+        def done() -> dict[str, Any] | None:
+            textured = [c for c in self.cards(self.window) if c["textured"]]
+            return (
+                {"now": time.monotonic(), "page": self.window.stack.get_visible_child_name()}
+                if textured
+                else None
+            )
+
+        return done
+
+    def do_scroll(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        """Scroll the library grid from top to bottom in ``steps`` jumps, one a frame (16 ms), while
+        a 1 ms timeout measures how late the main loop runs it; done when every page asked came."""
+        adjustment = self.window.library.scroller.get_vadjustment()
+        model = self.window.library.model
+        gaps: list[float] = []
+        state = {"step": 0, "last": time.perf_counter(), "probing": True}
+        page_handling_ms.clear()
+
+        def probe() -> bool:
+            now = time.perf_counter()
+            gaps.append((now - state["last"]) * 1000)
+            state["last"] = now
+            return state["probing"]
+
+        def step() -> bool:
+            state["step"] += 1
+            fraction = state["step"] / cmd["steps"]
+            adjustment.set_value(fraction * (adjustment.get_upper() - adjustment.get_page_size()))
+            return state["step"] < cmd["steps"]
+
+        GLib.timeout_add(1, probe)
+        GLib.timeout_add(16, step)
+
+        def done() -> dict[str, Any] | None:
+            if state["step"] < cmd["steps"] or model.pending:
+                return None
+            state["probing"] = False
+            ordered = sorted(gaps)
+            return {
+                "pages": model.pages_loaded,
+                "total": model.get_n_items(),
+                "gap_max_ms": ordered[-1],
+                "gap_p99_ms": ordered[int(len(ordered) * 0.99)],
+                "page_ms": sorted(page_handling_ms),
+            }
+
+        return done
+
     def do_back(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
         self.window.go_back()
         return lambda: {"page": self.window.stack.get_visible_child_name()}
@@ -187,7 +257,7 @@ class Driver:
             return GLib.SOURCE_CONTINUE
 
         if poll():
-            GLib.timeout_add(50, poll)
+            GLib.timeout_add(int(cmd.get("every", 50)), poll)
 
 
 def main() -> int:

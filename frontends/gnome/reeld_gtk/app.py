@@ -3,14 +3,10 @@
 import os
 import sys
 
-import gi
+from gi.repository import Adw, Gio
 
-gi.require_version("Gtk", "4.0")
-gi.require_version("Adw", "1")
-from gi.repository import Adw, Gio  # noqa: E402
-
-from .client import Reeld  # noqa: E402
-from .window import Window  # noqa: E402
+from .client import Reeld
+from .window import Window
 
 APP_ID = "io.github.reeld.ReeldGtk"
 

@@ -1,5 +1,6 @@
 """What the views show: items as GObjects and a library as a Gio.ListModel filled page by page."""
 
+import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +9,8 @@ from gi.repository import Gdk, GdkPixbuf, Gio, GLib, GObject
 from .client import Item, Reeld
 
 PAGE = 200
+#: Pages a view asked for last: the ones in view, asked again when many items change.
+RECENT_PAGES = 4
 POSTER_WIDTH = 320
 CARD_WIDTH, CARD_HEIGHT = 150, 225
 
@@ -113,8 +116,8 @@ class Artwork:
 
 
 class LibraryModel(GObject.Object, Gio.ListModel):
-    """A library's matches as a list model: ``n_items`` is ``Query``'s total, rows are placeholders
-    until their page comes back (asked for when a view first wants a row of it)."""
+    """A library's matches as a list model: ``n_items`` is ``Query``'s total; a row is made when a
+    view first wants it, a placeholder until its page comes back (one Query of PAGE rows)."""
 
     __gtype_name__ = "ReeldLibraryModel"
 
@@ -123,10 +126,12 @@ class LibraryModel(GObject.Object, Gio.ListModel):
         self.reeld, self.artwork, self.library = reeld, artwork, library
         self.filters: dict[str, GLib.Variant] = {}
         self.sort = "title"
-        self._rows: list[ItemObject] = []
+        self._rows: list[ItemObject | None] = []
         self._pages_asked: set[int] = set()
+        self._recent: collections.deque[int] = collections.deque(maxlen=RECENT_PAGES)
         self._generation = 0
         self.pages_loaded = 0
+        self.pending = 0  # pages asked and not answered yet
         self.positions: dict[str, int] = {}  # item id -> row, for the rows fetched
 
     def do_get_item_type(self) -> GObject.GType:
@@ -138,42 +143,64 @@ class LibraryModel(GObject.Object, Gio.ListModel):
     def do_get_item(self, position: int) -> ItemObject | None:
         if position >= len(self._rows):
             return None
-        self._want_page(position // PAGE)
-        return self._rows[position]
+        page = position // PAGE
+        if not self._recent or self._recent[-1] != page:
+            self._recent.append(page)
+        if page not in self._pages_asked:
+            self._pages_asked.add(page)
+            self._fetch(page)
+        return self._row(position)
+
+    def _row(self, position: int) -> ItemObject:
+        row = self._rows[position]
+        if row is None:
+            row = self._rows[position] = ItemObject()
+        return row
 
     def reload(self, filters: dict[str, Any] | None = None, sort: str | None = None) -> None:
-        """Ask again from the first page (a new filter or sort, or a change too big to patch)."""
+        """Ask again from the first page: a new filter or sort, or a new number of matches."""
         if filters is not None:
             self.filters = filters
         if sort is not None:
             self.sort = sort
         self._generation += 1
         self._pages_asked = {0}
-        self._fetch(0, self._generation, first=True)
+        self._fetch(0, first=True)
 
-    def _want_page(self, page: int) -> None:
-        if page not in self._pages_asked:
-            self._pages_asked.add(page)
-            self._fetch(page, self._generation)
+    def refresh(self) -> None:
+        """Many items changed: the pages in view are asked again in place (a reload only when the
+        number of matches moved); the others when they come into view again."""
+        pages = sorted(set(self._recent)) or [0]
+        self._pages_asked = set(pages)
+        self._fetch(pages[0], check_total=True)
+        for page in pages[1:]:
+            self._fetch(page)
 
-    def _fetch(self, page: int, generation: int, first: bool = False) -> None:
+    def _fetch(self, page: int, first: bool = False, check_total: bool = False) -> None:
+        generation = self._generation
+
         def on_page(items: list[Item], total: int) -> None:
+            self.pending -= 1
             if generation != self._generation:
                 return  # an answer to a query replaced since
+            if check_total and total != len(self._rows):
+                self.reload()
+                return
             if first:
                 self._reset(total)
             self.pages_loaded += 1
             for offset, data in enumerate(items, start=page * PAGE):
                 if offset < len(self._rows):
-                    row = self._rows[offset]
-                    row.update(data, self.artwork)
-                    self.positions[row.item_id] = offset
+                    self._row(offset).update(data, self.artwork)
+                    self.positions[data.get("id", "")] = offset
 
+        self.pending += 1
         self.reeld.query(self.library, self.filters, page * PAGE, PAGE, self.sort, on_page)
 
     def _reset(self, total: int) -> None:
         removed = len(self._rows)
-        self._rows = [ItemObject() for _ in range(total)]
+        self._rows = [None] * total
+        self._recent.clear()
         self.positions = {}
         self.items_changed(0, removed, total)
 
@@ -181,7 +208,7 @@ class LibraryModel(GObject.Object, Gio.ListModel):
         """Items of this library changed: the pages showing them are asked again and updated in
         place (one Query a page, however many of its items changed)."""
         for page in sorted({self.positions[item_id] // PAGE for item_id in ids if item_id in self.positions}):
-            self._fetch(page, self._generation)
+            self._fetch(page)
 
     def check_total(self) -> None:
         """Ids not shown changed: items added, or rows not fetched yet. A new total means a reload."""

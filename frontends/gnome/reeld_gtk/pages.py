@@ -113,7 +113,7 @@ class LibraryPage(Gtk.Box):
             return
         shown = [item_id for item_id in changed if item_id in model.positions]
         if reload or removed or (shown and model.filters):
-            model.reload()
+            model.refresh()
             return
         model.refresh_items(shown)
         if len(shown) < len(changed):
