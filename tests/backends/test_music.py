@@ -27,7 +27,7 @@ from reeld.fakes.audio import FORMATS, AudioTags, MusicFolder, make_music_folder
 from reeld.fakes.images import jpeg, picture
 from reeld.fakes.jellyfin import FakeJellyfin, FakeJellyfinServer
 from reeld.fakes.plex import CatalogSpec, ConnectionSpec, FakePlexCluster, ServerSpec
-from reeld.models.media import LibraryKind, MediaItem
+from reeld.models.media import ItemKind, LibraryKind, MediaItem
 from tests.backends.test_local_backend import touch
 from tests.bus.test_query import PASSWORD, USER, add_jellyfin, add_plex, plain, query
 from tests.conftest import StartReeld
@@ -419,3 +419,24 @@ async def test_worker_processes_read_what_one_thread_reads_and_a_broken_pool_fal
     with capture_logs() as logs:
         assert await listing_of(tmp_path) == in_thread
     assert any(entry["event"] == "local_music_workers_failed" for entry in logs)
+
+
+async def test_an_unmarked_compilation_is_one_album_by_various_artists(tmp_path: Path) -> None:
+    folder = tmp_path / "Music" / "Road Trip"
+    for number, artist in enumerate(("Ann", "Bob", "Ann"), start=1):
+        write_audio(
+            folder / f"{number:02d}.mp3",
+            AudioTags(title=f"Song {number}", artist=artist, album="Road Trip", track=number),
+        )
+    write_audio(
+        tmp_path / "Music" / "Solo" / "01.flac", AudioTags(title="Alone", artist="Cy", album="Solo", track=1)
+    )
+    items = await listing_of(tmp_path)
+    albums = {(item.artist, item.title) for item in items.values() if item.kind is ItemKind.ALBUM}
+    assert albums == {("Various Artists", "Road Trip"), ("Cy", "Solo")}
+    tracks = sorted(
+        (item.index, item.artist)
+        for item in items.values()
+        if item.kind is ItemKind.TRACK and item.title != "Alone"
+    )
+    assert tracks == [(1, "Ann"), (2, "Bob"), (3, "Ann")]  # each track keeps its own artist

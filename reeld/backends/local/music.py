@@ -457,6 +457,20 @@ class MusicListing:
     unreadable: int = 0
 
 
+def _gather_compilations(placed: Sequence[_Placed]) -> None:
+    """Tracks of one album title in one folder, by several artists and with no album artist said,
+    are one album by Various Artists (a compilation its tagger did not mark), not one per artist."""
+    groups: dict[tuple[str, str], list[_Placed]] = {}
+    for track in placed:
+        if track.tags.album_artist is None and track.tags.album is not None:
+            folder = track.file.relpath.rpartition("/")[0]
+            groups.setdefault((folder, _key(track.album)), []).append(track)
+    for tracks in groups.values():
+        if len({_key(track.album_artist) for track in tracks}) > 1:
+            for track in tracks:
+                track.album_artist = VARIOUS_ARTISTS
+
+
 def plan_music(
     files: Sequence[FileStat],
     tags: Mapping[str, TrackTags | None],
@@ -476,6 +490,7 @@ def plan_music(
             listing.unreadable += 1
             continue
         placed.append(place(file, found))
+    _gather_compilations(placed)
     parents = dict.fromkeys(unchanged_parents)
     for item in album_and_artist_items(placed):
         if item.remote_id in parents and item.remote_id in known:
