@@ -28,8 +28,9 @@ log = structlog.get_logger(__name__)
 
 #: Images fetched at once per source: enough to hide each request's latency on a busy machine.
 CONCURRENCY = 8
-#: ...and while the source syncs: one, so the first screen of a large library fills in during its
-#: first sync without the prefetch taking the server's or the machine's time from the sync.
+#: ...and by a pass that started while the source syncs (it fetches the first screen of each
+#: library): one, so that fills in during a first sync without taking the server's or the
+#: machine's time from the sync. A full pass waits while its source syncs.
 DURING_SYNC = 1
 #: The width step each kind is prefetched at: a grid's poster, a backdrop behind a details view.
 WIDTHS = {"poster": 320, "backdrop": 780}
@@ -122,21 +123,22 @@ class Prefetcher:
         for kind, width in WIDTHS.items():
             todo = await self.db.read(queries.prefetch_candidates, source_id, kind, wanted, first)
             if todo:
-                fetched = await self._fetch_all(source_id, kind, width, iter(todo))
+                fetched = await self._fetch_all(source_id, kind, width, iter(todo), first is not None)
                 log.info("artwork_prefetched", source=source_id, kind=kind, images=fetched, wanted=len(todo))
 
     async def _fetch_all(
-        self, source_id: str, kind: str, width: int, todo: Iterator[tuple[str, str, str]]
+        self, source_id: str, kind: str, width: int, todo: Iterator[tuple[str, str, str]], first_screen: bool
     ) -> int:
-        """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator (all but
-        ``DURING_SYNC`` of them waiting while the source syncs); how many were kept."""
+        """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator; how many were kept.
+        While the source syncs, they wait: all of a full pass's, all but ``DURING_SYNC`` of a
+        first screen's."""
         kept = 0
         idle = self._idle_of(source_id)
 
         async def worker(number: int) -> None:
             nonlocal kept
             for remote_id, library_id, tag in todo:
-                if number >= DURING_SYNC:
+                if not (first_screen and number < DURING_SYNC):
                     await idle.wait()
                 if self.artwork.store.disk_full:
                     return
