@@ -5,6 +5,7 @@ by ``Query``, ``GetChildren`` from artist to albums to tracks, with numbers, dur
 import asyncio
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -175,9 +176,15 @@ async def test_a_rescan_reads_only_new_files_and_keeps_albums_whole(
     ]
     assert tracks[-1]["artist"] == "Guest"
     other = next(title for title in albums if title != first)
-    assert gone.relpath not in {t["id"] for t in await children(client, albums[other]["id"])}
-    # Only the one new file's tags were read.
-    assert '"read": 1' in reeld.stderr_text() or "read=1" in reeld.stderr_text()
+    assert gone.relpath not in {server_id(t) for t in await children(client, albums[other]["id"])}
+    # Both albums are whole again: their lengths count the track that came and not the one gone.
+    after = {item["title"]: item for item in map(plain, await list_all(client, library))}
+    lengths = {title: sum(t.duration_ms for t in music.tracks if t.album == title) for title in albums}
+    assert abs(after[first]["duration_ms"] - (lengths[first] + 180_000)) <= 4 * DURATION_SLACK_MS
+    assert abs(after[other]["duration_ms"] - (lengths[other] - gone.duration_ms)) <= 4 * DURATION_SLACK_MS
+    # The new file's tags were read, and those of its album's and the shrunk album's other tracks.
+    log = reeld.stderr_text()
+    assert re.search(r'"read": 1\b.*"album_mates": 5\b|album_mates=5 .*read=1\b', log), log[-2000:]
 
 
 # -- servers -----------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from reeld.backends.local.classify import Classification, FileKind, classify, ex
 from reeld.backends.local.music import (
     MusicListing,
     TrackTags,
+    album_of,
     chunks,
     plan_music,
     read_tags_chunk,
@@ -189,13 +190,20 @@ class LocalBackend(MediaBackend):
         known = {} if ctx.full else ctx.known
         to_read, unchanged, parents = _split_music(walk.audio, known, ctx.known)
         tags = await asyncio.to_thread(_read_all_tags, to_read)
-        listing: MusicListing = await asyncio.to_thread(plan_music, to_read, tags, unchanged, parents, known)
+        # The unchanged tracks of the albums that changed, so those albums are sent whole.
+        mates = await asyncio.to_thread(_album_mates, walk.audio, to_read, tags, known)
+        if mates:
+            tags.update(await asyncio.to_thread(_read_all_tags, mates))
+        listing: MusicListing = await asyncio.to_thread(
+            plan_music, to_read, tags, unchanged, parents, known, mates
+        )
         self._music_folders = _folders_of(file.relpath for file in walk.audio)
         log.info(
             "local_music_listing",
             source=self.source_id,
             files=len(walk.audio),
             read=len(to_read),
+            album_mates=len(mates),
             unreadable=listing.unreadable,
             unchanged=len(unchanged),
             seconds=round(time.monotonic() - started, 3),
@@ -381,6 +389,34 @@ def _split_music(
             if above is not None and above.parent_id is not None:
                 parents[above.parent_id] = None
     return to_read, unchanged, list(parents)
+
+
+def _album_mates(
+    files: Sequence[FileStat],
+    changed: Sequence[FileStat],
+    tags: Mapping[str, TrackTags | None],
+    known: Mapping[str, KnownItem],
+) -> list[FileStat]:
+    """The unchanged files of the albums that ``changed`` files are in or that lost a file."""
+    if not known:
+        return []
+    albums = {album_of(file, found) for file in changed if (found := tags.get(file.relpath)) is not None}
+    present = {file.relpath for file in files}
+    albums.update(
+        seen.parent_id
+        for relpath, seen in known.items()
+        if relpath not in present and seen.parent_id is not None and seen.parent_id.startswith("album:")
+    )
+    if not albums:
+        return []
+    changed_paths = {file.relpath for file in changed}
+    return [
+        file
+        for file in files
+        if file.relpath not in changed_paths
+        and (seen := known.get(file.relpath)) is not None
+        and seen.parent_id in albums
+    ]
 
 
 def _read_all_tags(files: Sequence[FileStat]) -> dict[str, TrackTags | None]:

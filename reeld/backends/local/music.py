@@ -471,32 +471,51 @@ def _gather_compilations(placed: Sequence[_Placed]) -> None:
                 track.album_artist = VARIOUS_ARTISTS
 
 
+def album_of(file: FileStat, tags: TrackTags) -> str:
+    """The id of the album a file belongs to (before compilations are gathered)."""
+    placed = place(file, tags)
+    return album_id(placed.album_artist, placed.album)
+
+
 def plan_music(
     files: Sequence[FileStat],
     tags: Mapping[str, TrackTags | None],
     unchanged: Sequence[str],
     unchanged_parents: Iterable[str],
     known: Mapping[str, Any],
+    mates: Sequence[FileStat] = (),
 ) -> MusicListing:
     """Items for the ``files`` whose ``tags`` were read, plus the ids of unchanged tracks and of the
-    albums and artists above them. An album or artist the cache has and an unchanged track still
-    holds keeps its row (an incremental listing sees only some of its tracks); a full listing,
-    which reads every file, sends them all."""
+    albums and artists above them.
+
+    ``mates`` are unchanged tracks of the albums those files are in or that lost a file, read too
+    (``tags`` holds theirs) so that a changed album is sent whole: its length, year and track count
+    count them. An
+    artist the cache has and an unchanged track still holds keeps its row (an incremental listing
+    sees only some of its albums); a full listing, which reads every file, sends them all."""
     listing = MusicListing(unchanged=list(unchanged))
+    changed = {file.relpath for file in files}
     placed: list[_Placed] = []
-    for file in files:
+    for file in [*files, *mates]:
         found = tags.get(file.relpath)
         if found is None:
-            listing.unreadable += 1
+            listing.unreadable += file.relpath in changed
             continue
         placed.append(place(file, found))
     _gather_compilations(placed)
+    sent = [track for track in placed if track.file.relpath in changed]
+    # Albums with a changed track or a mate read are sent whole; artists only with a changed track.
+    changed_groups = {album_id(t.album_artist, t.album) for t in placed} | {
+        artist_id(t.album_artist) for t in sent
+    }
     parents = dict.fromkeys(unchanged_parents)
     for item in album_and_artist_items(placed):
-        if item.remote_id in parents and item.remote_id in known:
+        if item.remote_id not in changed_groups:
+            continue  # only album mates in it: as the cache has it
+        if item.kind is ItemKind.ARTIST and item.remote_id in parents and item.remote_id in known:
             continue
         parents.pop(item.remote_id, None)
         listing.items.append(item)
     listing.unchanged.extend(parents)
-    listing.items.extend(track_item(track) for track in placed)
+    listing.items.extend(track_item(track) for track in sent)
     return listing
