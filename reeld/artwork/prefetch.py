@@ -50,6 +50,9 @@ class Prefetcher:
         self._unsubscribe = lambda: None
         #: By source, set while it is not syncing.
         self._idle: dict[str, asyncio.Event] = {}
+        #: Local folders: the items whose sidecars were looked at since the full sync noted here.
+        self._local_checked: dict[str, set[str]] = {}
+        self._local_full: dict[str, int] = {}
 
     def start(self) -> None:
         self._unsubscribe = self.events.subscribe(self._on_event)
@@ -107,7 +110,7 @@ class Prefetcher:
         if runtime is None or self.artwork.store.disk_full:
             return  # (a full disk: images asked for still come, making room; no more prefetching)
         if runtime.source.kind == "local":
-            await self._local_pass(source_id)
+            await self._local_pass(source_id, runtime.last_full_sync)
             return
         if runtime.state.status is not SourceStatus.CONNECTED:
             return
@@ -160,12 +163,22 @@ class Prefetcher:
                 await asyncio.gather(*workers, return_exceptions=True)
         return kept
 
-    async def _local_pass(self, source_id: str) -> None:
+    async def _local_pass(self, source_id: str, last_full_sync: int) -> None:
+        """Copy the sidecar images of a local folder's films and shows: after a full sync, of every
+        one (a replaced ``poster.jpg`` changes no video file); otherwise of those never looked at (a
+        file watcher's new film), so a folder that changes often is not read whole each time."""
         root = self.artwork.local_root(source_id)
         if root is None:
             return
         files = await self.db.read(queries.top_level_files, source_id)
-        for kind in WIDTHS:
-            for remote_id, library_id, item_kind, file in files:
-                # One item per hop to the worker thread: a GetArtwork waits behind one, not all.
+        checked = self._local_checked.setdefault(source_id, set())
+        if self._local_full.get(source_id) != last_full_sync:
+            checked.clear()
+            self._local_full[source_id] = last_full_sync
+        for remote_id, library_id, item_kind, file in files:
+            if remote_id in checked:
+                continue
+            for kind in WIDTHS:
+                # One image per hop to the worker thread: a GetArtwork waits behind one, not all.
                 await self.artwork.keep_sidecar(source_id, remote_id, library_id, item_kind, kind, root, file)
+            checked.add(remote_id)
