@@ -1,4 +1,4 @@
-"""``python -m reeld.fakes.jellyfin --port PORT --movies N --series N --seasons N --episodes N --user NAME --password PW``
+"""``python -m reeld.fakes.jellyfin --port PORT --movies N --series N --seasons N --episodes N --tracks N --user NAME --password PW``
 
 Prints the server's URL once it is ready, then serves until SIGTERM or SIGINT.
 """
@@ -20,6 +20,7 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         user=args.user,
         password=args.password,
+        tracks=args.tracks,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -46,6 +47,9 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=20, help="series in the catalog")
     parser.add_argument("--seasons", type=int, default=3, help="seasons per series")
     parser.add_argument("--episodes", type=int, default=8, help="episodes per season")
+    parser.add_argument(
+        "--tracks", type=int, default=4, help="tracks per music album (one album per 50 movies)"
+    )
     parser.add_argument("--user", default="demo", help="the one user's name")
     parser.add_argument("--password", default="demo", help="that user's password")
     parser.add_argument("--seed", type=int, default=0, help="catalog seed: the same seed, the same catalog")
