@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--seasons", type=int, default=3, help="seasons per series")
     parser.add_argument("--episodes", type=int, default=8, help="episodes per season")
     parser.add_argument(
-        "--tracks", type=int, default=4, help="tracks per music album (one album per 50 movies)"
+        "--tracks", type=int, default=0, help="tracks per music album (one album per 50 movies)"
     )
     parser.add_argument("--user", default="demo", help="the one user's name")
     parser.add_argument("--password", default="demo", help="that user's password")
