@@ -469,3 +469,9 @@ def test_multi_episode_files_as_jellyfin_and_kodi_name_them(
 
 def test_a_release_groups_tag_is_not_part_of_a_shows_name() -> None:
     assert classify("[Judas] Kaguya-sama - S03E05.mkv", 900 * MB).show == "Kaguya-sama"
+
+
+def test_a_bare_three_digit_number_is_not_a_special() -> None:
+    # guessit reads "003" as season 0, episode 3: Specials, where nobody would look for it.
+    found = classify("003. Show Name - Ep Name.avi", 900 * MB)
+    assert (found.kind, found.show, found.season, found.episode) == (FileKind.EPISODE, "Show Name", 1, 3)

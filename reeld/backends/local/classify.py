@@ -691,6 +691,8 @@ def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) ->
     episode = _int(episodes) or _int(guess.get("absolute_episode"))
     season = _int(guess.get("season"))
     aired = guess.get("date")
+    if season == 0 and not _SEASON_MARKER.search(relpath):
+        season = None  # guessit's season 0 of a bare "003": an absolute number, not a special
     if season is None and dirs:
         season = season_of_folder(dirs[-1])
     if episode is None and isinstance(aired, date):
