@@ -1,17 +1,23 @@
 """What a video file is, from its path alone: a movie, an episode, an extra, or nothing to list.
 
 guessit understands almost any name but costs ~6 ms each, so a strict fast path of precompiled
-patterns decides the common shapes (``Show.S01E02``, ``show.1x02``, ``Show/Season 1/02 - Title``,
-``Title (Year)``, ``Title.Year.1080p…``, ``[Group] Show - 012``, ``Show.2024.03.15``) and only what
-it cannot decide goes to guessit, imported on first use.
+patterns decides the common shapes (``Show.S01E02``, ``show.1x02-03``, ``Show/Season 1/02 - Title``,
+``Title (Year)``, ``Title.Year.1080p…``, ``[Group] Show - 012``, ``Show.2024.03.15``,
+``Show.15-05-2018``, ``Show.2017.E07``, ``Movie (2010) - cd2``) and only what it is unsure of goes
+to guessit, imported on first use, whose answer is then taken. The shapes follow Plex's, Jellyfin's
+and Kodi's naming rules; tests/data/naming_corpus.tsv holds the ones measured (bench/bench_naming.py).
 
 What a person finds where:
 
 - Episodes go to TV Shows. A show is named by its folder when the file sits in that folder (or in a
-  ``Season N``/``Specials`` folder below it), else by the name in the file. Shows are the same show
-  whatever the case or punctuation (``dark.s01e01`` and ``Dark.S01E02``).
+  ``Season N``/``Specials`` folder below it; a season pack's ``Show.S01.1080p-GRP`` folder is the
+  show "Show"), else by the name in the file. Shows are the same show whatever the case or
+  punctuation (``dark.s01e01`` and ``Dark.S01E02``). A file in a season folder is an episode even
+  with no number in its name. A multi-episode file is one item, its first episode with the last.
 - Extras go to Other: anything under an ``Extras``, ``Featurettes``, ``Trailers``… folder, or named
-  the way Plex and Jellyfin name local extras (``Movie (2010)-trailer.mkv``).
+  the way Plex and Jellyfin name local extras (``Movie (2010)-trailer.mkv``, ``Movie.trailer.mp4``,
+  ``trailer.mp4`` in the movie's folder); a release group named like one (``x264-SCENE``) is not.
+- A movie in parts (``cd1``, ``part2``) is one movie: its first part is listed (scan.is_later_part).
 - Release samples (``…-sample.mkv``, ``sample-….mkv`` or a ``Sample`` folder, under 300 MB) are not listed:
   they are fragments of a movie, never something to watch.
 - Everything else is a movie, as in a Plex or Jellyfin movie library: titled from its name, with a
