@@ -14,6 +14,7 @@ people lay out folders: ``Artist/Album/01 - Title.mp3``.
 """
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import re
@@ -304,6 +305,7 @@ def chunks(paths: Sequence[str]) -> list[Sequence[str]]:
 # -- items -----------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 16)  # an artist's name comes back with each of their tracks
 def _key(name: str) -> str:
     """A name as an id part: case, accents and spacing ignored ("Björk" and "bjork" are one artist)."""
     if not name.isascii():
