@@ -1,10 +1,12 @@
 """Posters (then backdrops) of every top-level item, fetched in the background during and after
 each sync, so a poster grid fills in and stays filled offline.
 
-A pass lists the source's top-level items with their image tags (one cache read), skips what the
-cache holds at the current tag and what failed lately, and fetches the rest a few at a time. It
-never holds up a sync or a bus answer: fetches wait on the network on the event loop, checks and
-writes run on the artwork worker thread, and a source that goes away ends the pass.
+A pass asks the cache which top-level items lack their image at its current tag (skipping what
+failed lately) and fetches them a few at a time. While the source syncs, a pass takes the first
+screen of each library only, one image at a time, and a full pass waits: the sync keeps the
+server and the machine. Fetches wait on the network on the event loop, checks and writes run on
+the artwork worker thread, and a source that goes away ends the pass. Local folders have their
+sidecar images copied instead (all of them after a full sync, new items' otherwise).
 """
 
 import asyncio
