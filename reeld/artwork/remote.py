@@ -94,14 +94,25 @@ class ImageFetcher:
     """Downloads images with one connection pool for every server."""
 
     def __init__(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=TIMEOUT,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
-        )
+        # Made on the first fetch: its TLS context costs tens of milliseconds and a few MB, which a
+        # daemon that never fetches an image (a cache that has them all) need not pay at start.
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=TIMEOUT,
+                follow_redirects=False,
+                limits=httpx.Limits(
+                    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
+                ),
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def fetch(self, request: ImageRequest) -> bytes:
         """The body of a successful answer that may be an image (checked further by the caller).

@@ -9,6 +9,7 @@ event loop (they wait on the network); checking and writing an image run on a wo
 import asyncio
 import contextlib
 import functools
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -118,6 +119,7 @@ class Artwork:
     async def _watch(self) -> None:
         """Keep the index true to the folder: images removed by someone else (a cache cleaner, a
         person) are no longer announced; a folder removed whole is made again, empty."""
+        await asyncio.to_thread(importlib.import_module, "watchfiles")  # ~50 ms: not on the loop
         from watchfiles import Change, awatch
 
         def deleted(change: Change, _path: str) -> bool:
