@@ -475,3 +475,8 @@ def test_a_bare_three_digit_number_is_not_a_special() -> None:
     # guessit reads "003" as season 0, episode 3: Specials, where nobody would look for it.
     found = classify("003. Show Name - Ep Name.avi", 900 * MB)
     assert (found.kind, found.show, found.season, found.episode) == (FileKind.EPISODE, "Show Name", 1, 3)
+
+
+@pytest.mark.parametrize("relpath", ["Home Videos/clip.mp4", "Camera/other.mp4", "The Big Short (2015).mkv"])
+def test_words_of_extras_alone_or_in_titles_are_not_extras(relpath: str) -> None:
+    assert classify(relpath, 900 * MB).kind is FileKind.MOVIE

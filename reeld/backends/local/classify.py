@@ -385,10 +385,12 @@ _SAMPLE_NAME = re.compile(r"^sample(?:$|[\s._-])|[\s._-]sample$", re.IGNORECASE)
 _EXTRA_WORDS = (
     r"trailer|behindthescenes|deletedscene|deleted|featurette|interview|scene|short|other|clip|extra"
 )
-# Plex and Jellyfin: "Movie (2010)-trailer", "Movie - featurette2"; Jellyfin also "Movie.trailer", "Movie_trailer".
-_EXTRA_SUFFIX = re.compile(rf"\s*-\s*({_EXTRA_WORDS})\d*$", re.IGNORECASE)
-_TRAILER_SUFFIX = re.compile(r"(?<=\S)[\s._](trailer)\d*$", re.IGNORECASE)
-_EXTRA_NAME = re.compile(rf"^(?:{_EXTRA_WORDS})\d*$", re.IGNORECASE)
+# Plex and Jellyfin: "Movie (2010)-trailer", "Movie-featurette2"; a trailer also "Movie - trailer",
+# "Movie.trailer", "Movie_trailer", or "trailer.mp4" in its movie's folder (Kodi's and Jellyfin's way).
+# Only "trailer" is taken with spaces or alone: "Film - Short.mkv" or "clip.mp4" may be anything.
+_EXTRA_SUFFIX = re.compile(rf"-({_EXTRA_WORDS})\d*$", re.IGNORECASE)
+_TRAILER_SUFFIX = re.compile(r"(?<=\S)(?:\s*-\s*|[\s._])(trailer)\d*$", re.IGNORECASE)
+_EXTRA_NAME = re.compile(r"^trailer\d*$", re.IGNORECASE)
 _EXTRA_KINDS = {
     "behindthescenes": "Behind the scenes",
     "deleted": "Deleted scene",
