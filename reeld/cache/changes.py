@@ -16,31 +16,49 @@ from typing import Any
 #: writes 100k items, and a client re-lists the library faster than it reads 100k ids.
 MAX_IDS = 500
 
+# A show's and a season's counts (child, episode, unwatched) change with their episodes: a row
+# added, removed or watched notes its parent and grandparent too (same library), as ``COUNTS``.
+# ``removed``: 0 the item was written, 1 it was deleted, 2 its counts changed.
+WRITTEN, DELETED, COUNTS = 0, 1, 2
+_PARENTS_OF_NEW = """
+        INSERT INTO item_changes SELECT NEW.source_id, NEW.library_id, NEW.parent_id, 2
+            WHERE NEW.parent_id IS NOT NULL;
+        INSERT INTO item_changes SELECT source_id, library_id, parent_id, 2 FROM main.items
+            WHERE source_id = NEW.source_id AND remote_id = NEW.parent_id AND parent_id IS NOT NULL;"""
+_ITEM_AND_PARENTS_OF_STATE = """
+        INSERT INTO item_changes SELECT source_id, library_id, remote_id, 0 FROM main.items
+            WHERE source_id = {row}.source_id AND remote_id = {row}.remote_id
+        UNION ALL SELECT source_id, library_id, parent_id, 2 FROM main.items
+            WHERE source_id = {row}.source_id AND remote_id = {row}.remote_id AND parent_id IS NOT NULL
+        UNION ALL SELECT grand.source_id, grand.library_id, grand.parent_id, 2
+            FROM main.items AS item JOIN main.items AS grand
+                ON grand.source_id = item.source_id AND grand.remote_id = item.parent_id
+            WHERE item.source_id = {row}.source_id AND item.remote_id = {row}.remote_id
+                AND grand.parent_id IS NOT NULL;"""
+
 _SETUP = (
     """CREATE TEMP TABLE IF NOT EXISTS item_changes (
         source_id TEXT NOT NULL, library_id TEXT NOT NULL, remote_id TEXT NOT NULL, removed INTEGER NOT NULL
     )""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS item_inserted AFTER INSERT ON main.items BEGIN
-        INSERT INTO item_changes VALUES (NEW.source_id, NEW.library_id, NEW.remote_id, 0);
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS item_inserted AFTER INSERT ON main.items BEGIN
+        INSERT INTO item_changes VALUES (NEW.source_id, NEW.library_id, NEW.remote_id, 0);{_PARENTS_OF_NEW}
     END""",
     """CREATE TEMP TRIGGER IF NOT EXISTS item_updated AFTER UPDATE ON main.items BEGIN
         INSERT INTO item_changes VALUES (NEW.source_id, NEW.library_id, NEW.remote_id, 0);
     END""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS item_deleted AFTER DELETE ON main.items BEGIN
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS item_deleted AFTER DELETE ON main.items BEGIN
         INSERT INTO item_changes VALUES (OLD.source_id, OLD.library_id, OLD.remote_id, 1);
+        {_PARENTS_OF_NEW.replace("NEW.", "OLD.").strip()}
     END""",
     # A watch state names no library: its item does (a state may come before its item: then none).
-    """CREATE TEMP TRIGGER IF NOT EXISTS watch_inserted AFTER INSERT ON main.watch_state BEGIN
-        INSERT INTO item_changes SELECT source_id, library_id, remote_id, 0 FROM main.items
-            WHERE source_id = NEW.source_id AND remote_id = NEW.remote_id;
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS watch_inserted AFTER INSERT ON main.watch_state BEGIN
+        {_ITEM_AND_PARENTS_OF_STATE.format(row="NEW").strip()}
     END""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS watch_updated AFTER UPDATE ON main.watch_state BEGIN
-        INSERT INTO item_changes SELECT source_id, library_id, remote_id, 0 FROM main.items
-            WHERE source_id = NEW.source_id AND remote_id = NEW.remote_id;
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS watch_updated AFTER UPDATE ON main.watch_state BEGIN
+        {_ITEM_AND_PARENTS_OF_STATE.format(row="NEW").strip()}
     END""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS watch_deleted AFTER DELETE ON main.watch_state BEGIN
-        INSERT INTO item_changes SELECT source_id, library_id, remote_id, 0 FROM main.items
-            WHERE source_id = OLD.source_id AND remote_id = OLD.remote_id;
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS watch_deleted AFTER DELETE ON main.watch_state BEGIN
+        {_ITEM_AND_PARENTS_OF_STATE.format(row="OLD").strip()}
     END""",
 )
 
@@ -93,12 +111,13 @@ def take_changes(conn: Any) -> list[LibraryChanges]:
 
 def _sort_rows(by_library: dict[tuple[str, str], LibraryChanges], rows: Iterable[Any]) -> None:
     """Rows in the order written: the last word on an item wins (deleted then written again, as a
-    re-classified file is, is changed; written then deleted is removed)."""
-    for source_id, library_id, remote_id, removed in rows:
+    re-classified file is, is changed; written then deleted is removed), except that counts that
+    changed (an episode of a show deleted with it) never bring back an item deleted."""
+    for source_id, library_id, remote_id, what in rows:
         changes = by_library[(source_id, library_id)]
-        if removed:
+        if what == DELETED:
             changes.changed.discard(remote_id)
             changes.removed.add(remote_id)
-        else:
+        elif what == WRITTEN or remote_id not in changes.removed:
             changes.removed.discard(remote_id)
             changes.changed.add(remote_id)

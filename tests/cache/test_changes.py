@@ -116,3 +116,23 @@ async def test_signals_are_coalesced_per_library_and_the_first_goes_out_at_once(
     await asyncio.wait_for(arrived.wait(), 5)
     assert sent[2][:3] == ([], [], True)
     signals.close()
+
+
+def test_a_show_and_its_season_change_with_their_episodes(conn: Connection) -> None:
+    show = MediaItem("show", "shows", ItemKind.SHOW, "Dark", etag="1")
+    season = MediaItem("season", "shows", ItemKind.SEASON, "Season 1", parent_id="show", etag="1")
+    pilot = MediaItem("e1", "shows", ItemKind.EPISODE, "Pilot", parent_id="season", etag="1")
+    queries.upsert_items(conn, SOURCE, [show, season, pilot])
+    take_changes(conn)
+
+    # Watched: the show's and the season's unwatched counts change, so they are named too.
+    queries.upsert_watch_states(conn, SOURCE, [WatchState("e1", watched=True, view_count=1)])
+    assert by_library(take_changes(conn)) == {"shows": ({"e1", "season", "show"}, set(), False)}
+    # A new episode changes their episode counts.
+    queries.upsert_items(
+        conn, SOURCE, [MediaItem("e2", "shows", ItemKind.EPISODE, "Two", parent_id="season")]
+    )
+    assert by_library(take_changes(conn)) == {"shows": ({"e2", "season", "show"}, set(), False)}
+    # The show deleted with everything in it: all removed, none brought back by its episodes.
+    queries.delete_items(conn, SOURCE, ["show"])
+    assert by_library(take_changes(conn)) == {"shows": (set(), {"show", "season", "e1", "e2"}, False)}
