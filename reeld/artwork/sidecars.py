@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from reeld.artwork.store import SIDECAR_TAG
-from reeld.backends.local.scan import is_video_name
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 #: A folder that holds one season of a show: "Season 1", "Season 01", "S01", "Specials".
@@ -157,6 +156,9 @@ def _first(root: str, folder: PurePosixPath, stems: tuple[str, ...], alone: bool
 
 
 def _holds_one_video(root: str, folder: PurePosixPath) -> bool:
+    # Imported here: the local backend's modules load after the daemon's start (BACKGROUND_MODULES).
+    from reeld.backends.local.scan import is_video_name
+
     if folder == PurePosixPath("."):
         return False
     try:
