@@ -434,7 +434,6 @@ _GROUP_TAG = re.compile(r"^\s*\[[^\]]*\][\s._-]*")
 _SEASON_MARKER = re.compile(r"s\d|season|series|\dx\d", re.IGNORECASE)
 _DIGITS = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
-_BRACKETED_YEAR = re.compile(r"[(\[](?:19|20)\d{2}[)\]]")
 
 
 def _episode(
