@@ -35,6 +35,9 @@ _NAMES: tuple[tuple[type[errors.ReeldError], str], ...] = (
     (errors.NotFound, NOT_FOUND),
     (errors.InvalidArgument, INVALID_ARGUMENT),
     (errors.AuthRequired, NOT_AUTHORIZED),
+    # A server that answered with an error of its own (HTTP 5xx) is there: not Offline, which a
+    # frontend shows as "away, try later on its own".
+    (errors.ServerFailed, FAILED),
     (errors.BackendUnavailable, OFFLINE),
     (errors.Busy, BUSY),
     (errors.ReeldError, FAILED),

@@ -188,6 +188,12 @@ async def test_jellyfin_tracks_markers_and_transcodes(
             RuntimeError, match=r"InvalidArgument: .* is a show: only what is played has tracks"
         ):
             await info_of(client, f"{source}:{series.id}")
+        # A server that answers with an error of its own is there: Failed, not Offline.
+        async with httpx.AsyncClient(base_url=url) as control:
+            fault = {"kind": "status", "status": 500, "path": f"/Items/{unseen.id}", "times": 1}
+            (await control.post("/__control/fault", json=fault)).raise_for_status()
+        with pytest.raises(RuntimeError, match=r"Failed: .*failed \(HTTP 500\)"):
+            await info_of(client, f"{source}:{unseen.id}")
         # The token is in the URL handed to the player, and nowhere else.
         token = next(iter(fake.tokens))
         assert token in hls and token not in reeld.stderr_text()
