@@ -480,3 +480,16 @@ def test_a_bare_three_digit_number_is_not_a_special() -> None:
 @pytest.mark.parametrize("relpath", ["Home Videos/clip.mp4", "Camera/other.mp4", "The Big Short (2015).mkv"])
 def test_words_of_extras_alone_or_in_titles_are_not_extras(relpath: str) -> None:
     assert classify(relpath, 900 * MB).kind is FileKind.MOVIE
+
+
+def test_a_file_named_after_its_shows_folder_and_a_number_is_that_episode() -> None:
+    found = classify("GJ Club (2013)/GJ Club - 07.mkv", 900 * MB)
+    assert (found.kind, found.show, found.show_year, found.season, found.episode) == (
+        FileKind.EPISODE,
+        "GJ Club",
+        2013,
+        1,
+        7,
+    )
+    # Elsewhere "Title - 07" is not sure enough to be an episode: guessit decides.
+    assert classify_fast("Films/Dune - 07.mkv", 900 * MB) is None

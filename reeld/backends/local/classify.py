@@ -497,8 +497,10 @@ def _fansub_episode(dirs: list[str], stem: str) -> Classification | None:
     if match is None:
         return None
     group, show, season, number, tail = match.groups()
-    if not (group or tail) or (not group and (_YEAR.fullmatch(number) or _DIGITS.search(show))):
-        return None  # "Title - 1997" or "Movie 2 - 03": without a group's brackets, not sure enough
+    if not group and (_YEAR.fullmatch(number) or not (tail or _names_its_folder(dirs, show))):
+        return None  # "Title - 1997", "Movie - 03": without a group's brackets or its show's folder, unsure
+    if not group and _DIGITS.search(show):
+        return None  # "Movie 2 - 03"
     if season is None:
         folder_season = season_of_folder(dirs[-1]) if dirs else None
         season = 1 if folder_season is None else folder_season
@@ -526,6 +528,11 @@ def _air_date(rest: str) -> str | None:
     """An air date written after an episode's number ("S02E02 - Title (14-01-2008)")."""
     found = _find_date(rest)
     return found[1].isoformat() if found else None
+
+
+def _names_its_folder(dirs: list[str], show: str) -> bool:
+    """Whether ``show`` is the name of the folder the file is in (``GJ Club (2013)/GJ Club - 07``)."""
+    return bool(dirs) and title_key(name_and_year(show)[0]) == title_key(show_folder_name(dirs[-1])[0])
 
 
 def _dated_episode(dirs: list[str], stem: str) -> Classification | None:
