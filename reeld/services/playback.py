@@ -98,15 +98,24 @@ class PlaybackService:
         info = await self.info(source_id, item)
         audio = _chosen(info, StreamType.AUDIO, options.audio_index, "audio_index", item)
         subtitle = _chosen(info, StreamType.SUBTITLE, options.subtitle_index, "subtitle_index", item)
-        if plays_as_is or (info.bitrate is not None and cap >= info.bitrate):
-            return await backend.get_stream_url(item)  # the player chooses among the file's tracks
-        choice = Transcode(max_bitrate=cap, audio=audio, subtitle=subtitle, start_ms=options.start_ms)
+        fits = plays_as_is or (info.bitrate is not None and cap >= info.bitrate)
+        # A file played as it is plays its default tracks: a URL cannot tell a player which others to
+        # take. So another audio track, or a subtitle shown, is the server's stream of those tracks at
+        # the file's own bitrate (a folder has no server: its player chooses).
+        wants_tracks = (audio is not None and not audio.default) or subtitle is not None
+        if fits and (backend.supports_offline() or not wants_tracks):
+            return await backend.get_stream_url(item)
+        rate = (info.bitrate or cap or self._default_cap_bits()) if fits else cap
+        choice = Transcode(max_bitrate=rate, audio=audio, subtitle=subtitle, start_ms=options.start_ms)
         return await backend.get_transcode_url(item, info, choice)
+
+    def _default_cap_bits(self) -> int:
+        return self.settings.remote_max_kbps * 1000
 
     def _default_cap(self, runtime: SourceRuntime, backend: MediaBackend) -> int:
         """Bits/s a stream is held to when the player does not say: none on a LAN or for a file."""
         kind = runtime.state.connection_kind or backend.connection_kind
-        return self.settings.remote_max_kbps * 1000 if kind in CAPPED_CONNECTIONS else 0
+        return self._default_cap_bits() if kind in CAPPED_CONNECTIONS else 0
 
 
 def _chosen(

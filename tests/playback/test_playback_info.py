@@ -168,6 +168,9 @@ async def test_jellyfin_tracks_markers_and_transcodes(
         )
         assert hls.startswith(f"{url}/videos/{episode.id}/master.m3u8?") and "ApiKey=" in hls
         assert f"AudioStreamIndex={second_audio}" in hls and "StartTimeTicks=600000000" in hls
+        # Another audio track with no cap: played as it is, the file would give its default one.
+        chosen = await url_with(client, item_id, audio_index=Variant("u", second_audio))
+        assert chosen != direct and f"AudioStreamIndex={second_audio}" in chosen
         async with httpx.AsyncClient() as http:
             playlist = await http.get(hls)  # no header: all a player has is the URL
         assert playlist.status_code == 200, playlist.text
