@@ -394,13 +394,15 @@ async def test_items_named_by_older_rules_are_named_again_on_upgrade_keeping_the
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "media"
-    _write(root, [*OLD_RULES, "Heat (1995)/Heat (1995).mkv"])
+    parts = ["Heat (1995)/Heat (1995) - cd1.avi", "Heat (1995)/Heat (1995) - cd2.avi"]
+    _write(root, [*OLD_RULES, *parts, "Ronin (1998)/Ronin (1998).mkv"])
     paths = Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state")
     # A cache written by the older rules: their names, and etags without the rules' version.
     monkeypatch.setattr(
         local_backend, "classify", lambda relpath, size=0: OLD_RULES.get(relpath) or classify(relpath, size)
     )
     monkeypatch.setattr(scan.FileStat, "etag", property(lambda file: f"{file.size}:{file.mtime_ns}"))
+    monkeypatch.setattr(scan, "is_later_part", lambda file, found: False)  # each part was a movie
     is_extra = local_backend._is_extra
     monkeypatch.setattr(
         local_backend,
@@ -414,7 +416,8 @@ async def test_items_named_by_older_rules_are_named_again_on_upgrade_keeping_the
         assert (
             await daemon.get_item(f"{source}:Bones.S03E01.720p.HDTV.x264-SCENE.mkv")
         ).library_id == "other"
-        for relpath in OLD_RULES:
+        assert set(parts) <= await daemon.db.read(queries.cached_remote_ids, source, "movies")
+        for relpath in [*OLD_RULES, parts[0]]:
             await daemon.set_watched(f"{source}:{relpath}", True)
     finally:
         await stop(daemon)
@@ -435,9 +438,10 @@ async def test_items_named_by_older_rules_are_named_again_on_upgrade_keeping_the
             "show:bones",
             "show:some show",
         }
-        assert not await daemon.db.read(queries.cached_remote_ids, source, "movies") - {
-            "Heat (1995)/Heat (1995).mkv"
-        }
+        # The movie in parts is one movie now, its first part, still watched.
+        movies = await daemon.db.read(queries.cached_remote_ids, source, "movies")
+        assert movies == {parts[0], "Ronin (1998)/Ronin (1998).mkv"}
+        assert (await daemon.get_item(f"{source}:{parts[0]}")).watched
     finally:
         await stop(daemon)
 
