@@ -68,6 +68,8 @@ class Artwork:
         self._opening: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._forgetting: set[asyncio.Task[None]] = set()
+        self._unsubscribe = lambda: None
         self.events = events
         self.prefetch = Prefetcher(self, db, events)
 
@@ -79,6 +81,7 @@ class Artwork:
         self.store.max_bytes = max_bytes
         self._opening = asyncio.get_running_loop().create_task(self._open())
         self.prefetch.start()
+        self._unsubscribe = self.events.subscribe(self._on_event)
 
     async def ready(self) -> bool:
         """Whether the cache folder can be used, once its scan at start is done."""
@@ -98,9 +101,10 @@ class Artwork:
         self._watcher = loop.create_task(self._watch())
 
     async def stop(self) -> None:
+        self._unsubscribe()
         await self.prefetch.stop()
         background = (self._opening, self._flusher, self._watcher)
-        tasks = [*self._inflight.values(), *(task for task in background if task)]
+        tasks = [*self._inflight.values(), *self._forgetting, *(task for task in background if task)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -233,6 +237,17 @@ class Artwork:
             ms=round((time.monotonic() - started) * 1000, 1),
         )
         return path
+
+    def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.SourceRemoved) and self.opened:
+            # Its images say what someone had: they go with the account, not when evicted.
+            task = asyncio.get_running_loop().create_task(self._forget_source(event.source_id))
+            self._forgetting.add(task)
+            task.add_done_callback(self._forgetting.discard)
+
+    async def _forget_source(self, source_id: str) -> None:
+        removed = await self.off_loop(self.store.forget_source, source_id)
+        log.info("artwork_of_source_removed", source=source_id, images=removed)
 
     def _arrived(self, source_id: str, library_id: str, remote_id: str) -> None:
         """Tell clients the item changed: it has a new ``*_path`` (``Library.ItemsChanged``)."""

@@ -2,9 +2,11 @@
 
 One file per image, kind and width step, named after what it shows::
 
-    ab/ab12…ef.poster.3f9c….w320.jpg    <item digest>.<kind>.<tag digest>.<width step>.<format>
+    3f/1a2b3c-3f9e…d1.poster.5c07….w320.jpg
+    <subfolder>/<source digest>-<item digest>.<kind>.<tag digest>.<width step>.<format>
 
-The item digest hashes the source and item ids (ids may hold slashes: local files), the tag
+The item digest hashes the source and item ids (ids may hold slashes: local files) and follows
+the source's own digest, so a source's images go with it when it is removed; the tag
 digest hashes the server's image tag (or a sidecar file's mtime and size), so an image whose tag
 changed is another file, and one whose tag did not is never fetched again. Files are written to a
 temporary name and renamed: a reader (a frontend handed the path) never sees half an image, and
@@ -15,7 +17,7 @@ the item keys (``poster_path``…) with no file system access. The cache is boun
 the least recently used images go first. Use is tracked in memory and written back as the files'
 mtimes now and then, so the order survives restarts.
 
-Blocking (file I/O): call ``open``, ``put``, ``forget``, ``evict`` and ``flush_use`` off the
+Blocking (file I/O): call ``open``, ``put``, ``forget``, ``forget_source``, ``evict`` and ``flush_use`` off the
 event loop. ``path`` and ``lookup`` only read memory and are safe anywhere.
 """
 
@@ -24,6 +26,7 @@ import errno
 import hashlib
 import itertools
 import os
+import re
 import sys
 import threading
 import time
@@ -58,8 +61,20 @@ def width_step(width: int) -> int:
     return next((step for step in WIDTH_STEPS if width <= step), ORIGINAL)
 
 
+def source_digest(source_id: str) -> str:
+    return hashlib.blake2b(source_id.encode(), digest_size=3).hexdigest()
+
+
 def item_digest(source_id: str, remote_id: str) -> str:
-    return hashlib.blake2b(f"{source_id}\0{remote_id}".encode(), digest_size=10).hexdigest()
+    """``<source digest>-<item digest>``: the images of one source share a prefix, so they can be
+    removed with the source."""
+    item = hashlib.blake2b(f"{source_id}\0{remote_id}".encode(), digest_size=10).hexdigest()
+    return f"{source_digest(source_id)}-{item}"
+
+
+def _subfolder(key: str) -> str:
+    """The subfolder of an image: two digits of its item digest (256 folders share the files)."""
+    return key[7:9]
 
 
 def tag_digest(tag: str) -> str:
@@ -128,7 +143,7 @@ class ArtworkStore:
         return {width: self._path(kept.key, kept.tag, width, fmt) for width, fmt, _ in kept.files}
 
     def _path(self, key: str, tag: str, step: int, fmt: str) -> str:
-        return f"{self._root}/{key[:2]}/{key}.{tag}.{_step_name(step)}.{fmt}"
+        return f"{self._root}/{_subfolder(key)}/{key}.{tag}.{_step_name(step)}.{fmt}"
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -143,7 +158,8 @@ class ArtworkStore:
                 _unlink(entry.path)  # a write cut short (kill -9, power loss)
                 continue
             parsed = _parse_name(name)
-            if parsed is None:
+            if parsed is None:  # in reeld's own subfolders, named as an older reeld did: not kept
+                _unlink(entry.path)
                 continue
             key, tag, width, fmt = parsed
             try:
@@ -244,13 +260,13 @@ class ArtworkStore:
         """
         key = sys.intern(f"{item_digest(source_id, remote_id)}.{kind}")
         tag_key = _tag_key(tag)
-        folder = self.root / key[:2]
+        folder = self.root / _subfolder(key)
         path = self._path(key, tag_key, width, fmt)
         try:
             try:
-                if key[:2] not in self._folders:
+                if folder.name not in self._folders:
                     folder.mkdir(exist_ok=True, mode=0o700)
-                    self._folders.add(key[:2])
+                    self._folders.add(folder.name)
                 _write_atomically(folder, path, data)
             except FileNotFoundError:  # the folder was removed behind reeld's back: make it again
                 self._folders.clear()
@@ -304,6 +320,19 @@ class ArtworkStore:
                     del self._index[kept.key]
                 dropped += 1
         return dropped
+
+    def forget_source(self, source_id: str) -> int:
+        """Remove every image of a source (it was removed); how many."""
+        prefix = f"{source_digest(source_id)}-"
+        with self._lock:
+            gone = [kept for key, kept in self._index.items() if key.startswith(prefix)]
+            for kept in gone:
+                del self._index[kept.key]
+                self.total_bytes -= kept.size
+        for kept in gone:
+            for path in self.paths_of(kept).values():
+                _unlink(path)
+        return len(gone)
 
     def forget(self, source_id: str, remote_id: str, kind: str) -> bool:
         """Remove an image (its sidecar file is gone); whether one was kept."""
@@ -382,7 +411,7 @@ def _tag_key(tag: str) -> str:
 def _parse_name(name: str) -> tuple[str, str, int, str] | None:
     """``(key, tag digest, width step, format)`` of a cache file's name; ``None`` for anything else."""
     parts = name.split(".")
-    if len(parts) != 5 or parts[1] not in KINDS:
+    if len(parts) != 5 or parts[1] not in KINDS or not _KEY.fullmatch(parts[0]):
         return None
     step = parts[3]
     if step == "orig":
@@ -394,6 +423,7 @@ def _parse_name(name: str) -> tuple[str, str, int, str] | None:
     return f"{parts[0]}.{parts[1]}", parts[2], width, parts[4]
 
 
+_KEY = re.compile(r"[0-9a-f]{6}-[0-9a-f]{20}")
 _temp_names = itertools.count()
 
 

@@ -292,7 +292,7 @@ async def test_local_folders_sidecar_images_are_copied_into_the_cache_and_follow
         await get_artwork(client, films["Heat"]["id"], "logo", 0)
 
 
-async def test_posters_survive_a_kill_9_and_are_there_at_once_after_a_restart(
+async def test_posters_survive_a_kill_9_and_go_with_their_account(
     private_bus: PrivateBus, daemon: StartReeld, client_for: Any, tmp_path: Path
 ) -> None:
     media = tmp_path / "media"
@@ -301,7 +301,7 @@ async def test_posters_survive_a_kill_9_and_are_there_at_once_after_a_restart(
         write_image(media / "Movies" / title / "poster.jpg", f"film-{number}")
     first = daemon()
     client = await client_for(private_bus)
-    _, source = await add_folder(client, media)
+    account, source = await add_folder(client, media)
     movies = (await libraries(client, source))["Movies"]
     before = await until_every_item_has(client, movies, "poster_path")
     first.kill()
@@ -314,6 +314,13 @@ async def test_posters_survive_a_kill_9_and_are_there_at_once_after_a_restart(
         item["id"]: item["poster_path"] for item in before
     }
     open_images([item["poster_path"] for item in after])
+
+    # Removing the folder's account takes its images along (not just when the bound evicts them).
+    await client.call(account, f"{IFACE}.Account", "Remove")
+    folder = private_bus.cache_home / "reeld" / "artwork"
+    async with asyncio.timeout(15):
+        while any(path.is_file() for path in folder.rglob("*")):
+            await asyncio.sleep(0.05)  # nothing signals the files going; this asks the folder
 
 
 async def until_gone(client: Client, library: str, title: str, key: str) -> None:

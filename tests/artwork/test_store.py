@@ -127,3 +127,22 @@ def test_a_kill_9_mid_write_leaves_no_half_image(tmp_path: Path) -> None:
             data = path.read_bytes()
             one = data.index(b"IEND") + 8  # each file is one PNG 2000 times over, whole
             assert image_info(data) == ImageInfo("png", 1280, 720) and data == data[:one] * 2000, path
+
+
+def test_a_sources_images_go_with_it_and_files_of_another_naming_are_not_kept(tmp_path: Path) -> None:
+    root = tmp_path / "artwork"
+    store = ArtworkStore(root, max_bytes=10**7)
+    store.open()
+    for source in ("jellyfin_a", "plex_b"):
+        for number in range(5):
+            store.put(source, f"item-{number}", "poster", "t", 320, poster(f"{source}-{number}"), "jpg")
+    assert store.forget_source("jellyfin_a") == 5
+    assert len(store) == 5 and store.lookup("plex_b", "item-0", "poster", "t") is not None
+    assert len(files_of(root)) == 5 and store.total_bytes == sum(p.stat().st_size for p in files_of(root))
+
+    older = root / "ab" / "ab12cd34ef56ab12cd34.poster.0123456789ab.w320.jpg"  # an older reeld's name
+    older.parent.mkdir(exist_ok=True)
+    older.write_bytes(poster("old"))
+    again = ArtworkStore(root, max_bytes=10**7)
+    again.open()
+    assert not older.exists() and len(again) == 5
