@@ -228,8 +228,8 @@ async def test_a_plex_music_library_lists_albums_with_their_artists_and_tracks(
         for key, album in albums.items():
             tracks = await children(client, ids[key])
             written = sorted(album.children.values(), key=lambda track: track.index)
-            assert [(t["title"], t["index"], t["duration_ms"]) for t in tracks] == [
-                (track.title, track.index, track.duration) for track in written
+            assert [(t["title"], t["index"], t["parent_index"], t["duration_ms"]) for t in tracks] == [
+                (track.title, track.index, 1, track.duration) for track in written
             ]
             assert [t["watched"] for t in tracks] == [track.view_count > 0 for track in written]
         _, total = await query(client, library, {"kind": Variant("s", "track")})

@@ -290,9 +290,10 @@ class _Generator:
             name = f"The {self.pick(ADJECTIVES)} {self.pick(NOUNS)}s"
             added = BASE_EPOCH - self.between(0, 365 * DAY)
             artist = self._music_item(section, ARTIST, name, None, None, added)
-            for album_number in range(1, self.spec.albums + 1):
+            for _ in range(1, self.spec.albums + 1):
                 album_title = f"{self.pick(NOUNS)} {self.pick(ENDINGS)}"
-                album = self._music_item(section, ALBUM, album_title, artist, album_number, added)
+                # A real album's index is 1 (its tracks' parentIndex is their disc), whatever its number.
+                album = self._music_item(section, ALBUM, album_title, artist, 1, added)
                 album.year = self.between(1970, 2023)
                 for track_number in range(1, self.spec.tracks + 1):
                     title = f"{self.pick(ADJECTIVES)} {self.pick(NOUNS)}"
