@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, Row, Select, and_, desc, func, literal_column, select, text
 from sqlalchemy.dialects import sqlite
 
+from reeld.cache.db import sqlite_problem
 from reeld.cache.schema import TOP_LEVEL_ONLY, items, watch_state
 from reeld.errors import CacheError
 from reeld.models.media import PLAYABLE_KINDS, ItemKind, sort_key
@@ -344,8 +345,10 @@ def _one_value(driver: Any, sql: str, parameters: Sequence[Any]) -> list[Any]:
     try:
         (value,) = driver.execute(sql, parameters).fetchone()
         return orjson.loads(value)
-    except (orjson.JSONDecodeError, sqlite3.Error) as exc:  # a stored value JSON cannot hold
-        raise CacheError(f"A page of the cache could not be read ({exc.__class__.__name__})") from exc
+    except orjson.JSONDecodeError as exc:  # a stored value JSON cannot hold
+        raise CacheError("A page of the cache could not be read: a stored value is damaged") from exc
+    except sqlite3.Error as exc:
+        raise CacheError(f"A page of the cache could not be read: {sqlite_problem(exc)}") from exc
 
 
 def _as_json_array(select_sql: str) -> str:

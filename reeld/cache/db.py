@@ -138,7 +138,13 @@ def cache_problem(exc: BaseException, path: Path) -> str:
         return storage_problem(cause, path.parent) or str(cause)
     if primary == "SQLITE_FULL" or (primary == "SQLITE_IOERR" and disk_full(path.parent)):
         return f"the disk is full ({free_space(path.parent)})"
-    return _SQLITE_PROBLEMS.get(primary) or f"SQLite said: {cause}"
+    return sqlite_problem(cause)
+
+
+def sqlite_problem(exc: BaseException) -> str:
+    """What SQLite's error means, in words (for a failure where the cache's place is not known)."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    return _SQLITE_PROBLEMS.get("_".join(name.split("_")[:2])) or f"SQLite said: {exc}"
 
 
 class Database:

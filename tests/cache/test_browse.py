@@ -183,3 +183,19 @@ def test_upgrading_clears_the_infinite_ratings_already_stored(tmp_path: Path) ->
             None,
             6.5,
         ]
+
+
+def test_a_page_that_cannot_be_read_is_said_in_words_not_a_class_name(tmp_path: Path) -> None:
+    import sqlite3
+
+    from reeld.errors import CacheError
+
+    locked = sqlite3.connect(tmp_path / "cache.db")
+    locked.execute("CREATE TABLE items (id)")
+    locked.execute("BEGIN EXCLUSIVE")  # another program holds it
+    reader = sqlite3.connect(tmp_path / "cache.db", timeout=0)
+    with pytest.raises(CacheError) as failed:
+        browse._one_value(reader, "SELECT json_group_array(id) FROM items", ())
+    assert str(failed.value) == "A page of the cache could not be read: another program keeps it locked"
+    with pytest.raises(CacheError, match="a stored value is damaged"):
+        browse._one_value(reader, "SELECT 'not json'", ())
