@@ -31,6 +31,7 @@ from reeld.cache.changes import LibraryChanges
 from reeld.cache.db import Database
 from reeld.config import Paths
 from reeld.errors import (
+    FAULT_IN_REELD,
     AuthRequired,
     BackendUnavailable,
     InvalidArgument,
@@ -229,9 +230,11 @@ class Daemon:
             await self.add_account(account, secrets)
         except ReeldError as exc:
             self.events.emit(ev.LoginFinished(login_id, None, str(exc)))
-        except Exception as exc:
+        except Exception:
             log.exception("login_crashed")
-            self.events.emit(ev.LoginFinished(login_id, None, f"The login failed ({exc.__class__.__name__})"))
+            self.events.emit(
+                ev.LoginFinished(login_id, None, f"The login failed unexpectedly: {FAULT_IN_REELD}")
+            )
         else:
             self.events.emit(ev.LoginFinished(login_id, account.id, ""))
         finally:

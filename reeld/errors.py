@@ -18,6 +18,9 @@ keyring, OSError) are translated into it once, at the boundary where they happen
     └── CacheError            the local database failed
 """
 
+#: What a message says of an exception no code expected (the log has its traceback).
+FAULT_IN_REELD = "a fault in reeld; its log (journalctl --user -u reeld) says more"
+
 
 class ReeldError(Exception):
     """Root of every error reeld raises on purpose. ``str(err)`` is safe to show a user."""

@@ -19,7 +19,7 @@ from reeld.backends.base import MediaBackend
 from reeld.backends.manager import BackendManager, BackendServices
 from reeld.cache import queries
 from reeld.cache.db import Database
-from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.errors import FAULT_IN_REELD, AuthRequired, BackendUnavailable, NotFound, ReeldError
 from reeld.models.auth import AuthProvider
 from reeld.models.source import ConnectionKind, Source, SourceState, SourceStatus
 from reeld.services import events as ev
@@ -242,9 +242,9 @@ class SourceCoordinator:
         except ReeldError as exc:
             self._discovery_failed(account, str(exc))
             return False
-        except Exception as exc:
+        except Exception:
             log.exception("discovery_crashed", account=account.id)
-            self._discovery_failed(account, f"Discovery failed unexpectedly ({exc.__class__.__name__})")
+            self._discovery_failed(account, f"Discovery failed unexpectedly: {FAULT_IN_REELD}")
             return False
         if not found.complete:
             self._discovery_failed(account, found.message)
@@ -422,10 +422,10 @@ class SourceCoordinator:
         except ReeldError as exc:
             self._set_state(runtime, SourceState(SourceStatus.ERROR, str(exc)))
             return False
-        except Exception as exc:
+        except Exception:
             log.exception("connect_crashed", source=runtime.id)
             self._set_state(
-                runtime, SourceState(SourceStatus.ERROR, f"Unexpected error ({exc.__class__.__name__})")
+                runtime, SourceState(SourceStatus.ERROR, f"Connecting failed unexpectedly: {FAULT_IN_REELD}")
             )
             return False
         backend = runtime.backend

@@ -288,3 +288,18 @@ async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemo
     rows = await daemon.db.read(browse.list_library, SOURCE, "movies", 0, 3, "added")
     remote_id = browse.BROWSE_COLUMNS.index("remote_id")
     assert [row[remote_id] for row in rows] == ["m249", "m248", "m247"]
+
+
+async def test_a_fault_in_reeld_during_a_sync_is_said_without_a_class_name(
+    running: tuple[Daemon, Recorder], catalog: Catalog
+) -> None:
+    daemon, recorder = running
+    await recorder.sync_finished()
+    catalog.fail_page = (0, RuntimeError("a bug"))  # type: ignore[assignment]  # no ReeldError: a fault
+    recorder.events.clear()
+    assert not await daemon.sync.sync(SOURCE, full=True)
+    finished = await recorder.sync_finished()
+    assert finished.message == (
+        "Sync failed unexpectedly: a fault in reeld; its log (journalctl --user -u reeld) says more"
+    )
+    assert await cached_ids(daemon) == {f"m{n}" for n in range(250)}  # nothing lost

@@ -16,7 +16,7 @@ import structlog
 from reeld.backends.base import ItemPage, KnownItem, MediaBackend, SyncContext
 from reeld.cache import queries
 from reeld.cache.db import Database
-from reeld.errors import AuthRequired, BackendUnavailable, NotFound, ReeldError
+from reeld.errors import FAULT_IN_REELD, AuthRequired, BackendUnavailable, NotFound, ReeldError
 from reeld.models.media import Library
 from reeld.services import events as ev
 from reeld.services.source_coordinator import SourceCoordinator, SourceRuntime
@@ -102,10 +102,10 @@ class SyncRunner:
                 return await self._finish(runtime, False, str(exc), started, lost=exc)
             except ReeldError as exc:
                 return await self._finish(runtime, False, str(exc), started)
-            except Exception as exc:
+            except Exception:
                 log.exception("sync_crashed", source=source_id)
                 return await self._finish(
-                    runtime, False, f"Sync failed unexpectedly ({exc.__class__.__name__})", started
+                    runtime, False, f"Sync failed unexpectedly: {FAULT_IN_REELD}", started
                 )
             kind = "full" if full else "incremental"
             log.info(
