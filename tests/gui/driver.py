@@ -30,14 +30,21 @@ page_handling_ms: list[float] = []
 
 
 def timed_query(
-    self: client.Reeld, library: str, filters: Any, offset: int, limit: int, sort: str, on_page: Any
+    self: client.Reeld,
+    library: str,
+    filters: Any,
+    offset: int,
+    limit: int,
+    sort: str,
+    on_page: Any,
+    on_error: Any = client.log_error,
 ) -> None:
     def handle(items: list[Any], total: int) -> None:
         started = time.perf_counter()
         on_page(items, total)
         page_handling_ms.append((time.perf_counter() - started) * 1000)
 
-    _query(self, library, filters, offset, limit, sort, handle)
+    _query(self, library, filters, offset, limit, sort, handle, on_error)
 
 
 client.Reeld.query = timed_query  # type: ignore[method-assign]

@@ -44,13 +44,16 @@ class PosterCard(Gtk.Box):
 
     def bind(self, item: ItemObject) -> None:
         self.item = item
+        item.bound += 1
         self._handlers = [item.connect("notify", lambda *_: self._show())]
         self._show()
+        item.want_poster()
 
     def unbind(self) -> None:
         if self.item is not None:
             for handler in self._handlers:
                 self.item.disconnect(handler)
+            self.item.unbound()
         self.item, self._handlers = None, []
 
     def _show(self) -> None:

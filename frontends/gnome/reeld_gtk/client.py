@@ -15,7 +15,8 @@ IFACE = "io.github.reeld.Reeld1"
 MANAGER, SOURCE, LIBRARY = f"{IFACE}.Manager", f"{IFACE}.Source", f"{IFACE}.Library"
 UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
 #: Calls in flight at once; more wait their turn (a bus refuses past 128 pending replies by default).
-MAX_IN_FLIGHT = 32
+#: Artwork fetches (which may wait on a server) have a lane of their own, so pages never queue behind them.
+MAX_IN_FLIGHT = {"ui": 24, "artwork": 6}
 #: A page fetch or a sync start answers in milliseconds; logins and artwork may wait on a server.
 TIMEOUT_MS = 60_000
 
@@ -46,8 +47,10 @@ class Reeld:
         self.connection: Gio.DBusConnection | None = None
         self.objects: Gio.DBusObjectManagerClient | None = None
         self._on_ready = on_ready
-        self._in_flight = 0
-        self._queued: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._in_flight = dict.fromkeys(MAX_IN_FLIGHT, 0)
+        self._queued: dict[str, collections.deque[tuple[Any, ...]]] = {
+            lane: collections.deque() for lane in MAX_IN_FLIGHT
+        }
         if address:
             flags = (
                 Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
@@ -102,32 +105,34 @@ class Reeld:
         args: GLib.Variant | None,
         on_reply: OnReply,
         on_error: OnError = log_error,
+        lane: str = "ui",
     ) -> None:
-        self._queued.append((destination, path, interface, method, args, on_reply, on_error))
-        self._send_queued()
+        self._queued[lane].append((destination, path, interface, method, args, on_reply, on_error))
+        self._send_queued(lane)
 
-    def _send_queued(self) -> None:
+    def _send_queued(self, lane: str) -> None:
         assert self.connection is not None
-        while self._queued and self._in_flight < MAX_IN_FLIGHT:
-            destination, path, interface, method, args, on_reply, on_error = self._queued.popleft()
-            self._in_flight += 1
+        queued = self._queued[lane]
+        while queued and self._in_flight[lane] < MAX_IN_FLIGHT[lane]:
+            destination, path, interface, method, args, on_reply, on_error = queued.popleft()
+            self._in_flight[lane] += 1
             self.connection.call(
                 destination, path, interface, method, args, None, Gio.DBusCallFlags.NONE, TIMEOUT_MS, None,
-                self._done, (on_reply, on_error),
+                self._done, (on_reply, on_error, lane),
             )  # fmt: skip
 
     def _done(
-        self, connection: Gio.DBusConnection, result: Gio.AsyncResult, handlers: tuple[Any, Any]
+        self, connection: Gio.DBusConnection, result: Gio.AsyncResult, handlers: tuple[Any, ...]
     ) -> None:
-        self._in_flight -= 1
-        on_reply, on_error = handlers
+        on_reply, on_error, lane = handlers
+        self._in_flight[lane] -= 1
         try:
             reply = connection.call_finish(result)
         except GLib.Error as error:
             on_error(*error_parts(error))
         else:
             on_reply(reply.unpack())
-        self._send_queued()
+        self._send_queued(lane)
 
     def call(
         self,
@@ -138,9 +143,10 @@ class Reeld:
         args: tuple[Any, ...] = (),
         on_reply: OnReply = lambda _reply: None,
         on_error: OnError = log_error,
+        lane: str = "ui",
     ) -> None:
         variant = GLib.Variant(f"({signature})", args) if signature else None
-        self.call_on(BUS_NAME, path, interface, method, variant, on_reply, on_error)
+        self.call_on(BUS_NAME, path, interface, method, variant, on_reply, on_error, lane)
 
     def manager(
         self,
@@ -149,8 +155,9 @@ class Reeld:
         args: tuple[Any, ...] = (),
         on_reply: OnReply = lambda _reply: None,
         on_error: OnError = log_error,
+        lane: str = "ui",
     ) -> None:
-        self.call(ROOT, MANAGER, method, signature, args, on_reply, on_error)
+        self.call(ROOT, MANAGER, method, signature, args, on_reply, on_error, lane)
 
     def query(
         self,
@@ -160,13 +167,14 @@ class Reeld:
         limit: int,
         sort: str,
         on_page: Callable[[list[Item], int], None],
+        on_error: OnError = log_error,
     ) -> None:
         """A page of a library and the number of matches: ``Library.Query`` (API 1.1), or
         ``ListItems`` from a 1.0 daemon (no filter, the total then from ``ItemCount``)."""
 
         def fallback(name: str, message: str) -> None:
             if name != UNKNOWN_METHOD:
-                log_error(name, message)
+                on_error(name, message)
                 return
             total = self.property_of(library, LIBRARY, "ItemCount") or 0
             self.call(

@@ -6,11 +6,13 @@ from typing import Any
 
 from gi.repository import Gdk, GdkPixbuf, Gio, GLib, GObject
 
-from .client import Item, Reeld
+from .client import Item, Reeld, log_error
 
 PAGE = 200
 #: Pages a view asked for last: the ones in view, asked again when many items change.
 RECENT_PAGES = 4
+#: Decoded posters kept (135 kB each at card size): a few screens' worth, the least recent out first.
+RECENT_TEXTURES = 300
 POSTER_WIDTH = 320
 CARD_WIDTH, CARD_HEIGHT = 150, 225
 
@@ -29,22 +31,37 @@ class ItemObject(GObject.Object):
         super().__init__()
         self.data: Item = {}
         self._poster_path = ""
+        self._artwork: Artwork | None = None
+        self.bound = 0  # cards showing it: only an item in view asks the daemon for its poster
 
     @property
     def item_id(self) -> str:
         return str(self.data.get("id", ""))
 
     def update(self, data: Item, artwork: "Artwork") -> None:
-        self.data = data
+        self.data, self._artwork = data, artwork
         self.title = data.get("title", "")
         self.subtitle = subtitle_of(data)
         self.watched = bool(data.get("watched", False))
         path = data.get("poster_path") or data.get("thumb_path") or ""
-        if path and path != self._poster_path:
+        if path != self._poster_path:
             self._poster_path = path
-            artwork.load(path, self._set_poster)
-        elif not path and self.item_id:
-            artwork.fetch(self.item_id, self._set_poster)
+            self.poster = None
+        self.want_poster()
+
+    def want_poster(self) -> None:
+        """Only an item in view decodes its poster, or asks the daemon for one it has not got."""
+        if not self.bound or self.poster is not None or self._artwork is None or not self.item_id:
+            return
+        if self._poster_path:
+            self._artwork.load(self._poster_path, self._set_poster)
+        else:
+            self._artwork.fetch(self.item_id, self._set_poster)
+
+    def unbound(self) -> None:
+        self.bound -= 1
+        if not self.bound:
+            self.poster = None  # out of view: the texture stays only in Artwork's recent ones
 
     def _set_poster(self, texture: Gdk.Texture) -> None:
         self.poster = texture
@@ -64,13 +81,14 @@ class Artwork:
 
     def __init__(self, reeld: Reeld) -> None:
         self.reeld = reeld
-        self._textures: dict[str, Gdk.Texture] = {}
+        self._textures: collections.OrderedDict[str, Gdk.Texture] = collections.OrderedDict()
         self._waiting: dict[str, list[Callable[[Gdk.Texture], None]]] = {}
         self._asked: set[str] = set()
         self.loaded = 0
 
     def load(self, path: str, done: Callable[[Gdk.Texture], None]) -> None:
         if path in self._textures:
+            self._textures.move_to_end(path)
             done(self._textures[path])
             return
         waiting = self._waiting.setdefault(path, [])
@@ -86,7 +104,7 @@ class Artwork:
             self._waiting.pop(path, None)
             return
         GdkPixbuf.Pixbuf.new_from_stream_at_scale_async(
-            stream, CARD_WIDTH * 2, CARD_HEIGHT * 2, True, None, self._on_decoded, path
+            stream, CARD_WIDTH, CARD_HEIGHT, True, None, self._on_decoded, path
         )
 
     def _on_decoded(self, _source: object, result: Gio.AsyncResult, path: str) -> None:
@@ -97,6 +115,8 @@ class Artwork:
             return
         texture = Gdk.Texture.new_for_pixbuf(pixbuf)
         self._textures[path] = texture
+        if len(self._textures) > RECENT_TEXTURES:
+            self._textures.popitem(last=False)
         self.loaded += 1
         for done in self._waiting.pop(path, []):
             done(texture)
@@ -112,6 +132,7 @@ class Artwork:
             (item_id, "poster", POSTER_WIDTH),
             lambda reply: self.load(reply[0], done),
             lambda _name, _message: None,  # no poster: the placeholder stays
+            lane="artwork",
         )
 
 
@@ -132,6 +153,8 @@ class LibraryModel(GObject.Object, Gio.ListModel):
         self._generation = 0
         self.pages_loaded = 0
         self.pending = 0  # pages asked and not answered yet
+        self._in_flight: set[int] = set()
+        self._again: set[int] = set()  # pages to ask again once their answer under way is in
         self.positions: dict[str, int] = {}  # item id -> row, for the rows fetched
 
     def do_get_item_type(self) -> GObject.GType:
@@ -177,10 +200,21 @@ class LibraryModel(GObject.Object, Gio.ListModel):
             self._fetch(page)
 
     def _fetch(self, page: int, first: bool = False, check_total: bool = False) -> None:
+        if page in self._in_flight and not first:
+            self._again.add(page)  # one answer at a time a page: a burst of changes costs one more
+            return
+        self._in_flight.add(page)
         generation = self._generation
 
-        def on_page(items: list[Item], total: int) -> None:
+        def answered() -> None:
             self.pending -= 1
+            self._in_flight.discard(page)
+            if page in self._again:
+                self._again.discard(page)
+                self._fetch(page)
+
+        def on_page(items: list[Item], total: int) -> None:
+            answered()
             if generation != self._generation:
                 return  # an answer to a query replaced since
             if check_total and total != len(self._rows):
@@ -194,8 +228,13 @@ class LibraryModel(GObject.Object, Gio.ListModel):
                     self._row(offset).update(data, self.artwork)
                     self.positions[data.get("id", "")] = offset
 
+        def on_error(name: str, message: str) -> None:
+            answered()
+            self._pages_asked.discard(page)  # asked again when next in view
+            log_error(name, message)
+
         self.pending += 1
-        self.reeld.query(self.library, self.filters, page * PAGE, PAGE, self.sort, on_page)
+        self.reeld.query(self.library, self.filters, page * PAGE, PAGE, self.sort, on_page, on_error)
 
     def _reset(self, total: int) -> None:
         removed = len(self._rows)
