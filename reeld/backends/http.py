@@ -5,8 +5,10 @@ loop, and fetching a paged listing a few pages ahead."""
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import os
 import ssl
+import sys
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +18,13 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import msgspec
 import orjson
+
+# httpcore asks for sniffio on every request, connection check and close (``current_async_library``);
+# where it is not installed (anyio 4 no longer needs it) each ask was a failed import that searched
+# sys.path, stat calls on the event loop: 14 % of the loop's time while artwork was prefetched. A
+# module that cannot be imported is marked so once.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from reeld.errors import (
     AnswerRefused,
