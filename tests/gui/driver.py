@@ -213,6 +213,7 @@ class Driver:
                 "total": model.get_n_items(),
                 "gap_max_ms": ordered[-1],
                 "gap_p99_ms": ordered[int(len(ordered) * 0.99)],
+                "gap_p50_ms": ordered[len(ordered) // 2],
                 "page_ms": sorted(page_handling_ms),
             }
 
