@@ -19,7 +19,7 @@ VENV ?= .venv
 STAMPS := .stamps
 LOCK := requirements/lock.txt
 PIP := $(VENV)/bin/python -m pip --disable-pip-version-check
-LINT_PATHS := $(wildcard reeld tests bench migrations)
+LINT_PATHS := $(wildcard reeld tests bench migrations frontends)
 PYTEST_ARGS ?=
 
 # Debian packages the tests drive for real: the bus, a Secret Service, busctl/systemd-analyze,

@@ -40,6 +40,15 @@ def assert_falls_silent(app: App, quiet_s: float = 1.0, within_s: float = 20.0) 
         assert time.monotonic() < deadline, f"the app kept calling: {after[len(before) :]}"
 
 
+def wait_on_server(fake: FakeJellyfin, remote_id: str, played: bool) -> None:
+    deadline = time.monotonic() + 10
+    while played_on_server(fake, remote_id) != played:
+        assert time.monotonic() < deadline, (
+            f"the server never had the item {'played' if played else 'unplayed'}"
+        )
+        time.sleep(0.05)
+
+
 def played_on_server(fake: FakeJellyfin, remote_id: str) -> bool:
     user = fake.users[USER]
     state = fake.user_data.get((user.id, remote_id))
@@ -82,16 +91,21 @@ def test_a_jellyfin_account_added_in_the_dialog_shows_posters_and_follows_watch_
         app.ask("card", id=unwatched["id"], watched=True, timeout=10)
         assert time.monotonic() - started < FLIP_WITHIN_S
 
-        # Mark unwatched on the details page reaches the server.
+        # Mark watched and Mark unwatched on the details page reach the server.
+        other = next(card for card in grid["cards"] if not card["watched"] and card["id"] != unwatched["id"])
+        other_remote = other["id"].split(":", 1)[1]
+        assert app.ask("open_item", id=other["id"])["button"] == "Mark watched"
+        app.ask("click_watched")
+        wait_on_server(fake, other_remote, played=True)
+        app.ask("back")
+        app.ask("card", id=other["id"], watched=True, timeout=10)
+
         details = app.ask("open_item", id=unwatched["id"])
         assert details["button"] == "Mark unwatched", details
         app.ask("click_watched")
         app.ask("back")
         app.ask("card", id=unwatched["id"], watched=False, timeout=10)
-        deadline = time.monotonic() + 10
-        while played_on_server(fake, remote_id):
-            assert time.monotonic() < deadline, "Mark unwatched never reached the server"
-            time.sleep(0.05)
+        wait_on_server(fake, remote_id, played=False)
 
         # The server goes away: the source says so, and the grid still shows the cache.
         server.close()

@@ -61,7 +61,12 @@ class HomePage(Gtk.ScrolledWindow):
     def refresh(self) -> None:
         for method, store in self.stores.items():
             self.reeld.manager(
-                method, "u", (ROW_LIMIT,), lambda reply, m=method, s=store: self._fill(m, s, reply[0])
+                method,
+                "u",
+                (ROW_LIMIT,),
+                lambda reply, m=method, s=store: self._fill(m, s, reply[0]),
+                # NextUp is API 1.1: a 1.0 daemon has none, and the row is left out.
+                lambda _name, _message, m=method, s=store: self._fill(m, s, []),
             )
 
     def _fill(self, method: str, store: Gio.ListStore, items: list[Item]) -> None:
