@@ -114,6 +114,20 @@ class Driver:
 
         return done
 
+    def do_quick_connect(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        """Start Quick Connect in the dialog; answers with the code it shows."""
+        self.dialog = self.window.add_account()
+        self.dialog.url.set_text(cmd["url"])
+        self.dialog.quick.emit("clicked")
+        return lambda: {"code": self.dialog.code.get_label()} if self.dialog.code.get_label() else None
+
+    def do_dialog_closed(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        def done() -> dict[str, Any] | None:
+            names = [row.name.get_label() for row in self.source_rows()]
+            return {"sources": names} if not self.dialog.get_visible() and names else None
+
+        return done
+
     def do_open_library(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
         def done() -> dict[str, Any] | None:
             for row in self.window.sidebar.library_rows.values():

@@ -115,6 +115,23 @@ def test_a_jellyfin_account_added_in_the_dialog_shows_posters_and_follows_watch_
     assert len(app.ask("grid", min=12)["cards"]) == 12
 
 
+def test_quick_connect_shows_the_code_and_adds_the_account_once_approved(
+    private_bus: PrivateBus, keyring_daemon: KeyringDaemon, daemon: StartReeld, gtk_app: Callable[[], App]
+) -> None:
+    fake = FakeJellyfin.generate(movies=3, series=0, seasons=0, episodes=0, user=USER, password=PASSWORD)
+    with FakeJellyfinServer(fake).run_in_thread() as url:
+        daemon()
+        app = gtk_app()
+        app.ask("ready")
+        code = app.ask("quick_connect", url=url)["code"]
+        assert code.isdigit(), code
+        # Approved in another Jellyfin app, where the user is logged in.
+        approve = {"action": "approve_quick_connect", "code": code, "user": USER}
+        httpx.post(f"{url}/__control/mutate", json=approve).raise_for_status()
+        assert app.ask("dialog_closed", timeout=30)["sources"]
+        assert app.ask("open_library", title="Movies", timeout=30)["count"] == 3
+
+
 def test_a_missing_daemon_is_started_by_bus_activation(
     private_bus: PrivateBus, gtk_app: Callable[[], App]
 ) -> None:

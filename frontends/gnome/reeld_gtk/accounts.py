@@ -51,11 +51,11 @@ class AddAccountDialog(Adw.Window):
         self.login = Gtk.Button(label="Log In")
         self.login.add_css_class("suggested-action")
         self.login.connect("clicked", lambda _b: self.add_jellyfin())
-        quick = Gtk.Button(label="Use Quick Connect")
-        quick.connect("clicked", lambda _b: self.quick_connect())
+        self.quick = Gtk.Button(label="Use Quick Connect")
+        self.quick.connect("clicked", lambda _b: self.quick_connect())
         self.code = Gtk.Label(selectable=True)
         self.code.add_css_class("title-1")
-        return self._page(group, self.login, quick, self.code)
+        return self._page(group, self.login, self.quick, self.code)
 
     def _plex_page(self) -> Gtk.Widget:
         start = Gtk.Button(label="Sign In with Plex")
