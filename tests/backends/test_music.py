@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from reeld.backends.base import SyncContext
 from reeld.backends.jellyfin.mapping import FIELDS, INCLUDE_TYPES
 from reeld.backends.local import backend as backend_module
+from reeld.backends.local import fast_tags
 from reeld.backends.local import music as music_module
 from reeld.backends.local.backend import LocalBackend
 from reeld.backends.local.music import read_tags, read_tags_with_mutagen
@@ -447,3 +448,56 @@ async def test_an_unmarked_compilation_is_one_album_by_various_artists(tmp_path:
         if item.kind is ItemKind.TRACK and item.title != "Alone"
     )
     assert tracks == [(1, "Ann"), (2, "Bob"), (3, "Ann")]  # each track keeps its own artist
+
+
+def test_the_fast_path_skips_a_large_cover_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cover of hundreds of kB before the text frames: the fast path seeks past it (a first sync of
+    a real library would otherwise read every cover), and reads what mutagen reads."""
+
+    def frame(frame_id: bytes, body: bytes) -> bytes:
+        size = len(body)
+        return (
+            frame_id
+            + bytes((size >> 21 & 0x7F, size >> 14 & 0x7F, size >> 7 & 0x7F, size & 0x7F))
+            + b"\0\0"
+            + body
+        )
+
+    cover = frame(b"APIC", b"\x00image/jpeg\x00\x03\x00" + EMBEDDED + bytes(300_000))
+    frames = cover + frame(b"TIT2", b"\x03After the cover") + frame(b"TRCK", b"\x035")
+    path = tmp_path / "big.mp3"
+    write_audio(path, AudioTags(duration_s=30))
+    audio = path.read_bytes()
+    old_size = 10 + sum(b << (7 * (3 - i)) for i, b in enumerate(audio[6:10]))
+    size = len(frames)
+    header = b"ID3\x04\x00\x00" + bytes((size >> 21 & 0x7F, size >> 14 & 0x7F, size >> 7 & 0x7F, size & 0x7F))
+    path.write_bytes(header + frames + audio[old_size:])
+
+    read = 0
+    real_open = open
+
+    class Counted:
+        def __init__(self, file: Any) -> None:
+            self.file = file
+
+        def __enter__(self) -> "Counted":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def read(self, size: int = -1) -> bytes:
+            nonlocal read
+            data: bytes = self.file.read(size)
+            read += len(data)
+            return data
+
+        def seek(self, *args: int) -> int:
+            return int(self.file.seek(*args))
+
+    monkeypatch.setattr(fast_tags, "open", lambda *args: Counted(real_open(*args)), raising=False)
+    fast = read_tags(str(path))
+    assert fast is not None and (fast.title, fast.track, fast.has_cover) == ("After the cover", 5, True)
+    assert read < 20_000  # of a 300 kB file
+    monkeypatch.undo()
+    assert fast == read_tags_with_mutagen(str(path))

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 #: Enough for a tag without pictures and the first audio frame in one read, in most files.
 HEAD_BYTES = 16 * 1024
+#: A text frame longer than this is not a title or a name: such a file is left to mutagen.
+MAX_TEXT_FRAME = 64 * 1024
 
 Values = dict[str, list[str]]
 #: (text values by Vorbis-comment name, length in seconds, holds a picture)
@@ -69,43 +71,46 @@ def _mp3(file: BinaryIO) -> FastTags | None:
         return None
     size = _syncsafe(head[6:10])
     end = 10 + size + (10 if flags & 0x10 else 0)
-    if end + 200 > len(head):
-        head += file.read(end + 200 - len(head))
-    found = _id3_frames(head[10 : 10 + size], major)
+    found = _id3_frames(file, head, 10 + size, major)
     if found is None:
         return None
     values, picture = found
-    length = _vbr_length(head[end : end + 200])
+    if end + 200 <= len(head):
+        frame = head[end : end + 200]
+    else:
+        file.seek(end)
+        frame = file.read(200)
+    length = _vbr_length(frame)
     if length is None:
         return None
     return values, length, picture
 
 
-def _id3_frames(body: bytes, major: int) -> tuple[Values, bool] | None:
+def _id3_frames(file: BinaryIO, head: bytes, tag_end: int, major: int) -> tuple[Values, bool] | None:
+    """The text frames reeld reads, from ``head`` (the file's first bytes) and, past it, from the
+    file; pictures and every other frame are skipped unread (a cover is often hundreds of kB)."""
     values: Values = {}
     picture = False
-    position = 0
-    while position + 10 <= len(body):
-        frame_id = body[position : position + 4]
-        if frame_id[0] == 0:  # padding
+    position = 10
+    while position + 10 <= tag_end:
+        header = _bytes_at(file, head, position, 10)
+        frame_id = header[:4]
+        if len(header) < 10 or frame_id[0] == 0:  # the end of the file, or padding
             break
-        size = (
-            _syncsafe(body[position + 4 : position + 8])
-            if major == 4
-            else int.from_bytes(body[position + 4 : position + 8])
-        )
-        flags = body[position + 9]
-        data = body[position + 10 : position + 10 + size]
-        position += 10 + size
-        if len(data) < size:
-            return None
-        name = _ID3_NAMES.get(frame_id.decode("latin-1"))
+        size = _syncsafe(header[4:8]) if major == 4 else int.from_bytes(header[4:8])
+        flags = header[9]
+        start, position = position + 10, position + 10 + size
         if frame_id == b"APIC":
             picture = True
+        name = _ID3_NAMES.get(frame_id.decode("latin-1"))
         if name is None:
             continue
-        # compressed, encrypted, grouped, unsynchronised or with a length indicator: left to mutagen
-        if flags & (0x4F if major == 4 else 0xE0):
+        # compressed, encrypted, grouped, unsynchronised or with a length indicator, or absurdly
+        # long for a text: left to mutagen
+        if flags & (0x4F if major == 4 else 0xE0) or size > MAX_TEXT_FRAME:
+            return None
+        data = _bytes_at(file, head, start, size)
+        if len(data) < size:
             return None
         text = _id3_text(data)
         if text is None:
@@ -117,6 +122,14 @@ def _id3_frames(body: bytes, major: int) -> tuple[Values, bool] | None:
             text = [genre] if genre else []
         values.setdefault(name, []).extend(text)
     return values, picture
+
+
+def _bytes_at(file: BinaryIO, head: bytes, position: int, size: int) -> bytes:
+    """``size`` bytes of the file at ``position``: from ``head`` when it holds them."""
+    if position + size <= len(head):
+        return head[position : position + size]
+    file.seek(position)
+    return file.read(size)
 
 
 def _id3_text(data: bytes) -> list[str] | None:
