@@ -28,7 +28,7 @@ PYTEST_ARGS ?=
 # pymediainfo's wheel ships its own libmediainfo, and dbus-launch (dbus-x11) is never used.
 SYSTEM_PACKAGES := dbus gnome-keyring libsecret-tools libdbus-1-dev libglib2.0-dev libglib2.0-dev-bin \
 	libglib2.0-bin pkg-config gcc python3-dev python3-venv python3-gi gir1.2-glib-2.0 gir1.2-gdkpixbuf-2.0 systemd \
-	qt6-base-dev-tools sqlite3 gir1.2-gtk-4.0 gir1.2-adw-1 xvfb
+	qt6-base-dev-tools sqlite3 gir1.2-gtk-4.0 gir1.2-adw-1 gir1.2-json-1.0 xvfb
 # What `make demo` needs of them: its private bus, a keyring for its servers' tokens, and venv.
 DEMO_SYSTEM_PACKAGES := dbus gnome-keyring python3-venv
 

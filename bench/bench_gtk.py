@@ -13,6 +13,7 @@ Run: ``.venv/bin/python bench/bench_gtk.py`` (needs Xvfb, python3-gi, gir1.2-gtk
 Only temp dirs and private buses are touched.
 """
 
+import os
 import statistics
 import sys
 import time
@@ -98,6 +99,8 @@ def main() -> None:
             # (the difference is what fetching costs; the rest is Gtk binding and drawing cards).
             for label in ("pages fetched as they come", "pages already held"):
                 scrolled = app.ask("scroll", steps=STEPS, every=20, timeout=300)
+                if os.environ.get("REELD_GTK_PROFILE"):
+                    print(app.log.read_text()[-12000:])
                 pages = scrolled["page_ms"] or [0.0]
                 print(f"scrolling {scrolled['total']:,} items in {STEPS} jumps, {label}: "
                       f"{len(scrolled['page_ms'])} page answers; main loop stall max {scrolled['gap_max_ms']:.1f} ms, "

@@ -24,9 +24,22 @@ from reeld_gtk.sidebar import SourceRow
 calls: list[str] = []
 _call_on = client.Reeld.call_on
 _query = client.Reeld.query
-#: How long the UI thread spent handling each page that Query answered (ms): unpacking is GDBus's,
-#: updating the rows is the app's.
+#: How long the UI thread spent handling each page that Query answered (ms): turning the reply into
+#: Python values, then updating the rows.
 page_handling_ms: list[float] = []
+_unpack = client.unpack
+last_unpack_ms = [0.0]
+
+
+def timed_unpack(reply: Any) -> Any:
+    started = time.perf_counter()
+    try:
+        return _unpack(reply)
+    finally:
+        last_unpack_ms[0] = (time.perf_counter() - started) * 1000
+
+
+client.unpack = timed_unpack
 
 
 def timed_query(
@@ -42,7 +55,7 @@ def timed_query(
     def handle(items: list[Any], total: int) -> None:
         started = time.perf_counter()
         on_page(items, total)
-        page_handling_ms.append((time.perf_counter() - started) * 1000)
+        page_handling_ms.append((time.perf_counter() - started) * 1000 + last_unpack_ms[0])
 
     _query(self, library, filters, offset, limit, sort, handle, on_error)
 
@@ -216,11 +229,22 @@ class Driver:
 
         GLib.timeout_add(1, probe)
         GLib.timeout_add(16, step)
+        if os.environ.get("REELD_GTK_PROFILE"):
+            import cProfile
+
+            self.profile = cProfile.Profile()
+            self.profile.enable()
 
         def done() -> dict[str, Any] | None:
             if state["step"] < cmd["steps"] or model.pending:
                 return None
             state["probing"] = False
+            if getattr(self, "profile", None):
+                import pstats
+
+                self.profile.disable()
+                pstats.Stats(self.profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+                self.profile = None
             ordered = sorted(gaps)
             return {
                 "pages": model.pages_loaded,

@@ -99,9 +99,10 @@ class Window(Adw.ApplicationWindow):
     def _presence(self) -> None:
         if self.reeld.running:
             self.sidebar.rebuild()
-            self.home.refresh()
             if self.stack.get_visible_child_name() == "missing":
                 self.show_home()
+            else:
+                self.home.refresh()
         else:
             self.missing.set_title("reeld is not running")
             self.missing.set_description("Starting it…")
@@ -128,7 +129,8 @@ class Window(Adw.ApplicationWindow):
 
     def _refresh_home(self) -> bool:
         self._home_timer = 0
-        self.home.refresh()
+        if self.stack.get_visible_child_name() == "home":
+            self.home.refresh()  # else when it is shown next (show_home asks again)
         return GLib.SOURCE_REMOVE
 
     # -- navigation ---------------------------------------------------------------------------------
@@ -150,6 +152,8 @@ class Window(Adw.ApplicationWindow):
     def go_back(self) -> None:
         if self.history:
             page = self.history.pop()
+            if page == "home":
+                self.home.refresh()
             self.stack.set_visible_child_name(page)
             self.title.set_title({"home": "Home", "search": "Search"}.get(page, self.library_title))
         else:
