@@ -40,9 +40,12 @@ class ItemObject(GObject.Object):
 
     def update(self, data: Item, artwork: "Artwork") -> None:
         self.data, self._artwork = data, artwork
-        self.title = data.get("title", "")
-        self.subtitle = subtitle_of(data)
-        self.watched = bool(data.get("watched", False))
+        # A property set notifies its views even when unchanged: a page asked again after a change
+        # to one item would redraw them all.
+        for name, value in (("title", data.get("title", "")), ("subtitle", subtitle_of(data)),
+                            ("watched", bool(data.get("watched", False)))):  # fmt: skip
+            if getattr(self, name) != value:
+                setattr(self, name, value)
         path = data.get("poster_path") or data.get("thumb_path") or ""
         if path != self._poster_path:
             self._poster_path = path
