@@ -7,7 +7,7 @@ Prints, for one run on this machine:
   fetched as they come into view, then held): how late a 1 ms
   GLib timeout ran (the main loop's longest stall, whatever caused it: page replies, binding and
   drawing new cards, poster decoding handed back), and the UI thread's time to handle each page
-  that Query answered (200 items).
+  that Query answered (100 items).
 
 Run: ``.venv/bin/python bench/bench_gtk.py`` (needs Xvfb, python3-gi, gir1.2-gtk-4.0, gir1.2-adw-1).
 Only temp dirs and private buses are touched.

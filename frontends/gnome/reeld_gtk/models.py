@@ -8,7 +8,8 @@ from gi.repository import Gdk, GdkPixbuf, Gio, GLib, GObject
 
 from .client import Item, Reeld, log_error
 
-PAGE = 200
+#: Rows a Query asks for: a page of 100 costs the UI thread 5-10 ms (200: twice that), bench/bench_gtk.py.
+PAGE = 100
 #: Pages a view asked for last: the ones in view, asked again when many items change.
 RECENT_PAGES = 4
 #: Decoded posters kept (135 kB each at card size): a few screens' worth, the least recent out first.
