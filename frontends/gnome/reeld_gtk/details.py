@@ -52,6 +52,8 @@ class DetailsPage(Gtk.ScrolledWindow):
         self.item: Item = {}
         self.shown_ids: set[str] = set()
         self.episode_rows: dict[str, Adw.ActionRow] = {}
+        self.header: Gtk.Box | None = None
+        self.narrow = False
         self.status = Gtk.Label(wrap=True, xalign=0)
         self.status.add_css_class("error")
 
@@ -80,9 +82,18 @@ class DetailsPage(Gtk.ScrolledWindow):
             )
         self.set_child(clamp)
 
+    def set_narrow(self, narrow: bool) -> None:
+        """A phone-width window (the sidebar folded away) puts the poster above the text."""
+        self.narrow = narrow
+        if self.header is not None:
+            self.header.set_orientation(Gtk.Orientation.VERTICAL if narrow else Gtk.Orientation.HORIZONTAL)
+
     def _header(self, item: Item) -> Gtk.Widget:
-        header = Gtk.Box(spacing=18)
-        poster = Gtk.Picture(can_shrink=True, content_fit=Gtk.ContentFit.COVER, valign=Gtk.Align.START)
+        header = self.header = Gtk.Box(spacing=18)
+        self.set_narrow(self.narrow)
+        poster = Gtk.Picture(
+            can_shrink=True, content_fit=Gtk.ContentFit.COVER, valign=Gtk.Align.START, halign=Gtk.Align.START
+        )
         poster.set_size_request(CARD_WIDTH, CARD_HEIGHT)
         path = item.get("poster_path") or item.get("thumb_path")
         if path:

@@ -41,7 +41,7 @@ class Window(Adw.ApplicationWindow):
         self.leaflet.append(self._sidebar_pane())
         self.leaflet.append(Gtk.Separator(orientation=Gtk.Orientation.VERTICAL))
         self.leaflet.append(self._content_pane())
-        self.leaflet.connect("notify::folded", lambda *_: self._update_back())
+        self.leaflet.connect("notify::folded", lambda *_: self._folded())
         self.set_content(self.leaflet)
 
     def _sidebar_pane(self) -> Gtk.Widget:
@@ -146,6 +146,10 @@ class Window(Adw.ApplicationWindow):
         self.leaflet.navigate(Adw.NavigationDirection.FORWARD)
         self._update_back()
 
+    def _folded(self) -> None:
+        self.details.set_narrow(self.leaflet.get_folded())
+        self._update_back()
+
     def _update_back(self) -> None:
         self.back.set_visible(bool(self.history) or self.leaflet.get_folded())
 
@@ -161,6 +165,7 @@ class Window(Adw.ApplicationWindow):
         self._update_back()
 
     def show_home(self) -> None:
+        self.sidebar.select_row(self.sidebar.get_row_at_index(0))
         self.home.refresh()
         self._show("home", "Home")
 
