@@ -112,6 +112,19 @@ class Driver:
     def do_ready(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
         return lambda: {"running": True} if self.window.reeld.running else None
 
+    def do_restarted(self, _cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
+        """Once the daemon went away and is back, the window showing pages again."""
+        seen_gone = [False]
+
+        def done() -> dict[str, Any] | None:
+            if not self.window.reeld.running:
+                seen_gone[0] = True
+                return None
+            back = seen_gone[0] and self.window.stack.get_visible_child_name() != "missing"
+            return {"running": True} if back else None
+
+        return done
+
     def do_add_jellyfin(self, cmd: dict[str, Any]) -> Callable[[], dict[str, Any] | None]:
         dialog = self.window.add_account()
         dialog.url.set_text(cmd["url"])

@@ -2,6 +2,8 @@
 under Xvfb; what it shows is read from its own widget tree (tests/gui/driver.py)."""
 
 import contextlib
+import os
+import signal
 import time
 from collections.abc import Callable
 
@@ -138,6 +140,17 @@ def test_a_missing_daemon_is_started_by_bus_activation(
     install_activation_file(private_bus)
     app = gtk_app()
     assert app.ask("ready", timeout=30)["running"]
-    (owner,) = call(private_bus.address, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus", "GetNameOwner", "s", (BUS_NAME,))  # fmt: skip
-    assert owner
+    first = owner_pid(private_bus)
+
+    # A daemon that dies (a crash, a kill) is started again, and the window shows the cache again.
+    os.kill(first, signal.SIGKILL)
+    assert app.ask("restarted", timeout=30)["running"]
+    second = owner_pid(private_bus)
+    assert second != first
+    os.kill(second, signal.SIGTERM)  # the bus's child: this test's to stop
+
+
+def owner_pid(bus: PrivateBus) -> int:
+    (pid,) = call(bus.address, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                  "GetConnectionUnixProcessID", "s", (BUS_NAME,))  # fmt: skip
+    return int(pid)

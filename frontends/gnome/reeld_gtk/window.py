@@ -93,8 +93,6 @@ class Window(Adw.ApplicationWindow):
         self.reeld.subscribe(LIBRARY, "ItemsChanged", self._items_changed)
         self.reeld.subscribe(MANAGER, "SyncFinished", lambda *_: self._refresh_home_soon())
         self._presence()
-        if not self.reeld.running:
-            self.start_daemon()
 
     def _presence(self) -> None:
         if self.reeld.running:
@@ -103,10 +101,10 @@ class Window(Adw.ApplicationWindow):
                 self.show_home()
             else:
                 self.home.refresh()
-        else:
+        else:  # not started yet, or gone (stopped, crashed): started again by bus activation
             self.missing.set_title("reeld is not running")
-            self.missing.set_description("Starting it…")
             self._show("missing", "reeld")
+            self.start_daemon()
 
     def start_daemon(self) -> None:
         self.retry.set_visible(False)
