@@ -60,7 +60,9 @@ def _jellyfin_request(backend: Any, remote_id: str, kind: str, tag: str, width: 
     from reeld.backends.jellyfin.client import authorization
 
     client = backend.client  # raises BackendUnavailable before the first connection
-    path = f"/Items/{quote(remote_id, safe='')}/Images/{JELLYFIN_TYPES[kind]}"
+    # ``Primary/<tag>``: an image of another type than the kind's own (an episode's frame, its thumb).
+    image_type, _, tag = tag.rpartition("/")
+    path = f"/Items/{quote(remote_id, safe='')}/Images/{image_type or JELLYFIN_TYPES[kind]}"
     if kind == "backdrop":
         path += "/0"  # an item may have several; the tag is the first's
     params = {"tag": tag, **({"maxWidth": str(width)} if width else {})}

@@ -149,6 +149,16 @@ async def test_jellyfin_posters_appear_as_files_after_a_sync_and_only_changed_on
         ]
         assert len(originals) == 1 and originals[0].path.endswith("/Backdrop/0")
 
+        # An episode's picture is a frame of it: its thumb (Jellyfin's Primary image), as on Plex.
+        episode = next(item for item in fake.items.values() if item.type == "Episode")
+        episode_id = f"{source.rsplit('/', 1)[1]}:{episode.id}"
+        frame = await get_artwork(client, episode_id, "thumb", 320)
+        assert Path(frame).is_file() and image_requests(server, episode.id, "Primary")
+        with pytest.raises(RuntimeError, match="NotFound"):
+            await get_artwork(client, episode_id, "poster", 320)
+        (item,) = await client.manager("GetItem", "s", episode_id)
+        assert item["thumb_path"].value == frame and "poster_path" not in item
+
         for kind, error in (("banner", "InvalidArgument"), ("thumb", "NotFound")):
             with pytest.raises(RuntimeError, match=f"{error}: "):
                 await get_artwork(client, first, kind, 0)

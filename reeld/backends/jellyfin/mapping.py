@@ -145,7 +145,7 @@ def item_from_dto(dto: ItemDto, library_id: str, base_url: str) -> MediaItem | N
         provider_ids=provider_ids(dto.provider_ids),
         artist=_artist(dto, kind),
         index_end=dto.index_number_end if kind is ItemKind.EPISODE else None,
-        artwork=_artwork(dto),
+        artwork=_artwork(dto, kind),
     )
 
 
@@ -162,10 +162,16 @@ def _artist(dto: ItemDto, kind: ItemKind) -> str | None:
     return None
 
 
-def _artwork(dto: ItemDto) -> dict[str, str]:
-    """The tag of each image the item has, by artwork kind."""
+def _artwork(dto: ItemDto, item_kind: ItemKind) -> dict[str, str]:
+    """The tag of each image the item has, by artwork kind.
+
+    An episode's Primary image is a frame of it: its ``thumb``, as a Plex episode's and a local
+    ``NAME-thumb.jpg`` are, never a poster. Its tag is stored as ``Primary/<tag>`` so the image is
+    asked for by its own type (Jellyfin tags are hex digests: no slash of their own)."""
     tags = dto.image_tags or {}
     artwork = {kind: tag for kind, image_type in ARTWORK_TYPES.items() if (tag := tags.get(image_type))}
+    if item_kind is ItemKind.EPISODE and "poster" in artwork:
+        artwork["thumb"] = f"{ARTWORK_TYPES['poster']}/{artwork.pop('poster')}"
     if dto.backdrop_image_tags and dto.backdrop_image_tags[0]:
         artwork["backdrop"] = dto.backdrop_image_tags[0]
     return artwork
