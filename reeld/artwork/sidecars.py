@@ -157,13 +157,21 @@ def _first(root: str, folder: PurePosixPath, stems: tuple[str, ...], alone: bool
 
 def _holds_one_video(root: str, folder: PurePosixPath) -> bool:
     # Imported here: the local backend's modules load after the daemon's start (BACKGROUND_MODULES).
+    from reeld.backends.local.classify import extra_or_sample
     from reeld.backends.local.scan import is_video_name
 
     if folder == PurePosixPath("."):
         return False
+    dirs = list(folder.parts)
     try:
         with os.scandir(os.path.join(root, str(folder))) as entries:
-            videos = sum(1 for entry in entries if is_video_name(entry.name))
+            # The film's own trailer or sample beside it leaves it alone in its folder.
+            videos = sum(
+                1
+                for entry in entries
+                if is_video_name(entry.name)
+                and extra_or_sample(dirs, os.path.splitext(entry.name)[0], entry.stat().st_size) is None
+            )
     except OSError:
         return False
     return videos == 1

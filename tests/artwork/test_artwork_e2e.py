@@ -238,6 +238,7 @@ async def test_local_folders_sidecar_images_are_copied_into_the_cache_and_follow
     media = tmp_path / "media"
     write_video(media / "Movies/Heat (1995)/Heat (1995).mkv")
     heat_poster = write_image(media / "Movies/Heat (1995)/poster.jpg", "heat")
+    write_video(media / "Movies/Heat (1995)/Heat (1995)-trailer.mp4")  # its own: still alone in its folder
     heat_fanart = write_image(media / "Movies/Heat (1995)/fanart.jpg", "heat-fanart")
     write_video(media / "Movies/Alien (1979)/Alien (1979).mkv")
     alien_poster = write_image(media / "Movies/Alien (1979)/Alien (1979)-poster.png", "alien", "png")
