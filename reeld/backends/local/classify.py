@@ -35,7 +35,7 @@ from typing import Any
 #: The version of these naming rules. It is part of every file's etag (scan.FileStat), so after an
 #: upgrade that changes them every file looks changed once: it is classified again and its item
 #: rewritten under the same id, keeping its watch state. Raise it whenever a name may read differently.
-NAMING_RULES = 2
+NAMING_RULES = 3
 SAMPLE_MAX_BYTES = 300 * 1024 * 1024
 # Years outside this range are part of a title ("Blade Runner 2049", "2001 A Space Odyssey").
 MIN_YEAR = 1900
@@ -401,8 +401,8 @@ _EXTRA_KINDS = {
 
 _SXXEYY = re.compile(
     r"(?:^|[\s._\-\[(])S(\d{1,4})[\s._-]?E(\d{1,4})"
-    # more episodes of the same file: E02E03, E02-E03, E02-03, E02.S01E03
-    r"((?:(?:[\s._-]?E|-E?|[\s._-]?S\d{1,4}E)\d{1,4})*)(?=$|[\s._\-\])])",
+    # more episodes of the same file: E02E03, E02-E03, E02-03, E02.S01E03, E00.and.S01E01
+    r"((?:(?:[\s._-]?E|-E?|[\s._-]?S\d{1,4}E|[\s._-](?:and|&)[\s._-]S\d{1,4}E)\d{1,4})*)(?=$|[\s._\-\])])",
     re.IGNORECASE,
 )
 _NXNN = re.compile(
@@ -632,10 +632,36 @@ def _movie_of_folder(folder: str, name: str) -> tuple[str, int | None] | None:
     return None
 
 
+# Shapes the fast path would misread and guessit reads right (its own test names), left to it whole:
+# "FoV-Show.Name.S01E01" (a group's prefix), "超能警探.Memorist.S01E01" (a title in two scripts),
+# "Show.1x01.Title.(2015)" (the show's year after the number), "(1)The Girl…" (a number in a
+# collection), "Fr - Paris 2054, Renaissance (2005)" (a language before the title).
+# (anchored at the name's start, so most names fail at their first characters)
+_GUESSIT_PREFIXES = re.compile(
+    r"[A-Za-z0-9]{2,10}-[A-Z][^\s-]*\.[^\s]*?(?:S\d{1,4}E|\d{1,2}x)\d"
+    r"|[^\W\d_a-zA-Z\u00c0-\u024f][^\s]*?\.[A-Za-z][A-Za-z'-]+\.S\d{1,4}E\d"
+    r"|\(\d{1,2}\)"
+    r"|(?:fr|vf|vo|vostfr|en|eng|de|ger|es|spa)\s+-\s",
+    re.IGNORECASE,
+)
+_YEAR_AFTER_EPISODE = re.compile(r"(?:S\d{1,4}E|\d{1,2}x)\d{1,4}\S*?\((?:19|20)\d{2}\)", re.IGNORECASE)
+
+
+def _needs_guessit(stem: str) -> bool:
+    return _GUESSIT_PREFIXES.match(stem) is not None or (
+        "(" in stem and _YEAR_AFTER_EPISODE.search(stem) is not None
+    )
+
+
 def classify_fast(relpath: str, size: int = 0) -> Classification | None:
     """The strict fast path; None when the name needs guessit."""
     dirs, stem = split_path(relpath)
-    return extra_or_sample(dirs, stem, size) or _fast_episode(dirs, stem) or _fast_movie(dirs, stem)
+    sure = extra_or_sample(dirs, stem, size)
+    if sure is not None:
+        return sure
+    if _needs_guessit(stem):
+        return None
+    return _fast_episode(dirs, stem) or _fast_movie(dirs, stem)
 
 
 def split_path(relpath: str) -> tuple[list[str], str]:
@@ -701,6 +727,8 @@ def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) ->
     show, show_year, from_folder = resolve_show(dirs, parsed_title, _int(guess.get("year")))
     if not show:
         return None
+    if from_folder and parsed_title and _is_language_version(show, parsed_title, guess.get("language")):
+        show, from_folder = parsed_title, False
     episodes = guess.get("episode")
     episode = _int(episodes) or _int(guess.get("absolute_episode"))
     season = _int(guess.get("season"))
@@ -731,6 +759,15 @@ def _episode_from_guess(relpath: str, dirs: list[str], guess: dict[str, Any]) ->
         aired=aired.isoformat() if isinstance(aired, date) else None,
         parser="guessit",
     )
+
+
+def _is_language_version(folder_title: str, parsed: str, language: object) -> bool:
+    """Whether a show's folder is its name and the language the file is in ("Dr Slump (Catalan)"
+    holding "Dr._Slump_-_003_Catalan"): a dub of the show, not a show of its own name."""
+    language_name = getattr(_first(language), "name", None)
+    if not isinstance(language_name, str):
+        return False
+    return title_key(folder_title) == f"{title_key(parsed)} {title_key(language_name)}"
 
 
 def _is_one_number(relpath: str, season: int, episode: int) -> bool:
