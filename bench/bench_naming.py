@@ -8,7 +8,7 @@ line: names kept outside the project) and prints, per field, the share of names 
 - guessit alone, asked about the whole relative path, its answer mapped to reeld's conventions
   (a dated episode is season = year, episode = month*100+day; absolute numbering is season 1).
 
-It also counts the fields reeld gets wrong on names guessit alone gets right (target: none).
+It also lists the fields reeld gets wrong on names guessit alone gets right (target: none).
 
 Columns: ``path kind title year season episode episode_end aired`` (tab-separated; ``#`` lines are
 comments). ``kind`` is movie, episode, extra or ignored; ``title`` the movie's, the show's or, for
@@ -312,7 +312,7 @@ def print_report(label: str, report: Report, misses: int) -> None:
     print("ms per name: " + ", ".join(f"{key} {value:.2f}" for key, value in per_name.items()))
     if report.guessit is not None:
         print(f"fields reeld gets wrong that guessit alone gets right: {len(report.worse_than_guessit)}")
-        for path, field, mine, guessed in report.worse_than_guessit[:misses]:
+        for path, field, mine, guessed in report.worse_than_guessit:  # the target is none: all listed
             print(f"  {path}  [{field}]  reeld {mine}  guessit {guessed}")
     for path, wrong, reading in report.misses[:misses]:
         print(f"  miss {path}  {wrong}  {reading}")
