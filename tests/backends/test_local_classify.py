@@ -262,7 +262,77 @@ ISSUE_14 = [
 ]
 
 
-@pytest.mark.parametrize(("relpath", "kind", "title", "year", "season", "episode", "last", "aired"), ISSUE_14)
+# Names of guessit's own tests that the fast path read worse than guessit (issue 14: never worse
+# than guessit on a name it gets right), in ISSUE_14's columns.
+GUESSIT_GETS_RIGHT = [
+    ("FoV-Show.Name.S01E01.720p.HDTV.x264.mkv", FileKind.EPISODE, "Show Name", None, 1, 1, None, None),
+    (
+        "超能警探.Memorist.S01E01.2160p.WEB-DL.H265.AAC-FLTTH.mkv",
+        FileKind.EPISODE,
+        "Memorist",
+        None,
+        1,
+        1,
+        None,
+        None,
+    ),
+    (
+        "Show.Name.1x01.eps1.0.hellofriend.(HDiTunes.Ac3.Esp).(2015).By.Malaguita.avi",
+        FileKind.EPISODE,
+        "Show Name",
+        2015,
+        1,
+        1,
+        None,
+        None,
+    ),
+    (
+        "Project.Runway.S14E00.and.S14E01.(Eng.Subs).SDTV.x264-[2Maverick].mp4",
+        FileKind.EPISODE,
+        "Project Runway",
+        None,
+        14,
+        0,
+        1,
+        None,
+    ),
+    (
+        "Millenium Trilogy (2009) BRrip 720 AAC x264/(1)The Girl With The Dragon Tattoo (2009) BRrip 720 AAC x264.mkv",
+        FileKind.MOVIE,
+        "The Girl With The Dragon Tattoo",
+        2009,
+        None,
+        None,
+        None,
+        None,
+    ),
+    (
+        "Movies/Fr - Paris 2054, Renaissance (2005) - De Christian Volckman - (Film Divx).avi",
+        FileKind.MOVIE,
+        "Paris 2054, Renaissance",
+        2005,
+        None,
+        None,
+        None,
+        None,
+    ),
+    (
+        "__ Incomplete __/Dr Slump (Catalan)/Dr._Slump_-_003_DVB-Rip_Catalan_by_kelf.avi",
+        FileKind.EPISODE,
+        "Dr Slump",
+        None,
+        1,
+        3,
+        None,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("relpath", "kind", "title", "year", "season", "episode", "last", "aired"),
+    [*ISSUE_14, *GUESSIT_GETS_RIGHT],
+)
 def test_the_names_of_issue_14_list_as_a_person_expects(
     relpath: str,
     kind: FileKind,
@@ -497,92 +567,6 @@ def test_a_file_named_after_its_shows_folder_and_a_number_is_that_episode() -> N
     )
     # Elsewhere "Title - 07" is not sure enough to be an episode: guessit decides.
     assert classify_fast("Films/Dune - 07.mkv", 900 * MB) is None
-
-
-# Names of guessit's own tests that the fast path read worse than guessit (issue 14: never worse
-# than guessit on a name it gets right): (path, kind, show or movie title, year, season, episode, last).
-GUESSIT_GETS_RIGHT = [
-    ("FoV-Show.Name.S01E01.720p.HDTV.x264.mkv", FileKind.EPISODE, "Show Name", None, 1, 1, None),
-    (
-        "超能警探.Memorist.S01E01.2160p.WEB-DL.H265.AAC-FLTTH.mkv",
-        FileKind.EPISODE,
-        "Memorist",
-        None,
-        1,
-        1,
-        None,
-    ),
-    (
-        "Show.Name.1x01.eps1.0.hellofriend.(HDiTunes.Ac3.Esp).(2015).By.Malaguita.avi",
-        FileKind.EPISODE,
-        "Show Name",
-        2015,
-        1,
-        1,
-        None,
-    ),
-    (
-        "Project.Runway.S14E00.and.S14E01.(Eng.Subs).SDTV.x264-[2Maverick].mp4",
-        FileKind.EPISODE,
-        "Project Runway",
-        None,
-        14,
-        0,
-        1,
-    ),
-    (
-        "Millenium Trilogy (2009) BRrip 720 AAC x264/(1)The Girl With The Dragon Tattoo (2009) BRrip 720 AAC x264.mkv",
-        FileKind.MOVIE,
-        "The Girl With The Dragon Tattoo",
-        2009,
-        None,
-        None,
-        None,
-    ),
-    (
-        "Movies/Fr - Paris 2054, Renaissance (2005) - De Christian Volckman - (Film Divx).avi",
-        FileKind.MOVIE,
-        "Paris 2054, Renaissance",
-        2005,
-        None,
-        None,
-        None,
-    ),
-    (
-        "__ Incomplete __/Dr Slump (Catalan)/Dr._Slump_-_003_DVB-Rip_Catalan_by_kelf.avi",
-        FileKind.EPISODE,
-        "Dr Slump",
-        None,
-        1,
-        3,
-        None,
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("relpath", "kind", "title", "year", "season", "episode", "last"), GUESSIT_GETS_RIGHT
-)
-def test_names_guessit_reads_right_are_read_as_guessit_reads_them(
-    relpath: str,
-    kind: FileKind,
-    title: str,
-    year: int | None,
-    season: int | None,
-    episode: int | None,
-    last: int | None,
-) -> None:
-    found = classify(relpath, 900 * MB)
-    name = found.show if kind is FileKind.EPISODE else found.title
-    found_year = found.show_year if kind is FileKind.EPISODE else found.year
-    assert (found.kind, name, found_year, found.season, found.episode, found.last_episode) == (
-        kind,
-        title,
-        year,
-        season,
-        episode,
-        last,
-    )
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ guessit understands almost any name but costs ~6 ms each, so a strict fast path 
 patterns decides the common shapes (``Show.S01E02``, ``show.1x02-03``, ``Show/Season 1/02 - Title``,
 ``Title (Year)``, ``Title.Year.1080p…``, ``[Group] Show - 012``, ``Show.2024.03.15``,
 ``Show.15-05-2018``, ``Show.2017.E07``, ``Movie (2010) - cd2``) and only what it is unsure of goes
-to guessit, imported on first use, whose answer is then taken. The shapes follow Plex's, Jellyfin's
+to guessit, imported on first use, whose answer is then taken. Shapes it would misread where guessit
+reads them right (its own test names: ``FoV-Show.Name.S01E01``, ``(1)Title``…) are left to guessit
+whole, by a check anchored at the name's start that costs the common names nothing. The shapes follow Plex's, Jellyfin's
 and Kodi's naming rules; tests/data/naming_corpus.tsv holds the ones measured (bench/bench_naming.py).
 
 What a person finds where:
@@ -12,7 +14,8 @@ What a person finds where:
 - Episodes go to TV Shows. A show is named by its folder when the file sits in that folder (or in a
   ``Season N``/``Specials`` folder below it; a season pack's ``Show.S01.1080p-GRP`` folder is the
   show "Show"), else by the name in the file. Shows are the same show whatever the case or
-  punctuation (``dark.s01e01`` and ``Dark.S01E02``). A file in a season folder is an episode even
+  punctuation (``dark.s01e01`` and ``Dark.S01E02``). A dub's folder (``Dr Slump (Catalan)`` holding
+  files that name the language) is the show's: its files are versions of the same episodes. A file in a season folder is an episode even
   with no number in its name. A multi-episode file is one item, its first episode with the last.
 - Extras go to Other: anything under an ``Extras``, ``Featurettes``, ``Trailers``… folder, or named
   the way Plex and Jellyfin name local extras (``Movie (2010)-trailer.mkv``, ``Movie.trailer.mp4``,
