@@ -193,7 +193,9 @@ class SyncWaiter:
                     and source.get("Account") == self.account
                     and path not in self.targets
                 ):
-                    self.add({"path": path, **source}, requested=False)
+                    # A new account's source syncs by itself once connected (its first, full sync):
+                    # asking for another would run a second one right after it.
+                    self.add({"path": path, **source}, requested=True)
             case "InterfacesRemoved", [_, interfaces]:
                 if sync is not None and not sync.done and SOURCE_IFACE in interfaces:
                     self._finish(sync, False, "the source was removed")
