@@ -8,10 +8,11 @@ from gi.repository import Gdk, GdkPixbuf, Gio, GLib, GObject
 
 from .client import Item, Reeld, log_error
 
-#: Rows a Query asks for: a page of 100 costs the UI thread 5-10 ms (200: twice that), bench/bench_gtk.py.
-PAGE = 100
+#: Rows a Query asks for: a page of 50 costs the UI thread 2-12 ms, of 100 up to 18 ms: over a frame
+#: (16 ms), bench/bench_gtk.py.
+PAGE = 50
 #: Pages a view asked for last: the ones in view, asked again when many items change.
-RECENT_PAGES = 4
+RECENT_PAGES = 8
 #: Decoded posters kept (135 kB each at card size): a few screens' worth, the least recent out first.
 RECENT_TEXTURES = 300
 POSTER_WIDTH = 320
