@@ -37,7 +37,8 @@ async def add_folder(ctx: Context) -> int:
             out.line("Its first sync runs now: follow it with 'reelctl watch', or see 'reelctl status'.")
         return 0
     results = await interruptible(
-        wait_for_account(client, queue, out, account), "stopped waiting; the sync goes on in the daemon"
+        wait_for_account(client, queue, out, account, new=account not in known),
+        "stopped waiting; the sync goes on in the daemon",
     )
     if out.json:
         out.dump({"account": account, "path": path, "syncs": [result.as_json() for result in results]})

@@ -234,14 +234,16 @@ def _not_connected(sync: SourceSync) -> str:
 
 
 async def wait_for_account(
-    client: ReeldClient, queue: "asyncio.Queue[Signal]", out: Output, account: str
+    client: ReeldClient, queue: "asyncio.Queue[Signal]", out: Output, account: str, new: bool = True
 ) -> list[SourceSync]:
-    """Wait for the first sync of every source of ``account`` (subscribe ``queue`` before adding it)."""
+    """Wait for the first sync of every source of ``account`` (subscribe ``queue`` before adding it).
+
+    A ``new`` account's sources sync by themselves once connected; one added again is asked to."""
     waiter = SyncWaiter(client, queue, out, account=account)
     tree = Tree(await client.objects())
     for source in tree.sources:
         if source.get("Account") == account:
-            waiter.add(source, requested=False)
+            waiter.add(source, requested=new)
     results = await waiter.wait()
     await _counts_published(client, queue, [result for result in results if result.success])
     return results
