@@ -64,6 +64,10 @@ def _redact_rendered(
     return event_dict
 
 
+#: Libraries whose debug lines stay out of even a verbose log.
+NOISY_LIBRARIES = ("rebulk", "guessit")
+
+
 def configure_logging(verbose: bool = False, json: bool | None = None, level: int | None = None) -> None:
     """Console output on a terminal, JSON lines otherwise (the journal); always to stderr.
 
@@ -101,6 +105,10 @@ def configure_logging(verbose: bool = False, json: bool | None = None, level: in
     root.handlers[:] = [handler]
     # Libraries stay quiet unless something is wrong, or we were asked for details.
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # guessit's rule engine logs some thirty lines for every name it reads: details of no one's use,
+    # that buried the daemon's own lines (and slowed a verbose daemon's naming of a large folder).
+    for chatty in NOISY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _redact_message(

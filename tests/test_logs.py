@@ -60,3 +60,14 @@ def test_console_rendering_redacts_too(capsys: pytest.CaptureFixture[str]) -> No
 )
 def test_redact_text(text: str, kept: str) -> None:
     assert redact_text(text) == kept
+
+
+def test_a_verbose_log_leaves_out_guessits_rule_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    from reeld.backends.local.classify import classify_guessit
+
+    configure_logging(verbose=True, json=True)
+    logging.getLogger("reeld.test").debug("ours")
+    classify_guessit("Show/Season 1/Show - 02 - Title.mkv")
+    logged = lines(capsys.readouterr().err)
+    assert any(line["event"] == "ours" for line in logged)
+    assert not [line for line in logged if str(line.get("logger", "")).startswith(("rebulk", "guessit"))]
