@@ -1,5 +1,6 @@
 """What a person sees of the cache: title order and search ranking, on a migrated database."""
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from reeld.models.source import Source
 SOURCE = "local_0123456789abcdef"
 
 
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[Connection]:
+@contextlib.contextmanager
+def local_cache(tmp_path: Path) -> Iterator[Connection]:
+    """A migrated cache with a local source of Movies and TV, in one transaction."""
     engine = create_cache_engine(tmp_path / "cache.db")
     migrate(engine)
     with engine.begin() as connection:
@@ -26,6 +28,12 @@ def conn(tmp_path: Path) -> Iterator[Connection]:
             SOURCE,
             [Library("movies", "Movies", LibraryKind.MOVIES), Library("shows", "TV", LibraryKind.SHOWS)],
         )
+        yield connection
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[Connection]:
+    with local_cache(tmp_path) as connection:
         yield connection
 
 

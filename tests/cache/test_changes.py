@@ -10,25 +10,15 @@ from sqlalchemy import Connection
 from reeld.bus.item_signals import WINDOW_S, ItemSignals
 from reeld.cache import queries
 from reeld.cache.changes import MAX_IDS, LibraryChanges, install_triggers, take_changes
-from reeld.cache.db import create_cache_engine, migrate
-from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem, WatchState
-from reeld.models.source import Source
+from reeld.models.media import ItemKind, MediaItem, WatchState
 from reeld.services import events as ev
-
-SOURCE = "local_0123456789abcdef"
+from tests.cache.test_browse import SOURCE, local_cache
 
 
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[Connection]:
-    engine = create_cache_engine(tmp_path / "cache.db")
-    migrate(engine)
-    with engine.begin() as connection:
-        queries.save_source(connection, Source(id=SOURCE, account_id="local", kind="local", name="Videos"))
-        queries.replace_libraries(
-            connection,
-            SOURCE,
-            [Library("movies", "Movies", LibraryKind.MOVIES), Library("shows", "TV", LibraryKind.SHOWS)],
-        )
+    """``test_browse``'s cache, its writes recorded."""
+    with local_cache(tmp_path) as connection:
         install_triggers(connection)
         yield connection
 
