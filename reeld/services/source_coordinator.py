@@ -107,6 +107,9 @@ class SourceCoordinator:
         self._first_discovery: dict[str, asyncio.Event] = {}
         self._discovery_messages: dict[str, str] = {}
         self._counts_pending = False
+        # Two reads of the counts may finish out of order (the cache has several reader threads):
+        # one at a time, so an older read never overwrites a newer one.
+        self._counts_lock = asyncio.Lock()
         self._stopping = False
 
     # -- lookups -----------------------------------------------------------------------------
@@ -529,8 +532,17 @@ class SourceCoordinator:
     async def refresh_counts(self) -> None:
         """Re-read item counts now and publish what changed."""
         self._counts_pending = False
-        per_source, per_library = await self.db.read(queries.item_counts)
-        libraries = await self.db.read(queries.load_libraries)
+        async with self._counts_lock:
+            per_source, per_library = await self.db.read(queries.item_counts)
+            libraries = await self.db.read(queries.load_libraries)
+            self._apply_counts(per_source, per_library, libraries)
+
+    def _apply_counts(
+        self,
+        per_source: dict[str, int],
+        per_library: dict[tuple[str, str], int],
+        libraries: list[queries.CachedLibrary],
+    ) -> None:
         for runtime in self.runtimes.values():
             counts = {
                 lib.library.remote_id: per_library.get((runtime.id, lib.library.remote_id), 0)

@@ -1,12 +1,14 @@
 """SyncManager rules that a person would notice: nothing lost, nothing doubled, the truth shown."""
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from reeld.backends.base import ChangeSet
 from reeld.cache import browse, queries
@@ -303,3 +305,32 @@ async def test_a_fault_in_reeld_during_a_sync_is_said_without_a_class_name(
         "Sync failed unexpectedly: a fault in reeld; its log (journalctl --user -u reeld) says more"
     )
     assert await cached_ids(daemon) == {f"m{n}" for n in range(250)}  # nothing lost
+
+
+async def test_an_older_read_of_the_counts_never_overwrites_a_newer_one(
+    running: tuple[Daemon, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A count read taken before a sync wrote its items, answered after a read taken after it
+    (the cache has several reader threads), left a library showing 0 items in the GTK client."""
+    daemon, recorder = running
+    await recorder.sync_finished()
+    real_counts = queries.item_counts
+    newer_read_done = threading.Event()
+    calls = 0
+
+    def item_counts(conn: Connection) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the older read: taken before the items were there, answered late
+            newer_read_done.wait(timeout=1.0)
+            return {}, {}
+        counts = real_counts(conn)
+        newer_read_done.set()
+        return counts
+
+    monkeypatch.setattr(queries, "item_counts", item_counts)
+    older = asyncio.create_task(daemon.coordinator.refresh_counts())
+    await asyncio.sleep(0)  # the older read is on its thread before the newer one starts
+    await daemon.coordinator.refresh_counts()
+    await older
+    assert daemon.coordinator.get(SOURCE).library_counts == {"movies": 250}
