@@ -26,6 +26,8 @@ class PendingChanges:
         self.events = events
         self._tasks = tasks
         self._locks: dict[str, asyncio.Lock] = {}
+        # Recounts one at a time: reads on different reader threads can answer out of order.
+        self._recount_lock = asyncio.Lock()
 
     async def set_watched(self, source_id: str, remote_id: str, watched: bool) -> None:
         action = "watched" if watched else "unwatched"
@@ -82,8 +84,9 @@ class PendingChanges:
 
     async def _recount(self, source_id: str) -> None:
         """Publish how many changes wait for the source's server (``Source.PendingChanges``)."""
-        counts = await self.db.read(queries.pending_counts)
-        self.coordinator.pending_changed(source_id, counts.get(source_id, 0))
+        async with self._recount_lock:
+            counts = await self.db.read(queries.pending_counts)
+            self.coordinator.pending_changed(source_id, counts.get(source_id, 0))
 
     async def replay(self, source_id: str) -> int:
         """Send queued watch-state changes in order; how many were sent.
