@@ -14,7 +14,7 @@ import httpx
 import structlog
 
 from reeld.backends.base import MediaBackend
-from reeld.backends.http import unreachable, without_stream_cycle
+from reeld.backends.http import http_client, unreachable, without_stream_cycle
 from reeld.errors import AuthRequired, NotFound, ReeldError
 
 log = structlog.get_logger(__name__)
@@ -103,12 +103,9 @@ class ImageFetcher:
     @property
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=TIMEOUT,
-                follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-                ),
+            self._client = http_client(
+                TIMEOUT,
+                httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
             )
         return self._client
 

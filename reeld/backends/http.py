@@ -26,6 +26,8 @@ import orjson
 if importlib.util.find_spec("sniffio") is None:
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
+import structlog
+
 from reeld.errors import (
     AnswerRefused,
     BackendProtocolError,
@@ -34,6 +36,8 @@ from reeld.errors import (
     UntrustedCertificate,
 )
 from reeld.workers import background_thread
+
+log = structlog.get_logger(__name__)
 
 #: Bodies larger than this are decoded in a thread (a page of 1000 items takes tens of ms).
 LARGE_BODY = 64 * 1024
@@ -222,6 +226,50 @@ class Answer:
     content: bytes
     #: Where the server sent reeld (scheme, host, port and path) when it answered after a redirect.
     redirected_to: str = ""
+
+
+#: Methods a server may be asked again without doing anything twice (RFC 9110, 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class StaleConnectionRetry(httpx.AsyncHTTPTransport):
+    """httpx's transport, asking once more, on a fresh connection, when a kept-alive connection
+    turned out closed before any answer came.
+
+    A server closes a connection left idle for a while (uvicorn after 5 s, nginx after 75 s) and
+    httpx keeps one for 5 s: a request sent just as the server closes it finds the connection gone
+    ("Server disconnected without sending a response"). The server never acted on it, and a browser
+    or urllib3 would ask again; httpx does not, and one such page failed a 110k-item full sync under
+    load. Only idempotent requests are asked again, and only once; everything else fails as before.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if request.method not in IDEMPOTENT or not _closed_before_answering(exc):
+                raise
+            log.debug("connection_closed_before_answer", host=request.url.host, retried=True)
+        return await super().handle_async_request(request)
+
+
+def _closed_before_answering(exc: httpx.TransportError) -> bool:
+    """Whether the connection closed before the answer began (this transport returns at the headers,
+    so a read or write that failed here failed before them; a protocol error may be a malformed
+    answer instead)."""
+    return not isinstance(exc, httpx.RemoteProtocolError) or "without sending a response" in str(exc)
+
+
+#: httpx's own default pool.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+def http_client(timeout: httpx.Timeout, limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """The HTTP client every backend and the artwork fetcher use: redirects left to ``fetch``, a
+    connection closed under a request asked again (``StaleConnectionRetry``)."""
+    return httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, transport=StaleConnectionRetry(limits=limits)
+    )
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -1,6 +1,7 @@
 """What every HTTP backend shares: large pages decoded off the loop, with the collector paused."""
 
 import asyncio
+import contextlib
 import gc
 import time
 import tracemalloc
@@ -11,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from reeld.backends.http import LARGE_BODY, LISTING_PAGE, decode_json
+from reeld.backends.http import LARGE_BODY, LISTING_PAGE, decode_json, fetch, http_client
 from reeld.backends.jellyfin.client import JellyfinClient
 from reeld.backends.jellyfin.dto import ItemsResult, decode_items
 from reeld.backends.plex.client import PlexServerClient
@@ -258,3 +259,56 @@ async def test_a_plex_server_token_never_follows_a_redirect_to_another_origin() 
                 await client.container("/library/sections")
     assert other.received == []
     assert [r.headers.get("x-plex-token") for r in pms.received] == [token]
+
+
+class ClosesKeptAlive:
+    """A raw HTTP/1.1 server on loopback that answers the first request on each connection and
+    closes the connection, unanswered, when a second request comes on it: a server closing an
+    idle kept-alive connection just as the client reuses it (uvicorn does after 5 s)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.answered = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> "ClosesKeptAlive":
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"Id": "1"}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        self.answered += 1
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+
+async def test_a_kept_alive_connection_closed_under_a_request_is_asked_again_once() -> None:
+    """A full sync of 110k items failed on one page under load: the server had closed the
+    connection httpx reused for it. A GET is asked again on a new connection; a POST is not (the
+    server might have acted on it)."""
+    async with ClosesKeptAlive() as server:
+        http = http_client(httpx.Timeout(5.0))
+        try:
+            for _ in range(3):
+                answer = await fetch(http, http.build_request("GET", f"{server.url}/Items/1"), "fake")
+                assert answer.status_code == 200
+            assert (server.connections, server.answered) == (3, 3)
+
+            with pytest.raises(BackendUnavailable, match=r"^fake dropped the connection$"):
+                await fetch(http, http.build_request("POST", f"{server.url}/Sessions/Playing"), "fake")
+            assert server.answered == 3
+        finally:
+            await http.aclose()

@@ -22,6 +22,7 @@ from reeld.backends.http import (
     as_is,
     decode_json,
     fetch,
+    http_client,
 )
 from reeld.errors import AnswerRefused, AuthRequired, BackendProtocolError, ServerFailed
 
@@ -77,7 +78,7 @@ class JellyfinClient:
         self.token = token
         # Redirects are followed by ``fetch``, within the server's origin only (every request
         # carries the device's login).
-        self._http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self._http = http or http_client(TIMEOUT)
         self._owns_http = http is None
         self.host = urlsplit(self.base_url).netloc
         #: The server's clock at the last response (its Date header), for sync cursors.

@@ -28,6 +28,7 @@ from reeld.backends.http import (
     SMALL_ANSWER,
     claimed_total,
     counted_pages,
+    http_client,
     off_loop,
     parse_http_date,
     read_bounded,
@@ -96,7 +97,7 @@ class PlexBackend(MediaBackend):
         self.server = server
         self._token = token
         self._headers = headers
-        self._make_http = http or (lambda: httpx.AsyncClient(timeout=TIMEOUT))
+        self._make_http = http or (lambda: http_client(TIMEOUT))
         self._http: httpx.AsyncClient | None = None
         self._client: PlexServerClient | None = None
         self._connection: PlexConnection | None = None
