@@ -3,6 +3,8 @@
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from alembic import command
@@ -14,6 +16,14 @@ from reeld.models.media import ItemKind, Library, LibraryKind, MediaItem
 from reeld.models.source import Source
 
 SOURCE = "local_0123456789abcdef"
+
+
+def found_by_search(conn: Connection, text: str, limit: int, *args: Any) -> list[SimpleNamespace]:
+    """``browse.search``'s rows with their columns by name."""
+    return [
+        SimpleNamespace(**dict(zip(browse.BROWSE_COLUMNS, row, strict=True)))
+        for row in browse.search(conn, text, limit, *args)
+    ]
 
 
 @contextlib.contextmanager
@@ -68,7 +78,7 @@ def test_search_puts_the_exact_title_first_then_titles_that_start_with_it(conn: 
     add(conn, "movies", ItemKind.MOVIE, "A Dark Night", "Darkness Falls", "Dark", "The Dark Side of Dark")
     add(conn, "shows", ItemKind.SHOW, "Dark")
     add(conn, "shows", ItemKind.EPISODE, *(f"Episode {n}" for n in range(1, 30)), parent="shows/Dark")
-    found = browse.search(conn, "dark", 10)
+    found = found_by_search(conn, "dark", 10)
     assert [(row.title, row.kind) for row in found[:3]] == [
         ("Dark", "movie"),
         ("Dark", "show"),
@@ -99,7 +109,7 @@ def test_search_lists_a_shows_episodes_in_the_shows_order(conn: Connection) -> N
             for season, number, title in episodes
         ],
     )
-    found = [(row.parent_idx, row.idx) for row in browse.search(conn, "dark", 10) if row.kind == "episode"]
+    found = [(row.parent_idx, row.idx) for row in found_by_search(conn, "dark", 10) if row.kind == "episode"]
     # "Dark Matter" matches by its own title too, so it comes first; the rest follow the show.
     assert found == [(2, 2), (1, 1), (1, 2), (2, 1)]
 

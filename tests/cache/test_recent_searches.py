@@ -7,13 +7,13 @@ from sqlalchemy import Connection
 from reeld.cache import browse, queries
 from reeld.models.media import ItemKind, WatchState
 from tests.cache import test_browse
-from tests.cache.test_browse import SOURCE, add
+from tests.cache.test_browse import SOURCE, add, found_by_search
 
 conn = test_browse.conn  # the fixture: a migrated cache with a source and two libraries
 
 
 def search(conn: Connection, recent: browse.RecentSearches, generation: int) -> list[tuple[str, bool]]:
-    return [(row.title, bool(row.watched)) for row in browse.search(conn, "harbor", 10, recent, generation)]
+    return [(row.title, bool(row.watched)) for row in found_by_search(conn, "harbor", 10, recent, generation)]
 
 
 def test_a_repeated_search_shows_the_watch_state_of_now(conn: Connection) -> None:
