@@ -44,6 +44,7 @@ from reeld.models.media import PLAYABLE_KINDS, ItemKind, MediaItem
 from reeld.models.playback import PlaybackInfo, StreamOptions
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from reeld.services.activity import ClientActivity
 from reeld.services.auth_manager import AuthManager
 from reeld.services.browsing import LibraryBrowser
 from reeld.services.network import NetworkMonitor
@@ -124,7 +125,11 @@ class Daemon:
         self.browser = LibraryBrowser(
             self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S, self.page_index
         )
-        self.artwork = Artwork(ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events)
+        #: When clients last called: artwork prefetch gives way while they are busy.
+        self.activity = ClientActivity()
+        self.artwork = Artwork(
+            ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events, self.activity
+        )
         self._warming: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------

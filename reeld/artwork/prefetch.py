@@ -11,8 +11,8 @@ sidecar images copied instead (all of them after a full sync, new items' otherwi
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -22,6 +22,7 @@ from reeld.cache.db import Database
 from reeld.errors import BackendUnavailable, ReeldError
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from reeld.services.activity import ClientActivity
 
 if TYPE_CHECKING:
     from reeld.artwork.service import Artwork
@@ -40,13 +41,18 @@ WIDTHS = {"poster": 320, "backdrop": 780}
 SETTLE_S = 1.0
 #: Items of each library (in title order) whose images are fetched while their source syncs.
 FIRST_SCREEN = 100
+#: Workers that go on while clients are busy (``ClientActivity``); the others wait for a quiet moment.
+WHILE_CLIENTS_BUSY = 1
 
 
 class Prefetcher:
-    def __init__(self, artwork: "Artwork", db: Database, events: ev.EventHub) -> None:
+    def __init__(
+        self, artwork: "Artwork", db: Database, events: ev.EventHub, activity: ClientActivity
+    ) -> None:
         self.artwork = artwork
         self.db = db
         self.events = events
+        self.activity = activity
         self._wanted: set[str] = set()
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe = lambda: None
@@ -136,13 +142,28 @@ class Prefetcher:
     ) -> int:
         """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator; how many were kept.
         While the source syncs, they wait: all of a full pass's, all but ``DURING_SYNC`` of a
-        first screen's."""
+        first screen's. While clients are busy, all but ``WHILE_CLIENTS_BUSY`` wait."""
         kept = 0
         idle = self._idle_of(source_id)
+        # Set once a worker ends (every image taken, the server gone, the disk full): the workers
+        # waiting for clients to go quiet wait no more, so the pass ends however busy they are.
+        ended = asyncio.Event()
 
         async def worker(number: int) -> None:
+            try:
+                await fetch_until_done(number)
+            finally:
+                ended.set()
+
+        async def fetch_until_done(number: int) -> None:
             nonlocal kept
-            for remote_id, library_id, tag in todo:
+            while True:
+                if number >= WHILE_CLIENTS_BUSY and self.activity.busy and not ended.is_set():
+                    await _first_of(self.activity.quiet(), ended.wait())
+                next_one = next(todo, None)
+                if next_one is None:
+                    return
+                remote_id, library_id, tag = next_one
                 if not (first_screen and number < DURING_SYNC):
                     await idle.wait()
                 if self.artwork.store.disk_full:
@@ -184,3 +205,14 @@ class Prefetcher:
                 # One image per hop to the worker thread: a GetArtwork waits behind one, not all.
                 await self.artwork.keep_sidecar(source_id, remote_id, library_id, item_kind, kind, root, file)
             checked.add(remote_id)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of ``waits`` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -33,6 +33,7 @@ from reeld.cache.db import Database
 from reeld.errors import BackendUnavailable, NotFound, ReeldError
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from reeld.services.activity import ClientActivity
 from reeld.services.source_coordinator import SourceCoordinator
 from reeld.validation import check_choice
 from reeld.workers import name_os_thread
@@ -51,7 +52,12 @@ ImageKey = tuple[str, str, str, str, int]  # source, item, kind, tag, width step
 
 class Artwork:
     def __init__(
-        self, store: ArtworkStore, db: Database, coordinator: SourceCoordinator, events: ev.EventHub
+        self,
+        store: ArtworkStore,
+        db: Database,
+        coordinator: SourceCoordinator,
+        events: ev.EventHub,
+        activity: ClientActivity,
     ) -> None:
         from reeld.artwork.prefetch import Prefetcher
 
@@ -71,7 +77,7 @@ class Artwork:
         self._forgetting: set[asyncio.Task[None]] = set()
         self._unsubscribe = lambda: None
         self.events = events
-        self.prefetch = Prefetcher(self, db, events)
+        self.prefetch = Prefetcher(self, db, events, activity)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

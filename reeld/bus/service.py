@@ -1,6 +1,7 @@
 """Puts the daemon on the session bus and keeps the exported objects in step with its events."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -39,10 +40,17 @@ class RootObjectManagerBus(MessageBus):
     GLib client guards this). Its connection waits when the socket is full (``reeld.bus.transport``).
     """
 
-    def __init__(self, bus_address: str | None = None, bus_type: BusType = BusType.SESSION) -> None:
+    def __init__(
+        self,
+        bus_address: str | None = None,
+        bus_type: BusType = BusType.SESSION,
+        on_call: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(bus_address=bus_address, bus_type=bus_type)
         #: Per object path, the interfaces exported there.
         self.served: dict[str, set[str]] = {}
+        #: Told of every call to one of reeld's interfaces (the daemon's ``ClientActivity``).
+        self._on_call = on_call
         self.add_message_handler(self._refuse_misaddressed)
 
     async def connect(self) -> "RootObjectManagerBus":
@@ -74,6 +82,7 @@ class RootObjectManagerBus(MessageBus):
             or msg.flags & MessageFlag.NO_REPLY_EXPECTED
         ):
             return None
+        self._on_call()
         if interface not in self.served.get(path, ()):
             return Message.new_error(msg, ErrorType.UNKNOWN_OBJECT, f"No {interface} object at {path[:200]}")
         expected = method_signatures().get((interface, member))
@@ -130,10 +139,11 @@ class BusService:
     async def start(self) -> None:
         """Connect, export every object the daemon knows, then own the name (objects first, so a
         client activated by the name finds them)."""
+        on_call = self.daemon.activity.note_call
         if self.bus_address:
-            bus = RootObjectManagerBus(bus_address=self.bus_address)
+            bus = RootObjectManagerBus(bus_address=self.bus_address, on_call=on_call)
         else:
-            bus = RootObjectManagerBus(bus_type=BusType.SESSION)
+            bus = RootObjectManagerBus(bus_type=BusType.SESSION, on_call=on_call)
         self.bus = await bus.connect()
         self.bus.export(ROOT_PATH, self.manager)
         for account_id in self.daemon.auth.accounts:
