@@ -27,6 +27,7 @@ measures, in process, what the cycle collector costs pages with CPython's thresh
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -45,6 +46,7 @@ from common import (  # noqa: E402
     NAME,
     ROOT,
     call,
+    cpu_seconds_of,
     freeze_client_heap,
     percentiles_ms,
     sync_finished_queue,
@@ -80,7 +82,7 @@ class ClientState:
         del self.ids[:-200], self.words[:-200]
 
 
-async def client_main(address: str, calls_per_s: float, seed: int) -> None:
+async def client_main(address: str, calls_per_s: float, seed: int, search_share: float = 0.3) -> None:
     """Call the daemon at ``calls_per_s`` until stdin closes; then print each call as JSON:
     ``[started (CLOCK_MONOTONIC), seconds, method, ok]``."""
     bus = await MessageBus(bus_address=address).connect()
@@ -129,7 +131,7 @@ async def client_main(address: str, calls_per_s: float, seed: int) -> None:
             )
             if body:
                 state.learn(body[0])
-        elif choice < 0.7 and state.words:
+        elif choice < 0.4 + search_share and state.words:
             words = " ".join(state.rng.sample(state.words, state.rng.choice((1, 2))))
             body = await timed_call(ROOT, MANAGER_IFACE, "Search", "su", words, 50)
             if body:
@@ -165,6 +167,8 @@ class Phase:
     started: float
     ended: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    #: CPU of the processes beside the daemon: the clients together, dbus-daemon, the fake server.
+    others: dict[str, float] = field(default_factory=dict)
     load: float = 0.0
 
 
@@ -218,10 +222,13 @@ async def add_plex(client: Any, _url: str) -> Any:
     return await call(client, ROOT, MANAGER_IFACE, "AddPlexAccount", "s", PLEX_TOKEN)
 
 
-def start_clients(address: str, count: int, rate: float) -> list[subprocess.Popen[str]]:
+def start_clients(address: str, count: int, rate: float, search_share: float) -> list[subprocess.Popen[str]]:
     return [
         subprocess.Popen(
-            [sys.executable, __file__, "--client", address, "--rate", str(rate / count), "--seed", str(n)],
+            [
+                *(sys.executable, __file__, "--client", address, "--rate", str(rate / count)),
+                *("--seed", str(n), "--search-share", str(search_share)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -243,15 +250,31 @@ def collect(clients: list[subprocess.Popen[str]]) -> list[tuple[float, float, st
     return records
 
 
+def processes_cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each group of processes (a process gone counts 0)."""
+    totals: dict[str, float] = {}
+    for name, group in pids.items():
+        totals[name] = 0.0
+        for pid in group:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                totals[name] += cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+    return totals
+
+
 async def run_phases(
-    address: str, backend: Backend, url: str, pid: int, args: argparse.Namespace
+    address: str,
+    backend: Backend,
+    url: str,
+    pid: int,
+    others: dict[str, list[int]],
+    args: argparse.Namespace,
 ) -> list[Phase]:
     client = await MessageBus(bus_address=address).connect()
     finished = await sync_finished_queue(client)
     phases: list[Phase] = []
 
     def begin(name: str) -> Phase:
-        phase = Phase(name, time.monotonic(), cpu=thread_cpu_seconds(pid))
+        phase = Phase(name, time.monotonic(), cpu=thread_cpu_seconds(pid), others=processes_cpu(others))
         phases.append(phase)
         return phase
 
@@ -259,6 +282,8 @@ async def run_phases(
         phase.ended = time.monotonic()
         after = thread_cpu_seconds(pid)
         phase.cpu = {name: seconds - phase.cpu.get(name, 0.0) for name, seconds in after.items()}
+        now = processes_cpu(others)
+        phase.others = {name: seconds - phase.others.get(name, 0.0) for name, seconds in now.items()}
         phase.load = os.getloadavg()[0]
 
     await asyncio.sleep(2)  # the clients connect and start calling
@@ -294,9 +319,14 @@ def bench_backend(backend: Backend, args: argparse.Namespace) -> None:
     keyring = start_keyring_daemon(bus)
     daemon = start_reeld(bus, env=backend.daemon_env(url))
     print(f"{backend.name}: daemon pid {daemon.proc.pid}", flush=True)
-    clients = start_clients(bus.address, args.clients, args.rate)
+    clients = start_clients(bus.address, args.clients, args.rate, args.search_share)
     try:
-        phases = asyncio.run(run_phases(bus.address, backend, url, daemon.proc.pid, args))
+        others = {
+            "clients": [client.pid for client in clients],
+            "dbus-daemon": [bus.process.pid],
+            "fake server": [fake.pid],
+        }
+        phases = asyncio.run(run_phases(bus.address, backend, url, daemon.proc.pid, others, args))
         records = collect(clients)
         alive = daemon.running()
         if args.keep_cache:
@@ -411,6 +441,13 @@ def report(
             print(f"      {method:18} {len(times):6} calls  p50 {m50:5.1f} ms  p99 {m99:6.1f} ms")
         busy = sorted(((name, s) for name, s in phase.cpu.items() if s >= 0.05), key=lambda pair: -pair[1])
         print("      daemon CPU by thread: " + ", ".join(f"{name} {s:.2f} s" for name, s in busy))
+        daemon_cpu = sum(phase.cpu.values())
+        beside = ", ".join(f"{name} {s:.2f} s" for name, s in phase.others.items())
+        cores = (daemon_cpu + sum(phase.others.values())) / seconds
+        print(
+            f"      daemon {daemon_cpu:.2f} s ({daemon_cpu / max(len(inside), 1) * 1000:.1f} ms a call); "
+            f"beside it: {beside}; {cores:.2f} cores busy in all of them"
+        )
 
 
 def main() -> None:
@@ -420,6 +457,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=("jellyfin", "plex", "both"), default="both")
     parser.add_argument("--clients", type=int, default=20, help="client processes (default 20)")
     parser.add_argument("--rate", type=float, default=200, help="calls a second, all clients (default 200)")
+    parser.add_argument(
+        "--search-share",
+        type=float,
+        default=0.3,
+        help="share of calls that are Search (default 0.3; ListItems 0.4, GetItem the rest)",
+    )
     parser.add_argument("--idle-s", type=float, default=15, help="length of the idle phase (default 15 s)")
     parser.add_argument(
         "--movies", type=int, default=20_000, help="movies in the fake catalog (default 20000)"
@@ -441,7 +484,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(client_main(args.client, args.rate, args.seed))
+        asyncio.run(client_main(args.client, args.rate, args.seed, args.search_share))
         return
     if args.collector:
         collector_cost(args.collector)
