@@ -27,7 +27,7 @@ from reeld.fakes.plex.wire import Fault, FaultKind
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
-from tests.support.cache import cached
+from tests.support.cache import cached, remote_ids
 from tests.support.events import Recorder, running, stop
 from tests.support.keyring import KeyringDaemon
 
@@ -174,8 +174,7 @@ async def test_incremental_sync_catches_changes_made_elsewhere(
     assert await core.sync.sync(source_id, full=False)
     assert await cached(core, source_id) == expected(fake)
     assert fresh.id in await cached(core, source_id)
-    (row,) = await core.search("Renamed Film", 5, list)
-    assert row.remote_id == movie.id
+    assert await core.search("Renamed Film", 5, remote_ids) == [movie.id]
     # Incremental: changed items only, plus the cheap sweeps; no full listing.
     listed = [r for r in server.wire.requests if r.path == "/Items" and "Fields" in r.query]
     assert all("MinDateLastSaved" in r.query for r in listed)

@@ -18,6 +18,7 @@ from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import WatchState
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from tests.support.cache import remote_ids
 from tests.support.events import Recorder, stop
 
 from .memory_backend import Catalog, MemoryKind, memory_account, movie
@@ -283,9 +284,9 @@ async def test_an_item_that_moved_keeps_its_watch_state(running: tuple[Daemon, R
 async def test_search_finds_titles_by_prefix_across_sources(running: tuple[Daemon, Recorder]) -> None:
     daemon, recorder = running
     await recorder.sync_finished()
-    rows = await daemon.search("movie 0012", 50, list)  # the last word is a prefix
-    assert {r.remote_id for r in rows} == {f"m{n}" for n in range(120, 130)}
-    assert [r.remote_id for r in await daemon.search("MOVIE 00012", 50, list)] == ["m12"]
+    found = await daemon.search("movie 0012", 50, remote_ids)  # the last word is a prefix
+    assert set(found) == {f"m{n}" for n in range(120, 130)}
+    assert await daemon.search("MOVIE 00012", 50, remote_ids) == ["m12"]
     assert await daemon.search('"AND*', 5, list) == []
     rows = await daemon.db.read(browse.list_library, SOURCE, "movies", 0, 3, "added")
     remote_id = browse.BROWSE_COLUMNS.index("remote_id")

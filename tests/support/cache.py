@@ -1,9 +1,11 @@
 """The cache read back as tests compare it with a fake server's catalog."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 
+from reeld.cache.browse import BROWSE_COLUMNS
 from reeld.cache.schema import items, watch_state
 from reeld.daemon import Daemon
 
@@ -35,3 +37,8 @@ async def cached(core: Daemon, source_id: str) -> dict[str, CachedRow]:
         return {r.remote_id: (r.kind, r.parent_id, bool(r.watched), r.position_ms or 0) for r in rows}
 
     return await core.db.read(read)
+
+
+def remote_ids(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The server's ids of the rows of an answer (a ``present`` for the daemon's reads)."""
+    return [row[BROWSE_COLUMNS.index("remote_id")] for row in rows]
