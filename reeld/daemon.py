@@ -369,7 +369,7 @@ class Daemon:
         Pages never wait for an order: without a current one they page by OFFSET.
         """
         # Polls the write clock: writes come from a thread, and an event per write would cost more.
-        while (quiet_for := time.monotonic() - self.db.last_write) < QUIET_BEFORE_INDEXING_S:  # noqa: ASYNC110
+        while (quiet_for := time.monotonic() - self.db.last_change) < QUIET_BEFORE_INDEXING_S:  # noqa: ASYNC110
             await asyncio.sleep(QUIET_BEFORE_INDEXING_S - quiet_for)
         for runtime in list(self.coordinator.runtimes.values()):
             for cached in runtime.libraries:

@@ -161,10 +161,16 @@ class Database:
         self.writer_engine = create_cache_engine(path, cache_kib=WRITER_CACHE_KIB, pool_size=1, writer=True)
         # Low priority: while a sync writes, the readers answering clients get the CPU first.
         self._writer = background_thread("reeld-db-write")
-        #: Bumped by every committed write; readers use it to tell whether what they derived is stale.
+        #: Bumped by every committed write that changed an item or a watch state (as the change
+        #: triggers see them; every write while they are not installed): what readers derived from
+        #: items (paging orders, container counts, ranked searches, facets) is stale once it moves.
+        #: A write that changed nothing, as most pages of a resync of an unchanged library, leaves
+        #: it: under 20 clients those caches were lost at every page and the readers' CPU per call
+        #: doubled during syncs.
         self.generation = 0
-        # Counted from startup: background work that waits for a quiet cache leaves the first reads alone.
-        self.last_write = time.monotonic()
+        #: When the generation last moved. Counted from startup: background work that waits for a
+        #: quiet cache leaves the first reads alone.
+        self.last_change = time.monotonic()
         self._readers = ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="reeld-db-read", initializer=name_os_thread
         )
@@ -202,8 +208,9 @@ class Database:
                 tracked = self._track_changes(conn)
                 result = fn(conn, *args, **kwargs)
                 changes = take_changes(conn) if tracked else []
-            self.generation += 1
-            self.last_write = time.monotonic()
+            if changes or not tracked:
+                self.generation += 1
+                self.last_change = time.monotonic()
             if changes and self._loop is not None and self.on_changes is not None:
                 self._loop.call_soon_threadsafe(self.on_changes, changes)
             return result

@@ -124,7 +124,7 @@ class LibraryBrowser:
         facets built while a sync writes would be out of date by the next page."""
         while self._wanted:
             # Polls the write clock: writes come from a thread, and an event per write would cost more.
-            while (quiet_for := time.monotonic() - self.db.last_write) < self._quiet_s:  # noqa: ASYNC110
+            while (quiet_for := time.monotonic() - self.db.last_change) < self._quiet_s:  # noqa: ASYNC110
                 await asyncio.sleep(self._quiet_s - quiet_for)
             source_id, library_id = self._wanted.pop()
             await self.db.read(self.facets.build, self.db.generation, source_id, library_id)
