@@ -333,8 +333,10 @@ class Daemon:
     async def search(self, query: str, limit: int, present: Callable[[Sequence[Any]], T]) -> T:
         check_text(query, "search text", 500)
         limit = check_limit(limit)
+        generation = self.db.generation
+        counts = self.page_index.all_counts(generation)
         return await self._read(
-            present, browse.search, query, limit, self.recent_searches, self.db.generation
+            present, browse.search, query, limit, self.recent_searches, generation, counts
         )
 
     async def continue_watching(self, limit: int, present: Callable[[Sequence[Any]], T]) -> T:

@@ -256,6 +256,14 @@ def test_counts_built_with_the_paging_orders_agree_with_counting_a_page(conn: Co
     assert [[row[COLUMN[name]] for name in counted] for row in from_counts] == [
         [row[COLUMN[name]] for name in counted] for row in counting
     ]
+    # A search spans sources: it takes every source's counts of the generation.
+    assert index.all_counts(5) == {SOURCE: counts} and index.all_counts(6) == {}
+    title = counting[0][COLUMN["title"]]
+    found = browse.search(conn, title, 5, counts=index.all_counts(5))
+    assert [[row[COLUMN[name]] for name in counted] for row in found] == [
+        [row[COLUMN[name]] for name in counted] for row in browse.search(conn, title, 5)
+    ]
+    assert found and found[0][COLUMN["leaf_count"]] == 3
 
 
 def test_pages_found_in_memory_follow_on_whatever_the_order_they_are_asked_in(conn: Connection) -> None:
