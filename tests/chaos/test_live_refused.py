@@ -216,6 +216,31 @@ async def test_a_server_gone_is_still_offline_when_its_socket_fails(
     assert offline
 
 
+async def test_a_server_whose_socket_is_refused_is_offline_soon_after_it_goes_away(
+    daemon: tuple[Daemon, Recorder],
+    server: FakeJellyfinServer,
+    fake: FakeJellyfin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no live updates, a server gone stayed 'connected' until the next socket try or sync, up
+    to a quarter of an hour: it is asked every minute (here, a fraction of a second) instead."""
+    monkeypatch.setattr(live, "PRESENCE_CHECK_S", 0.3)
+    fake.socket_refusal = 404
+    core, recorder = daemon
+    source_id = await core.add_jellyfin_account(server.url, USER, PASSWORD)
+    await first_sync(recorder, source_id)
+    await live_note(core, recorder, source_id, present=True)  # the next socket try is a minute away
+    await server.stop()
+    offline = await recorder.wait(
+        lambda e: (
+            isinstance(e, ev.SourceChanged)
+            and core.coordinator.get(source_id).state.status is SourceStatus.OFFLINE
+        ),
+        10,
+    )
+    assert offline
+
+
 async def test_a_websocket_refused_by_a_proxy_keeps_the_plex_source_connected(
     daemon: tuple[Daemon, Recorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:

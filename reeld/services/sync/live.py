@@ -34,6 +34,9 @@ Rescan = Callable[[str, str | None], None]
 DROPPED_FIRST_S, DROPPED_MAX_S = 1.0, 300.0
 #: …and one the server refused (a proxy in the way): a minute, growing to a quarter of an hour.
 REFUSED_FIRST_S, REFUSED_MAX_S = 60.0, 900.0
+#: Meanwhile, how often the server is asked (one small request) whether it is still there: with no
+#: live updates, nothing else would notice it go before the next sync, a quarter of an hour away.
+PRESENCE_CHECK_S = 60.0
 
 
 class LiveUpdates:
@@ -83,9 +86,8 @@ class LiveUpdates:
                         dropped.reset()
             except LiveUpdatesRefused as exc:
                 pause = await self._refused(source_id, backend, exc, refused)
-                if pause is None:
+                if pause is None or not await self._still_there_after(source_id, backend, pause):
                     return
-                await asyncio.sleep(pause)
                 continue
             except (AuthRequired, BackendUnavailable) as exc:
                 self.coordinator.connection_lost(source_id, exc)
@@ -102,13 +104,8 @@ class LiveUpdates:
     ) -> float | None:
         """The pause before trying the socket again, or None when the server itself is away or
         refuses the login (the source's connection is lost then, and this loop ends)."""
-        try:
-            await backend.get_libraries()  # one small request: is the server there for the rest?
-        except (AuthRequired, BackendUnavailable) as lost:
-            self.coordinator.connection_lost(source_id, lost)
+        if not await self._server_there(source_id, backend):
             return None
-        except ReeldError:
-            pass  # the server answers, if badly: the syncs say what fails
         pause = refused.next_delay()
         minutes = max(1, round(pause / 60))
         log.info("live_updates_refused", source=source_id, reason=str(exc), retry_s=round(pause))
@@ -116,6 +113,29 @@ class LiveUpdates:
             source_id, f"live updates unavailable: {exc}; checking every {minutes} min"
         )
         return pause
+
+    async def _still_there_after(self, source_id: str, backend: MediaBackend, pause: float) -> bool:
+        """Wait ``pause`` before the socket is tried again, asking the server every
+        ``PRESENCE_CHECK_S`` whether it is still there; False once it is not."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + pause
+        while (left := until - loop.time()) > 0:
+            await asyncio.sleep(min(left, PRESENCE_CHECK_S))
+            if loop.time() < until and not await self._server_there(source_id, backend):
+                return False
+        return True  # (the socket's next try asks the server too)
+
+    async def _server_there(self, source_id: str, backend: MediaBackend) -> bool:
+        """One small request: is the server there for the rest? When it is away or refuses the
+        login, the source's connection is lost (and the caller's loop ends)."""
+        try:
+            await backend.get_libraries()
+        except (AuthRequired, BackendUnavailable) as lost:
+            self.coordinator.connection_lost(source_id, lost)
+            return False
+        except ReeldError:
+            pass  # the server answers, if badly: the syncs say what fails
+        return True
 
     async def apply(self, source_id: str, change: ChangeSet) -> None:
         if change.upserts or change.watch_states:
