@@ -430,8 +430,9 @@ class RecentSearches:
     50 rows it answers with. Busy frontends repeat searches (several clients, or one re-running a
     query after every change it hears of). Only the ids are kept; rows, watch state included, are
     always read fresh. Ids are reused while the cache generation is the same, and while a sync
-    writes (the generation moves with every page) for up to ``REUSE_WHILE_WRITING_S``: an item the
-    sync adds joins the answers that much later. Used from reader threads, hence the lock.
+    writes (the generation moves with every page that changed an item) for up to
+    ``REUSE_WHILE_WRITING_S``: an item the sync adds joins the answers that much later. Used from
+    reader threads, hence the lock.
     """
 
     #: How long ranked ids are reused across writes.
