@@ -197,6 +197,16 @@ async def test_live_updates_come_back_once_websockets_pass_again(
     await asyncio.wait_for(fake.socket_connected.wait(), 10)
 
 
+async def went_offline(core: Daemon, recorder: Recorder, source_id: str, within_s: float) -> None:
+    await recorder.wait(
+        lambda e: (
+            isinstance(e, ev.SourceChanged)
+            and core.coordinator.get(source_id).state.status is SourceStatus.OFFLINE
+        ),
+        within_s,
+    )
+
+
 async def test_a_server_gone_is_still_offline_when_its_socket_fails(
     daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, fake: FakeJellyfin
 ) -> None:
@@ -206,14 +216,7 @@ async def test_a_server_gone_is_still_offline_when_its_socket_fails(
     await first_sync(recorder, source_id)
     await asyncio.wait_for(fake.socket_connected.wait(), 10)
     await server.stop()
-    offline = await recorder.wait(
-        lambda e: (
-            isinstance(e, ev.SourceChanged)
-            and core.coordinator.get(source_id).state.status is SourceStatus.OFFLINE
-        ),
-        20,
-    )
-    assert offline
+    await went_offline(core, recorder, source_id, 20)
 
 
 async def test_a_server_whose_socket_is_refused_is_offline_soon_after_it_goes_away(
@@ -231,14 +234,7 @@ async def test_a_server_whose_socket_is_refused_is_offline_soon_after_it_goes_aw
     await first_sync(recorder, source_id)
     await live_note(core, recorder, source_id, present=True)  # the next socket try is a minute away
     await server.stop()
-    offline = await recorder.wait(
-        lambda e: (
-            isinstance(e, ev.SourceChanged)
-            and core.coordinator.get(source_id).state.status is SourceStatus.OFFLINE
-        ),
-        10,
-    )
-    assert offline
+    await went_offline(core, recorder, source_id, 10)
 
 
 async def test_a_websocket_refused_by_a_proxy_keeps_the_plex_source_connected(
