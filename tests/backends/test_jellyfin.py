@@ -25,6 +25,7 @@ from reeld.fakes.jellyfin.catalog import jf_id
 from reeld.fakes.plex.network import HOST, HttpService, listening_socket
 from reeld.fakes.plex.wire import Fault, FaultKind
 from reeld.models.source import SourceStatus
+from reeld.services import backoff
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
 from tests.support.cache import cached, remote_ids
@@ -277,10 +278,12 @@ async def test_server_errors_and_truncated_pages_keep_the_cache_and_the_next_syn
 
 
 async def test_a_server_that_fails_every_sync_is_asked_again_after_growing_pauses(
-    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer
+    daemon: tuple[Daemon, Recorder], server: FakeJellyfinServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server that answers its connection check but fails every listing (a proxy's HTTP 503) is
     not asked again at once: reeld reconnects, and syncs, after a pause that grows with each failure."""
+    # Without the jitter (a quarter either way): 2 s then 2.6 s overlapped, and the check flaked.
+    monkeypatch.setattr(backoff.random, "uniform", lambda low, high: 1.0)
     core, recorder = daemon
     source_id = await added(daemon, server)
     server.wire.add_fault(Fault(FaultKind.STATUS, path="/Items"))
@@ -298,7 +301,7 @@ async def test_a_server_that_fails_every_sync_is_asked_again_after_growing_pause
         )
         failed_at.append(time.monotonic())
     first_pause, second_pause = failed_at[1] - failed_at[0], failed_at[2] - failed_at[1]
-    assert 1.4 < first_pause < second_pause  # 2 s, then 4 s (each within a quarter, for jitter)
+    assert 1.9 < first_pause < 2.5 and second_pause > first_pause + 0.3  # 2 s, then 2.6 s
     assert sum(1 for r in server.wire.requests if r.path == "/Items") <= 12  # a few a sync, not hundreds
     server.wire.clear_faults()
     core.reconnect(source_id)  # asked for: at once, and the sync that follows completes
