@@ -23,6 +23,7 @@ event loop. ``path`` and ``lookup`` only read memory and are safe anywhere.
 
 import contextlib
 import errno
+import functools
 import hashlib
 import itertools
 import os
@@ -61,6 +62,7 @@ def width_step(width: int) -> int:
     return next((step for step in WIDTH_STEPS if width <= step), ORIGINAL)
 
 
+@functools.lru_cache(maxsize=256)  # few sources; asked for each item of every page
 def source_digest(source_id: str) -> str:
     return hashlib.blake2b(source_id.encode(), digest_size=3).hexdigest()
 

@@ -6,7 +6,7 @@ Do not add ``from __future__ import annotations`` here: dbus-fast reads the anno
 
 from typing import Annotated, Any
 
-from dbus_fast import PropertyAccess, Variant
+from dbus_fast import PropertyAccess
 from dbus_fast import introspection as intr
 from dbus_fast.annotations import (
     DBusBool,
@@ -31,13 +31,15 @@ from reeld.bus.constants import (
     library_path,
     source_path,
 )
-from reeld.bus.convert import item_to_dbus, items_to_dbus, use_artwork
+from reeld.bus.convert import item_to_dbus, items_to_dbus, items_to_wire, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
 from reeld.bus.playback import options_from_dbus, playback_to_dbus
+from reeld.bus.wire import WireItems
 from reeld.daemon import Daemon
 
-ItemList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
+#: Items as marshalled bytes (``reeld.bus.wire``): the bus connection sends them as they are.
+ItemList = Annotated[WireItems, DBusSignature("aa{sv}")]
 TwoStrings = Annotated[tuple[str, str], DBusSignature("ss")]
 ThreeStrings = Annotated[tuple[str, str, str], DBusSignature("sss")]
 LoginSignal = Annotated[list[Any], DBusSignature("sos")]
@@ -139,22 +141,22 @@ class ManagerInterface(_Published):
     @method()
     @bus_errors
     async def Search(self, query: DBusStr, limit: DBusUInt32) -> ItemList:
-        return await self.daemon.search(query, limit, items_to_dbus)
+        return await self.daemon.search(query, limit, items_to_wire)
 
     @method()
     @bus_errors
     async def ContinueWatching(self, limit: DBusUInt32) -> ItemList:
-        return await self.daemon.continue_watching(limit, items_to_dbus)
+        return await self.daemon.continue_watching(limit, items_to_wire)
 
     @method()
     @bus_errors
     async def RecentlyAdded(self, limit: DBusUInt32) -> ItemList:
-        return await self.daemon.recently_added(limit, items_to_dbus)
+        return await self.daemon.recently_added(limit, items_to_wire)
 
     @method()
     @bus_errors
     async def NextUp(self, limit: DBusUInt32) -> ItemList:
-        return await self.daemon.next_up(limit, items_to_dbus)
+        return await self.daemon.next_up(limit, items_to_wire)
 
     @method()
     @bus_errors
@@ -164,7 +166,7 @@ class ManagerInterface(_Published):
     @method()
     @bus_errors
     async def GetChildren(self, item_id: DBusStr) -> ItemList:
-        return await self.daemon.get_children(item_id, items_to_dbus)
+        return await self.daemon.get_children(item_id, items_to_wire)
 
     @method()
     @bus_errors
@@ -402,7 +404,7 @@ class LibraryInterface(_Published):
     @bus_errors
     async def ListItems(self, offset: DBusUInt32, limit: DBusUInt32, sort: DBusStr) -> ItemList:
         return await self.daemon.list_items(
-            self.source_id, self.library_id, offset, limit, sort, items_to_dbus
+            self.source_id, self.library_id, offset, limit, sort, items_to_wire
         )
 
     @method()

@@ -22,6 +22,7 @@ from reeld.bus.introspection import method_signatures, served_interfaces
 from reeld.bus.item_signals import ItemSignals
 from reeld.bus.objects import AccountInterface, LibraryInterface, ManagerInterface, SourceInterface
 from reeld.bus.transport import BusLost, lost_reason, wait_when_full
+from reeld.bus.wire import as_wire_reply
 from reeld.daemon import Daemon
 from reeld.errors import ReeldError
 from reeld.services import events as ev
@@ -57,6 +58,10 @@ class RootObjectManagerBus(MessageBus):
         await super().connect()
         wait_when_full(self)
         return self
+
+    def send(self, msg: Message) -> "asyncio.Future[None]":  # type: ignore[override]  # aio's send returns it
+        """Send ``msg``; a reply holding a marshalled item list (``reeld.bus.wire``) as its bytes."""
+        return super().send(as_wire_reply(msg))
 
     def export(self, path: str, interface: ServiceInterface) -> None:
         super().export(path, interface)

@@ -1,0 +1,154 @@
+"""Item lists sent as D-Bus wire bytes, each item's bytes kept for the next page that holds it.
+
+Why: under 20 busy clients (``bench/bench_bus_load.py``), marshalling 200-item pages on the event
+loop was a third of the time the daemon held the GIL, and converting rows to ``a{sv}`` on the
+readers a fifth more (py-spy ``--gil``). An item's ``a{sv}`` depends only on its row (watch state
+and counts included) and the artwork paths kept for it, and frontends read the same items again
+and again (every scroll, every ``ItemsChanged``). So each item's marshalled entries are kept, keyed
+by its row, and a page is those bytes joined on the reader thread; the loop only adds a header.
+
+dbus-fast has no way to send a body marshalled elsewhere: ``WireReply`` overrides its message's
+``_marshall`` (dbus-fast is pinned to 5.2.x; ``tests/bus/test_wire.py`` checks the bytes against
+its own marshaller, and every bus test reads them with a real client).
+"""
+
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast._private.marshaller import Marshaller
+
+_U32 = struct.Struct("<I")
+#: Zero bytes for padding, by length (at most 7).
+_PAD = tuple(bytes(n) for n in range(8))
+
+
+class WireItems:
+    """The marshalled body of an ``aa{sv}`` list (the only argument of a reply), and its length."""
+
+    __slots__ = ("body", "count")
+    signature = "aa{sv}"
+
+    def __init__(self, body: bytes, count: int) -> None:
+        self.body, self.count = body, count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def join_items(entries: Iterable[bytes]) -> bytes:
+    """An ``aa{sv}`` body from the items' marshalled entries (each as marshalled from an offset
+    that is a multiple of 8, which ``entries_of`` gives)."""
+    parts: list[bytes] = [b""]  # the array's length, once known
+    position = 4
+    for entry in entries:
+        # Each a{sv} starts on a multiple of 4 with its length; its entries on a multiple of 8.
+        pad_before = -position % 4
+        pad_after = -(position + pad_before + 4) % 8
+        parts += (_PAD[pad_before], _U32.pack(len(entry)), _PAD[pad_after], entry)
+        position += pad_before + 4 + pad_after + len(entry)
+    parts[0] = _U32.pack(position - 4)
+    return b"".join(parts)
+
+
+def entries_of(item: dict[str, Variant]) -> bytes:
+    """An item's ``{sv}`` entries as they are marshalled from an offset that is a multiple of 8."""
+    marshalled = Marshaller("a{sv}", [item]).marshall()
+    return bytes(marshalled[8:])  # the array's length and the padding to the first entry
+
+
+class ItemBytes:
+    """Each item's marshalled entries, least recently used first out, up to ``max_bytes``.
+
+    Keyed by the item's row id and checked against a hash of everything its ``a{sv}`` is made
+    of (the row and its artwork paths), so a changed item is marshalled again and the rows
+    themselves are not kept. Python's hashes of strings are keyed per process: a server cannot
+    craft a title whose hash matches another version of the same item. Used from the cache's
+    reader threads, hence the lock.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = self.misses = 0
+        self._kept: OrderedDict[int, tuple[int, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, keys: list[tuple[int, int]]) -> list[bytes | None]:
+        """The kept entries of each ``(item id, made_of hash)``; None where not kept, or kept for
+        an item made of something else then. One lock for a page: 200 lookups per ListItems."""
+        found: list[bytes | None] = []
+        kept = self._kept
+        with self._lock:
+            for item_id, made_of in keys:
+                entry = kept.get(item_id)
+                if entry is not None and entry[0] == made_of:
+                    kept.move_to_end(item_id)
+                    found.append(entry[1])
+                else:
+                    found.append(None)
+        hits = sum(entry is not None for entry in found)
+        self.hits += hits
+        self.misses += len(found) - hits
+        return found
+
+    def put(self, made: list[tuple[int, int, bytes]]) -> None:
+        """Keep ``(item id, made_of hash, entries)`` s, letting the least recently used go."""
+        with self._lock:
+            for item_id, made_of, entries in made:
+                if (old := self._kept.pop(item_id, None)) is not None:
+                    self.size -= len(old[1])
+                self._kept[item_id] = (made_of, entries)
+                self.size += len(entries)
+            while self.size > self.max_bytes and self._kept:
+                self.size -= len(self._kept.popitem(last=False)[1][1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self.size = 0
+
+
+class WireReply(Message):
+    """A method return whose body (a ``WireItems``) was marshalled already."""
+
+    def __init__(self, reply: Message, items: WireItems) -> None:
+        super().__init__(
+            message_type=MessageType.METHOD_RETURN,
+            reply_serial=reply.reply_serial,
+            destination=reply.destination,
+            signature=items.signature,
+            serial=reply.serial,
+        )
+        self.wire_body = items.body
+
+    def _marshall(self, negotiate_unix_fd: bool) -> bytearray:
+        # The fields dbus-fast gives a method return (Message._marshall), in its order.
+        fields: list[tuple[int, Variant]] = [(5, Variant("u", self.reply_serial))]  # REPLY_SERIAL
+        if self.destination:
+            fields.append((6, Variant("s", self.destination)))  # DESTINATION
+        fields.append((8, Variant("g", self.signature)))  # SIGNATURE
+        header = Marshaller(
+            "yyyyuua(yv)",
+            [
+                ord("l"),
+                MessageType.METHOD_RETURN.value,
+                self.flags.value,
+                1,
+                len(self.wire_body),
+                self.serial,
+                fields,
+            ],
+        ).marshall()
+        header += _PAD[-len(header) % 8]  # the body starts on a multiple of 8
+        return header + self.wire_body
+
+
+def as_wire_reply(msg: Message) -> Message:
+    """``msg``, or, when it returns a ``WireItems``, the same reply sending its bytes."""
+    body = msg.body
+    if msg.message_type is MessageType.METHOD_RETURN and len(body) == 1 and type(body[0]) is WireItems:
+        return WireReply(msg, body[0])
+    return msg

@@ -1,0 +1,132 @@
+"""Item lists sent as kept wire bytes (``reeld.bus.wire``): byte for byte what dbus-fast would have
+marshalled, read back whole by clients no one here wrote, and marshalled again when an item changes."""
+
+import asyncio
+import os
+import random
+import subprocess
+from typing import Annotated, Any
+
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast._private.marshaller import Marshaller
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusSignature
+from dbus_fast.service import ServiceInterface, method
+
+from reeld.bus import convert
+from reeld.bus.convert import items_to_dbus, items_to_wire
+from reeld.bus.service import RootObjectManagerBus
+from reeld.bus.wire import ItemBytes, WireItems, entries_of, join_items
+from tests.bus.test_convert import row
+from tests.support.bus import PrivateBus
+
+
+def dbus_fast_body(items: list[dict[str, Variant]]) -> bytes:
+    return bytes(Marshaller("aa{sv}", [items]).marshall())
+
+
+def odd_rows(count: int, seed: int = 1) -> list[list[Any]]:
+    """Rows whose items marshal to lengths of every remainder, so every padding case is met."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(count):
+        values: dict[str, Any] = {"id": n + 1, "remote_id": f"r{n}" + "x" * rng.randrange(8), "kind": "movie"}
+        if rng.random() < 0.5:
+            values["title"] = "é" * rng.randrange(1, 9)
+        if rng.random() < 0.5:
+            values["rating"] = rng.random() * 10
+        if rng.random() < 0.5:
+            values["genres"] = '["Drama", "Ω"]'
+        if rng.random() < 0.5:
+            values["provider_ids"] = '{"imdb": "tt1"}'
+        if rng.random() < 0.5:
+            values["duration_ms"] = rng.randrange(10**9)
+        rows.append(row(**values))
+    return rows
+
+
+def test_a_list_is_byte_for_byte_what_dbus_fast_marshals() -> None:
+    rows = odd_rows(64)
+    assert len({len(entries_of(item)) % 8 for item in items_to_dbus(rows)}) >= 4  # padding of each kind
+    for take in (0, 1, 2, 3, 17, 64):
+        assert items_to_wire(rows[:take]).body == dbus_fast_body(items_to_dbus(rows[:take]))
+
+
+def test_any_dictionaries_join_as_dbus_fast_marshals_them() -> None:
+    """Empty items, and items ending on every offset a multiple of 8 leaves over."""
+    items: list[dict[str, Variant]] = [
+        {},
+        {"a": Variant("y", 1)},
+        {"b": Variant("s", "x" * 5), "c": Variant("d", 1.5)},
+        {},
+        {"d": Variant("as", ["p", "q"]), "e": Variant("a{ss}", {"k": "v"})},
+        {"f": Variant("t", 2**40)},
+        {},
+    ]
+    for start in range(len(items)):
+        part = items[start:]
+        assert join_items(entries_of(item) for item in part) == dbus_fast_body(part)
+
+
+def test_an_item_is_marshalled_again_when_anything_it_is_made_of_changes() -> None:
+    convert.ITEM_BYTES.clear()
+    unwatched = row(id=7, kind="episode", title="Pilot", watched=0)
+    first = items_to_wire([unwatched]).body
+    hits = convert.ITEM_BYTES.hits
+    assert items_to_wire([unwatched]).body == first
+    assert convert.ITEM_BYTES.hits == hits + 1
+    watched = row(id=7, kind="episode", title="Pilot", watched=1)
+    assert items_to_wire([watched]).body == dbus_fast_body(items_to_dbus([watched])) != first
+
+
+def test_kept_bytes_stay_within_their_bound() -> None:
+    kept = ItemBytes(max_bytes=1000)
+    for n in range(100):
+        kept.put([(n, 0, bytes(64))])
+    assert kept.size <= 1000
+    assert kept.get([(99, 0), (0, 0), (99, 1)]) == [bytes(64), None, None]  # 99 made of something else now
+
+
+def gdbus_call(address: str, name: str) -> "subprocess.CompletedProcess[str]":
+    command = ["gdbus", "call", "--session", "--dest", name, "--object-path", "/wire"]
+    return subprocess.run(
+        [*command, "--method", "io.github.reeld.WireTest.List"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address},
+    )
+
+
+class Catalog(ServiceInterface):
+    def __init__(self, items: WireItems) -> None:
+        super().__init__("io.github.reeld.WireTest")
+        self.items = items
+
+    @method()
+    async def List(self) -> Annotated[WireItems, DBusSignature("aa{sv}")]:
+        return self.items
+
+
+async def test_clients_read_the_bytes_back_whole(private_bus: PrivateBus, bus_client: MessageBus) -> None:
+    rows = odd_rows(40, seed=2)
+    service = await RootObjectManagerBus(bus_address=private_bus.address).connect()
+    try:
+        service.export("/wire", Catalog(items_to_wire(rows)))
+        reply = await bus_client.call(
+            Message(
+                destination=service.unique_name,
+                path="/wire",
+                interface="io.github.reeld.WireTest",
+                member="List",
+            )
+        )
+        assert reply is not None and reply.message_type == MessageType.METHOD_RETURN, reply
+        assert reply.signature == "aa{sv}"
+        assert reply.body == [items_to_dbus(rows)]
+        gdbus = await asyncio.to_thread(gdbus_call, private_bus.address, service.unique_name or "")
+        assert gdbus.returncode == 0, gdbus.stderr
+        assert gdbus.stdout.count("'id': <") == len(rows)
+        assert "'jellyfin_abc:r39" in gdbus.stdout
+    finally:
+        service.disconnect()
