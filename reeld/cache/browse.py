@@ -430,17 +430,24 @@ class RecentSearches:
     50 rows it answers with. Busy frontends repeat searches (several clients, or one re-running a
     query after every change it hears of). Only the ids are kept; rows, watch state included, are
     always read fresh. Ids are reused while the cache generation is the same, and while a sync
-    writes (the generation moves with every page that changed an item) for up to
-    ``REUSE_WHILE_WRITING_S``: an item the sync adds joins the answers that much later. Used from
-    reader threads, hence the lock.
+    writes (the generation moves with every page that changed an item) for a while:
+    ``REUSE_WHILE_WRITING_S``, or ``REUSE_PER_COST`` times as long as the ranking took, up to
+    ``REUSE_AT_MOST_S``. An item the sync adds joins the answers that much later; in exchange,
+    ranking one search again, however often it is asked, takes at most 1/``REUSE_PER_COST`` of a
+    core (under 20 busy clients during a 110k-item sync, re-ranking common words each second took
+    a third of the readers' time). Used from reader threads, hence the lock.
     """
 
-    #: How long ranked ids are reused across writes.
+    #: How long ranked ids are reused across writes, at least.
     REUSE_WHILE_WRITING_S = 1.0
+    #: ... and how many times as long as ranking them took, up to ``REUSE_AT_MOST_S``.
+    REUSE_PER_COST = 200
+    REUSE_AT_MOST_S = 10.0
     #: Searches kept (the least recently used go first).
     SIZE = 256
 
     def __init__(self) -> None:
+        #: (query, limit) -> (generation, reusable until (monotonic), ids)
         self._ranked: OrderedDict[tuple[str, int], tuple[int, float, list[int]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -449,15 +456,17 @@ class RecentSearches:
             kept = self._ranked.get((query, limit))
             if kept is None:
                 return None
-            kept_generation, made_at, ids = kept
-            if kept_generation != generation and time.monotonic() - made_at > self.REUSE_WHILE_WRITING_S:
+            kept_generation, reusable_until, ids = kept
+            if kept_generation != generation and time.monotonic() > reusable_until:
                 return None
             self._ranked.move_to_end((query, limit))
             return ids
 
-    def put(self, generation: int, query: str, limit: int, ids: list[int]) -> None:
+    def put(self, generation: int, query: str, limit: int, ids: list[int], cost_s: float = 0.0) -> None:
+        """Keep ``ids``, ranked for ``generation`` in ``cost_s`` seconds."""
+        reuse_s = min(max(self.REUSE_WHILE_WRITING_S, cost_s * self.REUSE_PER_COST), self.REUSE_AT_MOST_S)
         with self._lock:
-            self._ranked[(query, limit)] = (generation, time.monotonic(), ids)
+            self._ranked[(query, limit)] = (generation, time.monotonic() + reuse_s, ids)
             self._ranked.move_to_end((query, limit))
             while len(self._ranked) > self.SIZE:
                 self._ranked.popitem(last=False)
@@ -481,9 +490,10 @@ def search(
         return []
     ids = recent.get(generation, query, limit) if recent is not None else None
     if ids is None:
+        started = time.thread_time()
         ids = _ranked_ids(conn, query, sort_key(" ".join(_TOKEN.findall(user_text))), limit)
         if recent is not None:
-            recent.put(generation, query, limit, ids)
+            recent.put(generation, query, limit, ids, time.thread_time() - started)
     # One aggregated read, shows counted in one go (as a page): per-row fetches with correlated
     # counts were 40 % of the readers' time under 20 busy clients.
     return rows_by_id(conn, ids, counts)

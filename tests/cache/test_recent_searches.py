@@ -27,13 +27,14 @@ def test_a_repeated_search_shows_the_watch_state_of_now(conn: Connection) -> Non
 def test_a_repeated_search_finds_what_was_written_since(
     conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(browse.RecentSearches, "REUSE_WHILE_WRITING_S", 0.0)
+    monkeypatch.setattr(browse.RecentSearches, "REUSE_PER_COST", 0)
     add(conn, "movies", ItemKind.MOVIE, "Harbor Lights")
     recent = browse.RecentSearches()
     assert search(conn, recent, 1) == [("Harbor Lights", False)]
     add(conn, "movies", ItemKind.MOVIE, "Harbor")
     # Same generation: the ranking is reused (a write always moves the generation).
     assert search(conn, recent, 1) == [("Harbor Lights", False)]
-    monkeypatch.setattr(browse.RecentSearches, "REUSE_WHILE_WRITING_S", 0.0)
     assert search(conn, recent, 2) == [("Harbor", False), ("Harbor Lights", False)]
 
 
@@ -43,3 +44,21 @@ def test_an_item_removed_since_is_left_out_at_once(conn: Connection) -> None:
     assert len(search(conn, recent, 1)) == 2
     conn.exec_driver_sql("DELETE FROM items WHERE remote_id = 'movies/Winter Harbor'")
     assert search(conn, recent, 2) == [("Harbor Lights", False)]
+
+
+def test_a_costly_ranking_is_reused_longer_across_writes_but_not_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(browse.time, "monotonic", lambda: now[0])
+    recent = browse.RecentSearches()
+    recent.put(1, "cheap", 50, [1], cost_s=0.001)  # reused 1 s (the least)
+    recent.put(1, "common", 50, [2], cost_s=0.030)  # 200 times its cost: 6 s
+    recent.put(1, "everywhere", 50, [3], cost_s=1.0)  # 10 s (the most)
+    now[0] += 2
+    assert [recent.get(2, query, 50) for query in ("cheap", "common", "everywhere")] == [None, [2], [3]]
+    now[0] += 5
+    assert [recent.get(2, query, 50) for query in ("common", "everywhere")] == [None, [3]]
+    now[0] += 4
+    assert recent.get(2, "everywhere", 50) is None
+    assert recent.get(1, "everywhere", 50) == [3]  # the same generation: nothing was written since
