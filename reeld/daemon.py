@@ -116,7 +116,11 @@ class Daemon:
             secret=self.auth.secret, store_secret=self.auth.store_secret, install_fact=self.install_fact
         )
         self.coordinator = SourceCoordinator(self.db, self.auth, self.backends, self.events, self.services)
-        self.sync = SyncManager(self.db, self.coordinator, self.events, self.auth.config.sync)
+        #: When clients last called: artwork prefetch and syncs give way while they are busy.
+        self.activity = ClientActivity()
+        self.sync = SyncManager(
+            self.db, self.coordinator, self.events, self.auth.config.sync, self.activity.give_way
+        )
         self.playback = PlaybackService(self.db, self.coordinator, self.auth.config.playback)
         self.network = NetworkMonitor(self._on_network_change) if watch_network else None
         self._logins: dict[str, asyncio.Task[None]] = {}
@@ -125,8 +129,6 @@ class Daemon:
         self.browser = LibraryBrowser(
             self.db, self.coordinator.spawn, QUIET_BEFORE_INDEXING_S, self.page_index
         )
-        #: When clients last called: artwork prefetch gives way while they are busy.
-        self.activity = ClientActivity()
         self.artwork = Artwork(
             ArtworkStore(paths.artwork_dir, 0), self.db, self.coordinator, self.events, self.activity
         )

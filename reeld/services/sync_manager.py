@@ -7,6 +7,7 @@ decides what happens when a source connects.
 """
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from reeld.backends.base import ChangeSet, PlaybackState
@@ -35,6 +36,7 @@ class SyncManager:
         coordinator: SourceCoordinator,
         events: ev.EventHub,
         settings: SyncSettings,
+        give_way: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.db = db
         self.coordinator = coordinator
@@ -42,7 +44,7 @@ class SyncManager:
         self._tasks = BackgroundTasks()
         self.pending = PendingChanges(db, coordinator, events, self._tasks)
         self.schedule = SyncSchedule(settings, self._scheduled_sync)
-        self.runner = SyncRunner(db, coordinator, events, Sweeper(db), on_synced=self._synced)
+        self.runner = SyncRunner(db, coordinator, events, Sweeper(db), self._synced, give_way)
         self.requests = SyncRequests(db, coordinator, events, self._tasks, self.runner, self.schedule)
         self.live = LiveUpdates(db, coordinator, events, self._tasks, self.requests.request_rescan)
         events.subscribe(self._on_event)

@@ -18,6 +18,8 @@ from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import WatchState
 from reeld.models.source import SourceStatus
 from reeld.services import events as ev
+from reeld.services.activity import REST_PER_WRITE, ClientActivity
+from reeld.services.sync import runner as runner_module
 from tests.support.cache import remote_ids
 from tests.support.events import Recorder, stop
 
@@ -352,3 +354,38 @@ async def test_a_resync_that_changes_nothing_keeps_the_orders_and_counts_readers
     assert await daemon.sync.sync(SOURCE, full=True)
     assert daemon.db.generation > before
     assert await daemon.search("renamed", 5, remote_ids) == ["m0"]
+
+
+async def test_a_sync_is_told_how_long_each_write_took_so_it_can_give_way_to_clients(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "WRITE_BATCH_ITEMS", 100)
+    paths = Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state")
+    daemon = Daemon(paths, kinds=[MemoryKind(catalog)], watch_network=False)
+    recorder = Recorder(daemon)
+    writes: list[float] = []
+
+    async def give_way(worked_s: float) -> None:
+        writes.append(worked_s)
+
+    daemon.sync.runner._give_way = give_way
+    await daemon.start()
+    await daemon.run()
+    try:
+        await daemon.add_account(memory_account(), {})
+        assert (await recorder.sync_finished()).success
+        assert len(writes) == 3 and all(worked > 0 for worked in writes)  # 250 movies, 100 a write
+    finally:
+        await stop(daemon)
+
+
+async def test_background_work_rests_as_long_as_it_worked_only_while_clients_call() -> None:
+    activity = ClientActivity(quiet_after_s=60)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await activity.give_way(0.2)
+    assert loop.time() - started < 0.1  # nobody called: no rest
+    activity.note_call()
+    started = loop.time()
+    await activity.give_way(0.2)
+    assert loop.time() - started >= 0.2 * REST_PER_WRITE

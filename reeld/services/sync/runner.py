@@ -51,8 +51,11 @@ class SyncRunner:
         events: ev.EventHub,
         sweeper: Sweeper,
         on_synced: OnSynced,
+        give_way: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.db = db
+        #: Told how long each write took; rests while clients need the daemon (``ClientActivity``).
+        self._give_way = give_way
         self.coordinator = coordinator
         self.events = events
         self.sweeper = sweeper
@@ -224,6 +227,13 @@ class SyncRunner:
         backend.last_sync_time = runtime.last_sync
         return written
 
+    async def _write(self, source_id: str, library_id: str, batch: list[ItemPage]) -> queries.Written:
+        started = time.monotonic()
+        written = await self.db.write(write_batch, source_id, library_id, batch)
+        if self._give_way is not None:
+            await self._give_way(time.monotonic() - started)
+        return written
+
     async def _sync_library(
         self,
         runtime: SourceRuntime,
@@ -266,7 +276,7 @@ class SyncRunner:
             async for page in pages:
                 batch.append(page)
                 if sum(len(p.items) + len(p.watch_states) for p in batch) >= WRITE_BATCH_ITEMS:
-                    written += await self.db.write(write_batch, runtime.id, library.remote_id, batch)
+                    written += await self._write(runtime.id, library.remote_id, batch)
                     batch = []
                 if exhaustive:
                     seen.update(item.remote_id for item in page.items)
@@ -289,7 +299,7 @@ class SyncRunner:
                     last_emit = time.monotonic()
                     self._set_progress(runtime, True, progress.fraction())
         if batch:
-            written += await self.db.write(write_batch, runtime.id, library.remote_id, batch)
+            written += await self._write(runtime.id, library.remote_id, batch)
         if exhaustive:
             await self.sweeper.sweep(runtime.id, library, seen, listed_total, known, arrived)
         elif present is not None:
