@@ -311,7 +311,9 @@ def bench_backend(backend: Backend, args: argparse.Namespace) -> None:
     from tests.support.keyring import start_keyring_daemon
     from tests.support.reeld import start_reeld
 
-    fake = subprocess.Popen(backend.fake_command, stdout=subprocess.PIPE, text=True)
+    fake = subprocess.Popen(
+        ["nice", "-n", str(args.fake_nice), *backend.fake_command], stdout=subprocess.PIPE, text=True
+    )
     assert fake.stdout is not None
     url = fake.stdout.readline().strip()
     assert url.startswith("http"), url
@@ -339,6 +341,9 @@ def bench_backend(backend: Backend, args: argparse.Namespace) -> None:
         bus.stop()
         fake.terminate()
     report(backend.name, args, phases, records, alive)
+    if args.records:
+        spans = [(phase.name, phase.started, phase.ended) for phase in phases]
+        args.records.write_text(json.dumps({"phases": spans, "calls": records}))
 
 
 def keep_cache(source: Path, copy: Path) -> None:
@@ -479,6 +484,18 @@ def main() -> None:
         type=Path,
         metavar="CACHE",
         help="only measure the cycle collector's cost for pages read from CACHE (a --keep-cache copy)",
+    )
+    parser.add_argument(
+        "--records",
+        type=Path,
+        help="write every call as JSON [started, seconds, method, ok] and the phases here",
+    )
+    parser.add_argument(
+        "--fake-nice",
+        type=int,
+        default=0,
+        help="run the fake server at this nice value: 10 stands for a server on another machine, whose "
+        "work does not take this machine's cores from the daemon and its clients (default 0)",
     )
     parser.add_argument("--client", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
