@@ -17,6 +17,7 @@ from reeld.bus.constants import (
     library_path,
     source_path,
 )
+from reeld.bus.convert import ITEM_BYTES
 from reeld.bus.errors import INVALID_ARGUMENT
 from reeld.bus.introspection import method_signatures, served_interfaces
 from reeld.bus.item_signals import ItemSignals
@@ -30,6 +31,8 @@ from reeld.services import events as ev
 log = structlog.get_logger(__name__)
 
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
+#: The marshalled items kept for pages (up to 16 MiB) are let go after this long without a call.
+FORGET_ITEMS_AFTER_S = 300.0
 
 
 class RootObjectManagerBus(MessageBus):
@@ -138,6 +141,7 @@ class BusService:
         self._progress_due: set[str] = set()
         self._progress_timer: asyncio.TimerHandle | None = None
         self._stopping = False
+        self._forgetting: asyncio.Task[None] | None = None
         self.item_signals = ItemSignals(self._send_items_changed)
         self._unsubscribe = daemon.events.subscribe(self._on_event)
 
@@ -155,6 +159,7 @@ class BusService:
             self._export_account(account_id)
         for source_id in self.daemon.coordinator.runtimes:
             self._export_source(source_id)
+        self._forgetting = asyncio.get_running_loop().create_task(self._forget_items_when_idle())
         reply = await self.bus.request_name(BUS_NAME)
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             raise ReeldError(f"Another reeld already owns {BUS_NAME} on this bus")
@@ -171,8 +176,15 @@ class BusService:
         if not self._stopping:
             raise BusLost(lost_reason(None))
 
+    async def _forget_items_when_idle(self) -> None:
+        while True:
+            await asyncio.sleep(FORGET_ITEMS_AFTER_S)
+            ITEM_BYTES.forget_if_idle(self.daemon.activity.idle_s, FORGET_ITEMS_AFTER_S)
+
     def stop(self) -> None:
         self._stopping = True
+        if self._forgetting is not None:
+            self._forgetting.cancel()
         self._unsubscribe()
         self.item_signals.close()
         if self._progress_timer is not None:

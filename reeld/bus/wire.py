@@ -110,6 +110,14 @@ class ItemBytes:
             self._kept.clear()
             self.size = 0
 
+    def forget_if_idle(self, idle_s: float, after_s: float) -> bool:
+        """Let every kept item go when no client called for ``after_s`` (``idle_s`` so far): a
+        daemon browsed an hour ago keeps no copy of its pages. Whether it did."""
+        if idle_s < after_s or not self._kept:
+            return False
+        self.clear()
+        return True
+
 
 class WireReply(Message):
     """A method return whose body (a ``WireItems``) was marshalled already."""

@@ -26,6 +26,11 @@ class ClientActivity:
         self._last_call = time.monotonic()
 
     @property
+    def idle_s(self) -> float:
+        """Seconds since the last call."""
+        return time.monotonic() - self._last_call
+
+    @property
     def busy(self) -> bool:
         return time.monotonic() - self._last_call < self.quiet_after_s
 

@@ -98,6 +98,15 @@ def gdbus_call(address: str, name: str) -> "subprocess.CompletedProcess[str]":
     )
 
 
+def test_kept_bytes_are_let_go_once_clients_are_gone_a_while() -> None:
+    kept = ItemBytes(max_bytes=1000)
+    kept.put([(1, 0, bytes(64))])
+    assert not kept.forget_if_idle(idle_s=10, after_s=300)
+    assert kept.get([(1, 0)]) == [bytes(64)]
+    assert kept.forget_if_idle(idle_s=301, after_s=300)
+    assert kept.size == 0 and kept.get([(1, 0)]) == [None]
+
+
 class Catalog(ServiceInterface):
     def __init__(self, items: WireItems) -> None:
         super().__init__("io.github.reeld.WireTest")
