@@ -104,7 +104,7 @@ def item_to_dbus(row: Any, artwork: dict[str, str] | None = None) -> dict[str, V
             # a bad server value (a negative count or time) must not break the reply
             out[key] = Variant(signature, value if value > 0 else 0, False)
     if (rating := row[RATING]) is not None:
-        out["rating"] = Variant("d", float(rating), False)
+        out["rating"] = Variant("d", float(rating) if rating > 0 else 0.0, False)
     if genres := row[GENRES]:
         out["genres"] = _genres_variant(genres)
     if provider_ids := row[PROVIDER_IDS]:

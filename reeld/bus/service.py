@@ -159,10 +159,10 @@ class BusService:
             self._export_account(account_id)
         for source_id in self.daemon.coordinator.runtimes:
             self._export_source(source_id)
-        self._forgetting = asyncio.get_running_loop().create_task(self._forget_items_when_idle())
         reply = await self.bus.request_name(BUS_NAME)
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             raise ReeldError(f"Another reeld already owns {BUS_NAME} on this bus")
+        self._forgetting = asyncio.get_running_loop().create_task(self._forget_items_when_idle())
         log.info("bus_name_owned", name=BUS_NAME)
 
     async def wait_for_disconnect(self) -> None:
@@ -178,7 +178,7 @@ class BusService:
 
     async def _forget_items_when_idle(self) -> None:
         while True:
-            await asyncio.sleep(FORGET_ITEMS_AFTER_S)
+            await asyncio.sleep(max(1.0, FORGET_ITEMS_AFTER_S - self.daemon.activity.idle_s))
             ITEM_BYTES.forget_if_idle(self.daemon.activity.idle_s, FORGET_ITEMS_AFTER_S)
 
     def stop(self) -> None:

@@ -20,7 +20,13 @@ from collections.abc import Iterable
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast._private.marshaller import Marshaller
 
+from reeld.errors import ReeldError
+
 _U32 = struct.Struct("<I")
+#: The D-Bus specification's largest array (dbus-daemon drops a connection that sends a larger one).
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
+#: What keeping one item's bytes costs beside them (bytes object, tuple, ints, the dict's slot).
+ENTRY_OVERHEAD_BYTES = 160
 #: Zero bytes for padding, by length (at most 7).
 _PAD = tuple(bytes(n) for n in range(8))
 
@@ -49,6 +55,9 @@ def join_items(entries: Iterable[bytes]) -> bytes:
         pad_after = -(position + pad_before + 4) % 8
         parts += (_PAD[pad_before], _U32.pack(len(entry)), _PAD[pad_after], entry)
         position += pad_before + 4 + pad_after + len(entry)
+    if position - 4 > MAX_ARRAY_BYTES:
+        # dbus-fast refuses such a reply when it marshals it; sent as bytes, it would cost the bus.
+        raise ReeldError("The answer is larger than D-Bus can carry (64 MiB): ask for fewer items")
     parts[0] = _U32.pack(position - 4)
     return b"".join(parts)
 
@@ -64,9 +73,10 @@ class ItemBytes:
 
     Keyed by the item's row id and checked against a hash of everything its ``a{sv}`` is made
     of (the row and its artwork paths), so a changed item is marshalled again and the rows
-    themselves are not kept. Python's hashes of strings are keyed per process: a server cannot
-    craft a title whose hash matches another version of the same item. Used from the cache's
-    reader threads, hence the lock.
+    themselves are not kept. Python's hashes of strings are keyed per process (PYTHONHASHSEED is
+    not set), so a server cannot craft a title whose hash matches another version of the same
+    item; of numbers, only -1 and -2 share a hash, and the a{sv} of an item makes them the same
+    (negative numbers are sent as 0). Used from the cache's reader threads, hence the lock.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -89,9 +99,9 @@ class ItemBytes:
                     found.append(entry[1])
                 else:
                     found.append(None)
-        hits = sum(entry is not None for entry in found)
-        self.hits += hits
-        self.misses += len(found) - hits
+            hits = sum(entry is not None for entry in found)
+            self.hits += hits
+            self.misses += len(found) - hits
         return found
 
     def put(self, made: list[tuple[int, int, bytes]]) -> None:
@@ -99,11 +109,11 @@ class ItemBytes:
         with self._lock:
             for item_id, made_of, entries in made:
                 if (old := self._kept.pop(item_id, None)) is not None:
-                    self.size -= len(old[1])
+                    self.size -= len(old[1]) + ENTRY_OVERHEAD_BYTES
                 self._kept[item_id] = (made_of, entries)
-                self.size += len(entries)
+                self.size += len(entries) + ENTRY_OVERHEAD_BYTES
             while self.size > self.max_bytes and self._kept:
-                self.size -= len(self._kept.popitem(last=False)[1][1])
+                self.size -= len(self._kept.popitem(last=False)[1][1]) + ENTRY_OVERHEAD_BYTES
 
     def clear(self) -> None:
         with self._lock:

@@ -7,16 +7,18 @@ import random
 import subprocess
 from typing import Annotated, Any
 
+import pytest
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast._private.marshaller import Marshaller
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, method
 
-from reeld.bus import convert
+from reeld.bus import convert, wire
 from reeld.bus.convert import items_to_dbus, items_to_wire
 from reeld.bus.service import RootObjectManagerBus
 from reeld.bus.wire import ItemBytes, WireItems, entries_of, join_items
+from reeld.errors import ReeldError
 from tests.bus.test_convert import row
 from tests.support.bus import PrivateBus
 
@@ -95,6 +97,22 @@ def gdbus_call(address: str, name: str) -> "subprocess.CompletedProcess[str]":
         text=True,
         timeout=20,
         env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address},
+    )
+
+
+def test_a_list_too_large_for_dbus_is_an_error_not_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbus-daemon drops a connection that sends an array over 64 MiB: refused here, for one call."""
+    monkeypatch.setattr(wire, "MAX_ARRAY_BYTES", 1000)
+    with pytest.raises(ReeldError, match="larger than D-Bus can carry"):
+        items_to_wire(odd_rows(64))
+
+
+def test_items_that_differ_only_in_numbers_sharing_a_hash_are_sent_alike() -> None:
+    """-1 and -2 hash alike in Python: whatever the kept bytes, the a{sv} of both must be the same."""
+    first, second = row(id=3, rating=-1.0), row(id=3, rating=-2.0)
+    assert items_to_dbus([first]) == items_to_dbus([second])
+    assert (
+        items_to_wire([first]).body == items_to_wire([second]).body == dbus_fast_body(items_to_dbus([second]))
     )
 
 

@@ -227,10 +227,12 @@ class SyncRunner:
         backend.last_sync_time = runtime.last_sync
         return written
 
-    async def _write(self, source_id: str, library_id: str, batch: list[ItemPage]) -> queries.Written:
+    async def _write(
+        self, source_id: str, library_id: str, batch: list[ItemPage], last: bool = False
+    ) -> queries.Written:
         started = time.monotonic()
         written = await self.db.write(write_batch, source_id, library_id, batch)
-        if self._give_way is not None:
+        if self._give_way is not None and not last:
             await self._give_way(time.monotonic() - started)
         return written
 
@@ -299,7 +301,7 @@ class SyncRunner:
                     last_emit = time.monotonic()
                     self._set_progress(runtime, True, progress.fraction())
         if batch:
-            written += await self._write(runtime.id, library.remote_id, batch)
+            written += await self._write(runtime.id, library.remote_id, batch, last=True)
         if exhaustive:
             await self.sweeper.sweep(runtime.id, library, seen, listed_total, known, arrived)
         elif present is not None:
