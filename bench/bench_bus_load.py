@@ -82,7 +82,9 @@ class ClientState:
         del self.ids[:-200], self.words[:-200]
 
 
-async def client_main(address: str, calls_per_s: float, seed: int, search_share: float = 0.3) -> None:
+async def client_main(
+    address: str, calls_per_s: float, seed: int, search_share: float = 0.3, list_share: float = 0.4
+) -> None:
     """Call the daemon at ``calls_per_s`` until stdin closes; then print each call as JSON:
     ``[started (CLOCK_MONOTONIC), seconds, method, ok]``."""
     bus = await MessageBus(bus_address=address).connect()
@@ -123,7 +125,7 @@ async def client_main(address: str, calls_per_s: float, seed: int, search_share:
 
     async def one_call() -> None:
         choice = state.rng.random()
-        if choice < 0.4 and state.libraries:
+        if choice < list_share and state.libraries:
             path, count = state.rng.choice(state.libraries)
             offset = state.rng.randrange(max(1, count - 200)) if count > 200 else 0
             body = await timed_call(
@@ -131,7 +133,7 @@ async def client_main(address: str, calls_per_s: float, seed: int, search_share:
             )
             if body:
                 state.learn(body[0])
-        elif choice < 0.4 + search_share and state.words:
+        elif choice < list_share + search_share and state.words:
             words = " ".join(state.rng.sample(state.words, state.rng.choice((1, 2))))
             body = await timed_call(ROOT, MANAGER_IFACE, "Search", "su", words, 50)
             if body:
@@ -222,12 +224,14 @@ async def add_plex(client: Any, _url: str) -> Any:
     return await call(client, ROOT, MANAGER_IFACE, "AddPlexAccount", "s", PLEX_TOKEN)
 
 
-def start_clients(address: str, count: int, rate: float, search_share: float) -> list[subprocess.Popen[str]]:
+def start_clients(
+    address: str, count: int, rate: float, search_share: float, list_share: float
+) -> list[subprocess.Popen[str]]:
     return [
         subprocess.Popen(
             [
                 *(sys.executable, __file__, "--client", address, "--rate", str(rate / count)),
-                *("--seed", str(n), "--search-share", str(search_share)),
+                *("--seed", str(n), "--search-share", str(search_share), "--list-share", str(list_share)),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -321,7 +325,7 @@ def bench_backend(backend: Backend, args: argparse.Namespace) -> None:
     keyring = start_keyring_daemon(bus)
     daemon = start_reeld(bus, env=backend.daemon_env(url))
     print(f"{backend.name}: daemon pid {daemon.proc.pid}", flush=True)
-    clients = start_clients(bus.address, args.clients, args.rate, args.search_share)
+    clients = start_clients(bus.address, args.clients, args.rate, args.search_share, args.list_share)
     try:
         others = {
             "clients": [client.pid for client in clients],
@@ -468,6 +472,13 @@ def main() -> None:
         default=0.3,
         help="share of calls that are Search (default 0.3; ListItems 0.4, GetItem the rest)",
     )
+    parser.add_argument(
+        "--list-share",
+        type=float,
+        default=0.4,
+        help="share of calls that are ListItems (default 0.4); with --search-share 0 and a small "
+        "share here, nearly every call is a GetItem: the floor that the machine and a sync leave",
+    )
     parser.add_argument("--idle-s", type=float, default=15, help="length of the idle phase (default 15 s)")
     parser.add_argument(
         "--movies", type=int, default=20_000, help="movies in the fake catalog (default 20000)"
@@ -501,7 +512,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(client_main(args.client, args.rate, args.seed, args.search_share))
+        asyncio.run(client_main(args.client, args.rate, args.seed, args.search_share, args.list_share))
         return
     if args.collector:
         collector_cost(args.collector)
