@@ -5,8 +5,10 @@ from typing import Annotated, Any
 from dbus_fast import Variant
 from dbus_fast.annotations import DBusSignature
 
+from reeld.bus.wire import WireItems
+
 #: ``Library.Query``'s answer: the page of items and how many match.
-QueryAnswer = Annotated[tuple[list[dict[str, Variant]], int], DBusSignature("aa{sv}u")]
+QueryAnswer = Annotated[tuple[WireItems, int], DBusSignature("aa{sv}u")]
 
 #: The API version a frontend can rely on (``Manager.ApiVersion``); ``Version`` is the daemon's own.
 API_VERSION = "1.1"

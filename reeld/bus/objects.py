@@ -31,7 +31,7 @@ from reeld.bus.constants import (
     library_path,
     source_path,
 )
-from reeld.bus.convert import item_to_dbus, items_to_dbus, items_to_wire, use_artwork
+from reeld.bus.convert import item_to_dbus, items_to_wire, use_artwork
 from reeld.bus.errors import bus_errors
 from reeld.bus.introspection import served_interfaces
 from reeld.bus.playback import options_from_dbus, playback_to_dbus
@@ -413,7 +413,7 @@ class LibraryInterface(_Published):
         self, filter: DBusDict, offset: DBusUInt32, limit: DBusUInt32, sort: DBusStr
     ) -> QueryAnswer:
         return await self.daemon.query_library(
-            self.source_id, self.library_id, filter_from_dbus(filter), offset, limit, sort, items_to_dbus
+            self.source_id, self.library_id, filter_from_dbus(filter), offset, limit, sort, items_to_wire
         )
 
     @method()

@@ -130,17 +130,17 @@ class ItemBytes:
 
 
 class WireReply(Message):
-    """A method return whose body (a ``WireItems``) was marshalled already."""
+    """A method return whose body was marshalled already (``wire_body``)."""
 
-    def __init__(self, reply: Message, items: WireItems) -> None:
+    def __init__(self, reply: Message, body: bytes) -> None:
         super().__init__(
             message_type=MessageType.METHOD_RETURN,
             reply_serial=reply.reply_serial,
             destination=reply.destination,
-            signature=items.signature,
+            signature=reply.signature,
             serial=reply.serial,
         )
-        self.wire_body = items.body
+        self.wire_body = body
 
     def _marshall(self, negotiate_unix_fd: bool) -> bytearray:
         # The fields dbus-fast gives a method return (Message._marshall), in its order.
@@ -165,8 +165,17 @@ class WireReply(Message):
 
 
 def as_wire_reply(msg: Message) -> Message:
-    """``msg``, or, when it returns a ``WireItems``, the same reply sending its bytes."""
+    """``msg``, or, when its first argument is a ``WireItems`` (ListItems and the like; Query's
+    ``(aa{sv}u)``, whose other arguments are ``u`` s), the same reply sending its bytes."""
     body = msg.body
-    if msg.message_type is MessageType.METHOD_RETURN and len(body) == 1 and type(body[0]) is WireItems:
-        return WireReply(msg, body[0])
-    return msg
+    if msg.message_type is not MessageType.METHOD_RETURN or not body or type(body[0]) is not WireItems:
+        return msg
+    rest = msg.signature.removeprefix(WireItems.signature)
+    if rest != "u" * (len(body) - 1):
+        raise TypeError(f"A marshalled item list can be followed by uint32s only, not {rest!r}")
+    parts, position = [body[0].body], len(body[0].body)
+    for value in body[1:]:
+        pad = -position % 4
+        parts += (_PAD[pad], _U32.pack(value))
+        position += pad + 4
+    return WireReply(msg, b"".join(parts))

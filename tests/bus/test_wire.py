@@ -17,7 +17,7 @@ from dbus_fast.service import ServiceInterface, method
 from reeld.bus import convert, wire
 from reeld.bus.convert import items_to_dbus, items_to_wire
 from reeld.bus.service import RootObjectManagerBus
-from reeld.bus.wire import ItemBytes, WireItems, entries_of, join_items
+from reeld.bus.wire import ItemBytes, WireItems, WireReply, as_wire_reply, entries_of, join_items
 from reeld.errors import ReeldError
 from tests.bus.test_convert import row
 from tests.support.bus import PrivateBus
@@ -79,6 +79,19 @@ def test_an_item_is_marshalled_again_when_anything_it_is_made_of_changes() -> No
     assert convert.ITEM_BYTES.hits == hits + 1
     watched = row(id=7, kind="episode", title="Pilot", watched=1)
     assert items_to_wire([watched]).body == dbus_fast_body(items_to_dbus([watched])) != first
+
+
+def test_a_reply_of_items_and_a_total_is_byte_for_byte_what_dbus_fast_sends() -> None:
+    """Query's (aa{sv}u): the total follows the marshalled list, on a multiple of 4."""
+    call = Message(destination=":1.5", path="/x", interface="i.x", member="Query", serial=9, sender=":1.7")
+    for take in (0, 1, 5):
+        rows = odd_rows(take, seed=take)
+        expected = Message.new_method_return(call, "aa{sv}u", [items_to_dbus(rows), 12345])
+        expected.serial = 3
+        sent = as_wire_reply(Message.new_method_return(call, "aa{sv}u", [items_to_wire(rows), 12345]))
+        sent.serial = 3
+        assert isinstance(sent, WireReply)
+        assert sent._marshall(False) == expected._marshall(False)
 
 
 def test_kept_bytes_stay_within_their_bound() -> None:
