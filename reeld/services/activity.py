@@ -11,7 +11,8 @@ REST_PER_WRITE = 1.0
 
 
 class ClientActivity:
-    """Noted by the bus edge at every call; waited on by work that can wait (artwork prefetch).
+    """Noted by the bus edge at every call; waited on by work that can wait (artwork prefetch, and
+    a sync between its writes).
 
     A poster fetched ahead of time saves a client a moment later; a page a client is waiting for
     now is worth more. Under 20 busy clients, a prefetch of 8 images at a time took over a third
