@@ -472,6 +472,10 @@ class RecentSearches:
                 self._ranked.popitem(last=False)
 
 
+#: A word that may be a year (1880-2099): it finds items of that year as well as titles holding it.
+_YEAR = re.compile(r"18[89]\d|19\d\d|20\d\d")
+
+
 def search(
     conn: Connection,
     user_text: str,
@@ -481,57 +485,72 @@ def search(
     counts: Mapping[str, SourceCounts] | None = None,
 ) -> Sequence[PageRow]:
     """Best matches first: the exact title, then titles that start with the text, then by relevance
-    (bm25), shows and movies before episodes, episodes in their show's order, then by title.
+    (bm25), shows and movies before episodes, episodes in their show's order, then by title. A
+    year among the words ("blade runner 1982") matches an item of that year or a title holding it.
 
     ``recent`` keeps the ranking for the cache's ``generation``, for the same search again;
     ``counts`` (a ``PageIndex``'s) spare counting the episodes of the shows found."""
-    query = fts_query(user_text)
-    if query is None:
+    words = _TOKEN.findall(user_text)
+    if not words:
         return []
-    ids = recent.get(generation, query, limit) if recent is not None else None
+    years = [int(word) for word in words if _YEAR.fullmatch(word)]
+    # The other words as FTS terms; the last as a prefix only if it was typed last (the text so far).
+    others = [word for word in words if not _YEAR.fullmatch(word)]
+    query = fts_query(" ".join(others)) if others else None
+    if query is not None and _YEAR.fullmatch(words[-1]):
+        query = query.removesuffix("*")
+    key = f"{query or ''}|{','.join(map(str, years))}"
+    ids = recent.get(generation, key, limit) if recent is not None else None
     if ids is None:
         started = time.thread_time()
-        ids = _ranked_ids(conn, query, sort_key(" ".join(_TOKEN.findall(user_text))), limit)
+        ids = _ranked_ids(conn, query, years, sort_key(" ".join(words)), limit)
         if recent is not None:
-            recent.put(generation, query, limit, ids, time.thread_time() - started)
+            recent.put(generation, key, limit, ids, time.thread_time() - started)
     # One aggregated read, shows counted in one go (as a page): per-row fetches with correlated
     # counts were 40 % of the readers' time under 20 busy clients.
     return rows_by_id(conn, ids, counts)
 
 
-def _ranked_ids(conn: Connection, query: str, typed: str, limit: int) -> list[int]:
-    """The ids of the best ``limit`` matches of the FTS ``query`` (``typed``: the text as a sort key).
+def _ranked_ids(conn: Connection, query: str | None, years: list[int], typed: str, limit: int) -> list[int]:
+    """The ids of the best ``limit`` matches of the FTS ``query`` and ``years`` (``typed``: the text
+    as a sort key).
 
     Ranked on the items' own columns only: reading each match's watch state (and a show's counts)
     before the sort took a reader 70-150 ms for a word that 11,000 items match."""
-    matches = (
-        select(
-            literal_column("rowid").label("id"),
-            literal_column(f"bm25(items_fts, {_TITLE_WEIGHTS})").label("score"),
-        )
-        .select_from(text("items_fts"))
-        .where(text("items_fts MATCH :q"))
-        .subquery("matches")
-    )
     title = func.ltrim(items.c.sort_title)
-    ranked = (
-        select(items.c.id)
-        .join(matches, matches.c.id == items.c.id)
-        .order_by(
-            title != typed,
-            func.substr(title, 1, len(typed)) != typed,
-            matches.c.score,
-            items.c.kind == str(ItemKind.EPISODE),
-            # A show's episodes match its title equally: in the show's order, not by their titles.
-            items.c.show_title,
-            items.c.parent_idx,
-            items.c.idx,
-            items.c.sort_title,
-            items.c.id,
+    ranked = select(items.c.id)
+    scores: list[Any] = []  # years alone: nothing to score
+    if query is not None:
+        matches = (
+            select(
+                literal_column("rowid").label("id"),
+                literal_column(f"bm25(items_fts, {_TITLE_WEIGHTS})").label("score"),
+            )
+            .select_from(text("items_fts"))
+            .where(text("items_fts MATCH :q").bindparams(q=query))
+            .subquery("matches")
         )
-        .limit(limit)
-    )
-    return list(conn.execute(ranked, {"q": query}).scalars())
+        ranked, scores = ranked.join(matches, matches.c.id == items.c.id), [matches.c.score]
+    for number, year in enumerate(years):
+        in_title: Select[Any] = (
+            select(literal_column("rowid"))
+            .select_from(text("items_fts"))
+            .where(text(f"items_fts MATCH :year{number}").bindparams(**{f"year{number}": f'"{year}"'}))
+        )
+        ranked = ranked.where((items.c.year == year) | items.c.id.in_(in_title))
+    ranked = ranked.order_by(
+        title != typed,
+        func.substr(title, 1, len(typed)) != typed,
+        *scores,
+        items.c.kind == str(ItemKind.EPISODE),
+        # A show's episodes match its title equally: in the show's order, not by their titles.
+        items.c.show_title,
+        items.c.parent_idx,
+        items.c.idx,
+        items.c.sort_title,
+        items.c.id,
+    ).limit(limit)
+    return list(conn.execute(ranked).scalars())
 
 
 def continue_watching(conn: Connection, limit: int) -> Sequence[BrowseRow]:

@@ -217,3 +217,33 @@ def test_a_page_that_cannot_be_read_is_said_in_words_not_a_class_name(tmp_path: 
     assert str(failed.value) == "A page of the cache could not be read: another program keeps it locked"
     with pytest.raises(CacheError, match="a stored value is damaged"):
         browse._one_value(reader, "SELECT 'not json'", ())
+
+
+def test_a_year_among_the_words_finds_items_of_that_year_or_titles_holding_it(conn: Connection) -> None:
+    queries.upsert_items(
+        conn,
+        SOURCE,
+        [
+            MediaItem(
+                remote_id=f"movies/{title}", library_id="movies", kind=ItemKind.MOVIE, title=title, year=year
+            )
+            for title, year in (
+                ("Blade Runner", 1982),
+                ("Blade Runner 2049", 2017),
+                ("Blade", 1998),
+                ("1917", 2019),
+                ("2001: A Space Odyssey", 1968),
+            )
+        ]
+        + [
+            MediaItem(
+                remote_id="movies/Tron", library_id="movies", kind=ItemKind.MOVIE, title="Tron", year=1982
+            )
+        ],
+    )
+    assert [row.title for row in found_by_search(conn, "blade runner 1982", 10)] == ["Blade Runner"]
+    assert [row.title for row in found_by_search(conn, "blade 2049", 10)] == ["Blade Runner 2049"]
+    assert {row.title for row in found_by_search(conn, "1982", 10)} == {"Blade Runner", "Tron"}
+    assert [row.title for row in found_by_search(conn, "1917", 10)] == ["1917"]  # a title, not a year here
+    assert [row.title for row in found_by_search(conn, "2001 space", 10)] == ["2001: A Space Odyssey"]
+    assert found_by_search(conn, "blade 1990", 10) == []
