@@ -476,6 +476,40 @@ class RecentSearches:
 _YEAR = re.compile(r"18[89]\d|19\d\d|20\d\d")
 
 
+def text_terms(user_text: str) -> tuple[str | None, list[int]] | None:
+    """What a person typed, as ``Search`` matches it: an FTS5 query of the words that are not
+    years (the last as a prefix if it was typed last: the text so far), and the years among them;
+    None when no word could match anything."""
+    words = _TOKEN.findall(user_text)
+    if not words:
+        return None
+    years = [int(word) for word in words if _YEAR.fullmatch(word)]
+    query = fts_query(" ".join(word for word in words if not _YEAR.fullmatch(word)))
+    if query is not None and _YEAR.fullmatch(words[-1]):
+        query = query.removesuffix("*")
+    return query, years
+
+
+def text_condition(user_text: str) -> tuple[str, list[Any]]:
+    """SQL over ``items`` for the items ``Search`` finds for ``user_text``, and its parameters."""
+    terms = text_terms(user_text)
+    if terms is None:
+        return "0", []
+    query, years = terms
+    conditions: list[str] = []
+    params: list[Any] = []
+    if query is not None:
+        conditions.append(f"items.id IN ({_FTS_ROWIDS})")
+        params.append(query)
+    for year in years:
+        conditions.append(f"(items.year = ? OR items.id IN ({_FTS_ROWIDS}))")
+        params += [year, f'"{year}"']
+    return " AND ".join(conditions), params
+
+
+_FTS_ROWIDS = "SELECT rowid FROM items_fts WHERE items_fts MATCH ?"
+
+
 def search(
     conn: Connection,
     user_text: str,
@@ -490,20 +524,15 @@ def search(
 
     ``recent`` keeps the ranking for the cache's ``generation``, for the same search again;
     ``counts`` (a ``PageIndex``'s) spare counting the episodes of the shows found."""
-    words = _TOKEN.findall(user_text)
-    if not words:
+    terms = text_terms(user_text)
+    if terms is None:
         return []
-    years = [int(word) for word in words if _YEAR.fullmatch(word)]
-    # The other words as FTS terms; the last as a prefix only if it was typed last (the text so far).
-    others = [word for word in words if not _YEAR.fullmatch(word)]
-    query = fts_query(" ".join(others)) if others else None
-    if query is not None and _YEAR.fullmatch(words[-1]):
-        query = query.removesuffix("*")
+    query, years = terms
     key = f"{query or ''}|{','.join(map(str, years))}"
     ids = recent.get(generation, key, limit) if recent is not None else None
     if ids is None:
         started = time.thread_time()
-        ids = _ranked_ids(conn, query, years, sort_key(" ".join(words)), limit)
+        ids = _ranked_ids(conn, query, years, sort_key(" ".join(_TOKEN.findall(user_text))), limit)
         if recent is not None:
             recent.put(generation, key, limit, ids, time.thread_time() - started)
     # One aggregated read, shows counted in one go (as a page): per-row fetches with correlated

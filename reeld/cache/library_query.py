@@ -150,13 +150,10 @@ def _where(source_id: str, library_id: str, flt: LibraryFilter) -> tuple[list[st
     if flt.added_since is not None:
         conditions.append("items.added_at >= ?")
         params.append(flt.added_since)
-    if flt.text is not None:
-        match = browse.fts_query(flt.text)
-        if match is None:  # nothing a word could match: as Search, nothing
-            conditions.append("0")
-        else:
-            conditions.append("items.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-            params.append(match)
+    if flt.text is not None:  # as Search matches it (nothing when no word could match)
+        condition, values = browse.text_condition(flt.text)
+        conditions.append(condition)
+        params += values
     return conditions, params, watch
 
 
@@ -469,11 +466,17 @@ def _genres(stored: str | None) -> list[str]:
 
 def _text_matches(conn: Connection, text: str) -> set[int]:
     """The row ids of the items whose title or show matches ``text`` as ``Search`` matches it."""
-    match = browse.fts_query(text)
-    if match is None:
+    terms = browse.text_terms(text)
+    if terms is None:
         return set()
+    query, years = terms
+    if years:
+        condition, values = browse.text_condition(text)
+        return set(
+            browse.one_value(conn, f"SELECT json_group_array(id) FROM items WHERE {condition}", values)
+        )
     sql = "SELECT json_group_array(rowid) FROM items_fts WHERE items_fts MATCH ?"
-    return set(browse.one_value(conn, sql, (match,)))
+    return set(browse.one_value(conn, sql, (query,)))
 
 
 class FacetCache:

@@ -121,7 +121,12 @@ def expected(rows: list[dict[str, Any]], flt: dict[str, Any]) -> set[str]:
             return False
         if "added_since" in flt and (row["added_at"] is None or row["added_at"] < flt["added_since"]):
             return False
-        return "text" not in flt or flt["text"].casefold() in row["title"].casefold()
+        return "text" not in flt or all(
+            year == int(word) or word in row["title"].casefold().split()
+            if len(word) == 4 and word.isdigit()
+            else word in row["title"].casefold()
+            for word in flt["text"].casefold().split()
+        )
 
     return {row["remote_id"] for row in rows if matches(row)}
 
@@ -138,6 +143,7 @@ FILTERS: list[tuple[str, dict[str, Any]]] = [
     ("movies", {"year_max": 1975, "year_min": 1970}),
     ("movies", {"added_since": 1200}),
     ("movies", {"text": "crimson"}),
+    ("movies", {"text": "crimson 1987"}),  # a year: the film's, or a word of its title
     ("movies", {"kind": "movie", "genre": "Crime", "year_min": 1980, "watched": False}),
     ("movies", {"kind": "show"}),
     ("tv", {}),
