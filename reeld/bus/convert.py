@@ -155,8 +155,10 @@ def items_to_dbus(rows: Any) -> list[dict[str, Variant]]:
     return [item_to_dbus(row) for row in rows]
 
 
-#: The items marshalled lately (``reeld.bus.wire``): about 1 kB each, so some 16,000 items.
-ITEM_BYTES = ItemBytes(max_bytes=16 * 1024 * 1024)
+#: The items marshalled lately (``reeld.bus.wire``): about 1 kB each, so some 3,500 items, the pages
+#: a frontend scrolls back and forth through. Sized for the idle RSS target (80 MB): after a run of
+#: pages, ``bench_core.py`` measured 71.3 MB kept nothing, 77.3 MB with 4 MiB, 79.6 with 6, 91.8 with 16.
+ITEM_BYTES = ItemBytes(max_bytes=4 * 1024 * 1024)
 
 
 def items_to_wire(rows: Any) -> WireItems:

@@ -31,7 +31,7 @@ from reeld.services import events as ev
 log = structlog.get_logger(__name__)
 
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
-#: The marshalled items kept for pages (up to 16 MiB) are let go after this long without a call.
+#: The marshalled items kept for pages (up to 4 MiB) are let go after this long without a call.
 FORGET_ITEMS_AFTER_S = 300.0
 
 
