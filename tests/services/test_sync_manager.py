@@ -17,8 +17,9 @@ from reeld.daemon import Daemon
 from reeld.errors import AuthRequired, BackendProtocolError, BackendUnavailable
 from reeld.models.media import WatchState
 from reeld.models.source import SourceStatus
+from reeld.services import activity as activity_module
 from reeld.services import events as ev
-from reeld.services.activity import REST_PER_WRITE, ClientActivity
+from reeld.services.activity import CROWDED_CALLS_PER_S, REST_PER_WRITE, ClientActivity
 from reeld.services.sync import runner as runner_module
 from tests.support.cache import remote_ids
 from tests.support.events import Recorder, stop
@@ -380,13 +381,31 @@ async def test_a_sync_is_told_how_long_each_write_took_so_it_can_give_way_to_cli
         await stop(daemon)
 
 
-async def test_background_work_rests_as_long_as_it_worked_only_while_clients_call() -> None:
-    activity = ClientActivity(quiet_after_s=60)
+async def test_a_sync_rests_as_long_as_it_wrote_only_while_clients_crowd_the_daemon() -> None:
+    activity = ClientActivity()
     loop = asyncio.get_running_loop()
+    for _ in range(CROWDED_CALLS_PER_S - 1):  # a frontend scrolling: the sync keeps its speed
+        activity.note_call()
     started = loop.time()
     await activity.give_way(0.2)
-    assert loop.time() - started < 0.1  # nobody called: no rest
-    activity.note_call()
+    assert loop.time() - started < 0.1
+    activity.note_call()  # as many calls a second as 20 busy clients make
     started = loop.time()
     await activity.give_way(0.2)
     assert loop.time() - started >= 0.2 * REST_PER_WRITE
+
+
+def test_calls_are_counted_per_second_and_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(activity_module.time, "monotonic", lambda: now[0])
+    activity = ClientActivity()
+    for _ in range(30):
+        activity.note_call()
+    assert activity.calls_per_s == 30
+    now[0] += 1.2
+    activity.note_call()
+    assert activity.calls_per_s == 30  # the last whole second's, while this one has fewer
+    now[0] += 1.0
+    assert activity.calls_per_s == 1
+    now[0] += 5
+    assert activity.calls_per_s == 0 and not activity.busy
