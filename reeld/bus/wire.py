@@ -173,6 +173,8 @@ def as_wire_reply(msg: Message) -> Message:
     rest = msg.signature.removeprefix(WireItems.signature)
     if rest != "u" * (len(body) - 1):
         raise TypeError(f"A marshalled item list can be followed by uint32s only, not {rest!r}")
+    if len(body) == 1:  # the list alone: its bytes as they are (a page is some 200 kB to copy)
+        return WireReply(msg, body[0].body)
     parts, position = [body[0].body], len(body[0].body)
     for value in body[1:]:
         pad = -position % 4
