@@ -8,7 +8,19 @@ import orjson
 from dbus_fast import Variant
 
 from reeld.bus.constants import library_path, source_path
-from reeld.bus.wire import ItemBytes, WireItems, entries_of, join_items
+from reeld.bus.wire import (
+    DOUBLE,
+    NUL_PAD,
+    PAD,
+    U32,
+    U64,
+    ItemBytes,
+    WireItems,
+    entry_prefix,
+    join_items,
+    padded_entry,
+    string_map_entry,
+)
 from reeld.cache.browse import BROWSE_COLUMNS
 
 T = TypeVar("T", list[Any], dict[str, Any])
@@ -161,6 +173,103 @@ def items_to_dbus(rows: Any) -> list[dict[str, Variant]]:
 ITEM_BYTES = ItemBytes(max_bytes=4 * 1024 * 1024)
 
 
+# -- the same items as wire bytes -------------------------------------------------------------------
+# ``item_entries`` marshals what ``item_to_dbus`` builds, entry for entry and in its order, straight
+# from the row. Building some 19 Variants an item and marshalling them took 21 us (4.3 ms a page of
+# 200, under 20 busy clients the readers' largest cost); most entries are a fixed prefix and a
+# packed value, and the entries that items share (their source and library, a kind, a list of
+# genres) are made once. ``tests/bus/test_wire.py`` holds the two to the same bytes.
+
+_ID_PREFIX, _PARENT_PREFIX = entry_prefix("id", "s"), entry_prefix("parent_id", "s")
+_RATING_PREFIX, _UNWATCHED_PREFIX = entry_prefix("rating", "d"), entry_prefix("unwatched_count", "u")
+_PROVIDER_IDS_PREFIX = entry_prefix("provider_ids", "a{ss}")
+#: (column, prefix, the prefix's length plus a string's length and its NUL)
+_STRING_ENTRIES = tuple(
+    (position, prefix, len(prefix) + 5) for key, position in _TEXTS for prefix in [entry_prefix(key, "s")]
+)
+#: (column, prefix, packer, zeros after the value): a ``u`` ends 4 bytes off a multiple of 8 or on one.
+_NUMBER_ENTRIES = tuple(
+    (position, prefix, packer, -(len(prefix) + packer.size) % 8)
+    for key, position, signature in _COUNTS
+    for prefix, packer in [(entry_prefix(key, signature), U64 if signature == "t" else U32)]
+)
+_UNWATCHED_PAD = -(len(_UNWATCHED_PREFIX) + 4) % 8
+_WATCHED_ENTRIES = padded_entry({"watched": _TRUE}), padded_entry({"watched": _FALSE})
+
+
+@functools.lru_cache(maxsize=1024)
+def _place_entries(source_id: str, library_id: str) -> tuple[bytes, int]:
+    return padded_entry(
+        {"source": _source_variant(source_id), "library": _library_variant(source_id, library_id)}
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _kind_entry(kind: str) -> tuple[bytes, int]:
+    return padded_entry({"kind": _shared("s", kind)})
+
+
+@functools.lru_cache(maxsize=1024)
+def _genres_entry(stored: str) -> tuple[bytes, int]:
+    return padded_entry({"genres": _genres_variant(stored)})
+
+
+@functools.lru_cache(maxsize=64)
+def _artwork_prefix(kind: str) -> bytes:
+    return entry_prefix(f"{kind}_path", "s")
+
+
+def _string_entry(parts: list[bytes], prefix: bytes, value: str) -> int:
+    """Add a string entry to ``parts``, padded to a multiple of 8; how many zeros that took."""
+    data = value.encode()
+    pad = -(len(prefix) + 5 + len(data)) % 8
+    parts += (prefix, U32.pack(len(data)), data, NUL_PAD[pad])
+    return pad
+
+
+def item_entries(row: Any, artwork: dict[str, str]) -> bytes:
+    """``entries_of(item_to_dbus(row, artwork))``, made without the Variants."""
+    source_id = row[SOURCE]
+    parts: list[bytes] = []
+    _string_entry(parts, _ID_PREFIX, f"{source_id}:{row[REMOTE]}")
+    parts += (_place_entries(source_id, row[LIBRARY])[0], _WATCHED_ENTRIES[not row[WATCHED]][0])
+    pad = _WATCHED_ENTRIES[not row[WATCHED]][1]
+    if (parent := row[PARENT]) is not None:
+        pad = _string_entry(parts, _PARENT_PREFIX, f"{source_id}:{parent}")
+    if kind := row[KIND]:
+        entry, pad = _kind_entry(kind)
+        parts.append(entry)
+    for position, prefix, base in _STRING_ENTRIES:
+        if value := row[position]:
+            data = value.encode()
+            pad = -(base + len(data)) % 8
+            parts += (prefix, U32.pack(len(data)), data, NUL_PAD[pad])
+    for position, prefix, packer, pad_after in _NUMBER_ENTRIES:
+        if (value := row[position]) is not None:
+            parts += (prefix, packer.pack(value if value > 0 else 0), PAD[pad_after])
+            pad = pad_after
+    if (rating := row[RATING]) is not None:
+        parts += (_RATING_PREFIX, DOUBLE.pack(float(rating) if rating > 0 else 0.0))
+        pad = 0
+    if genres := row[GENRES]:
+        entry, pad = _genres_entry(genres)
+        parts.append(entry)
+    if provider_ids := row[PROVIDER_IDS]:
+        entry, pad = string_map_entry(_PROVIDER_IDS_PREFIX, _text_map(provider_ids))
+        parts.append(entry)
+    if (leaves := row[LEAVES]) is not None:
+        parts += (
+            _UNWATCHED_PREFIX,
+            U32.pack(max(leaves - (row[WATCHED_LEAVES] or 0), 0)),
+            PAD[_UNWATCHED_PAD],
+        )
+        pad = _UNWATCHED_PAD
+    for kind, path in artwork.items():
+        pad = _string_entry(parts, _artwork_prefix(kind), path)
+    joined = b"".join(parts)
+    return joined[: len(joined) - pad] if pad else joined
+
+
 def items_to_wire(rows: Any) -> WireItems:
     """Rows as a marshalled ``aa{sv}`` list: each item's kept bytes while nothing it is made of
     (its row, watch state and counts included, and its artwork paths) changed."""
@@ -170,7 +279,7 @@ def items_to_wire(rows: Any) -> WireItems:
     made = []
     for position, entry in enumerate(entries):
         if entry is None:
-            entry = entries[position] = entries_of(item_to_dbus(rows[position], artwork[position]))
+            entry = entries[position] = item_entries(rows[position], artwork[position])
             made.append((*keys[position], entry))
     if made:
         ITEM_BYTES.put(made)

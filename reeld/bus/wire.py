@@ -28,7 +28,7 @@ MAX_ARRAY_BYTES = 64 * 1024 * 1024
 #: What keeping one item's bytes costs beside them (bytes object, tuple, ints, the dict's slot).
 ENTRY_OVERHEAD_BYTES = 160
 #: Zero bytes for padding, by length (at most 7).
-_PAD = tuple(bytes(n) for n in range(8))
+PAD = _PAD = tuple(bytes(n) for n in range(8))
 
 
 class WireItems:
@@ -60,6 +60,56 @@ def join_items(entries: Iterable[bytes]) -> bytes:
         raise ReeldError("The answer is larger than D-Bus can carry (64 MiB): ask for fewer items")
     parts[0] = _U32.pack(position - 4)
     return b"".join(parts)
+
+
+#: The alignment of a value of each D-Bus type code (the specification's table).
+_ALIGNMENT = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "s": 4, "o": 4}
+_ALIGNMENT |= {"g": 1, "a": 4, "(": 8, "{": 8, "v": 1, "h": 4}
+#: A NUL that ends a string, and the zeros after it up to the next multiple of 8, by their count.
+NUL_PAD = tuple(bytes(n + 1) for n in range(8))
+U32, U64, DOUBLE = _U32, struct.Struct("<Q"), struct.Struct("<d")
+
+
+def entry_prefix(key: str, signature: str) -> bytes:
+    """A ``{sv}`` entry's bytes before its value: the key, the variant's signature and the padding
+    to the value's alignment, for an entry starting on a multiple of 8 (as every entry does)."""
+    name, code = key.encode(), signature.encode()
+    head = _U32.pack(len(name)) + name + b"\0" + bytes((len(code),)) + code + b"\0"
+    return head + _PAD[-len(head) % _ALIGNMENT[signature[0]]]
+
+
+def string_map_entry(prefix: bytes, mapping: dict[str, str]) -> tuple[bytes, int]:
+    """An ``a{ss}`` entry (``prefix`` from ``entry_prefix``) padded to a multiple of 8, and how
+    many zeros that added: an item's provider ids differ from every other item's."""
+    first = len(prefix) + 4  # after the array's length, the entries start on a multiple of 8
+    first += -first % 8
+    parts = [prefix, b"", _PAD[first - len(prefix) - 4]]
+    position = first
+    for key, value in mapping.items():
+        name, text = key.encode(), value.encode()
+        before, between = -position % 8, -(len(name) + 1) % 4  # the key starts on a multiple of 8
+        parts += (
+            _PAD[before],
+            _U32.pack(len(name)),
+            name,
+            NUL_PAD[between],
+            _U32.pack(len(text)),
+            text,
+            b"\0",
+        )
+        position += before + 4 + len(name) + 1 + between + 4 + len(text) + 1
+    parts[1] = _U32.pack(position - first)
+    pad = -position % 8
+    parts.append(_PAD[pad])
+    return b"".join(parts), pad
+
+
+def padded_entry(item: dict[str, Variant]) -> tuple[bytes, int]:
+    """``item``'s marshalled entries padded to a multiple of 8, and how many zeros that added (for
+    the rare values an item is made of, such as ``a{ss}``, and values many items share)."""
+    entries = entries_of(item)
+    pad = -len(entries) % 8
+    return entries + _PAD[pad], pad
 
 
 def entries_of(item: dict[str, Variant]) -> bytes:

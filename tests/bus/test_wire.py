@@ -5,6 +5,7 @@ import asyncio
 import os
 import random
 import subprocess
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
@@ -27,30 +28,63 @@ def dbus_fast_body(items: list[dict[str, Variant]]) -> bytes:
     return bytes(Marshaller("aa{sv}", [items]).marshall())
 
 
+#: Columns of each kind, and values that test them: every one, with or without a value, in the rows.
+TEXT_COLUMNS = ("title", "summary", "show_title", "thumb", "content_rating", "studio", "original_title")
+TEXT_COLUMNS += ("sort_name", "air_date", "artist")
+NUMBER_COLUMNS = ("year", "duration_ms", "idx", "parent_idx", "added_at", "updated_at", "view_count")
+NUMBER_COLUMNS += ("last_viewed_at", "position_ms", "index_end", "child_count", "leaf_count")
+NUMBER_COLUMNS += ("watched_leaf_count",)
+
+
 def odd_rows(count: int, seed: int = 1) -> list[list[Any]]:
-    """Rows whose items marshal to lengths of every remainder, so every padding case is met."""
+    """Rows whose items marshal to lengths of every remainder, so every padding case is met, with
+    each column present in some and absent in others."""
     rng = random.Random(seed)
     rows = []
     for n in range(count):
-        values: dict[str, Any] = {"id": n + 1, "remote_id": f"r{n}" + "x" * rng.randrange(8), "kind": "movie"}
-        if rng.random() < 0.5:
-            values["title"] = "é" * rng.randrange(1, 9)
-        if rng.random() < 0.5:
-            values["rating"] = rng.random() * 10
-        if rng.random() < 0.5:
-            values["genres"] = '["Drama", "Ω"]'
-        if rng.random() < 0.5:
-            values["provider_ids"] = '{"imdb": "tt1"}'
-        if rng.random() < 0.5:
-            values["duration_ms"] = rng.randrange(10**9)
+        values: dict[str, Any] = {"id": n + 1, "remote_id": f"r{n}" + "x" * rng.randrange(8)}
+        values["kind"] = rng.choice(("movie", "episode", "show", "season", "track", None, None))
+        values["watched"] = rng.choice((0, 1))
+        values["library_id"] = rng.choice(("tv", "films", "music"))
+        filled = rng.choice((0.02, 0.5, 0.9))  # sparse rows end on their first entries
+        for column in TEXT_COLUMNS:
+            if rng.random() < filled:
+                values[column] = rng.choice(("é", "x", "Ω", "abc")) * rng.randrange(0, 9)
+        for column in NUMBER_COLUMNS:
+            if rng.random() < filled:
+                values[column] = rng.choice((-3, 0, 1, rng.randrange(10**9)))
+        if rng.random() < filled:
+            values["parent_id"] = "p" * rng.randrange(1, 9)
+        if rng.random() < filled:
+            values["rating"] = rng.choice((-1.0, 0, rng.random() * 10))
+        if rng.random() < filled:
+            values["genres"] = rng.choice(('["Drama", "Ω"]', "[]", '["Sci-Fi"]'))
+        if rng.random() < filled:
+            values["provider_ids"] = rng.choice(('{"imdb": "tt1"}', "{}", '{"tmdb": "12", "tvdb": "é"}'))
         rows.append(row(**values))
     return rows
 
 
+@pytest.fixture(autouse=True)
+def artwork_kept_for_some() -> Iterator[None]:
+    """Some items have images kept, of one kind or more (their ``*_path`` entries come last)."""
+
+    def paths(source_id: str, remote_id: str, thumb: str | None, artwork: str | None) -> dict[str, str]:
+        kinds = ("poster", "backdrop", "banner")[: max(0, sum(map(ord, remote_id)) % 6 - 2)]
+        return {kind: f"/cache/{remote_id}/{kind}.jpg" for kind in kinds}
+
+    convert.use_artwork(paths)
+    yield
+    convert.use_artwork(convert._no_artwork)
+
+
 def test_a_list_is_byte_for_byte_what_dbus_fast_marshals() -> None:
-    rows = odd_rows(64)
-    assert len({len(entries_of(item)) % 8 for item in items_to_dbus(rows)}) >= 4  # padding of each kind
-    for take in (0, 1, 2, 3, 17, 64):
+    rows = odd_rows(1000)
+    assert len({len(entries_of(item)) % 8 for item in items_to_dbus(rows)}) == 8  # padding of each kind
+    last_keys = {list(item)[-1] for item in items_to_dbus(rows)}
+    assert {"watched", "kind", "title", "year", "duration_ms", "rating", "genres"} <= last_keys
+    assert {"provider_ids", "unwatched_count", "poster_path"} <= last_keys
+    for take in (0, 1, 2, 3, 17, 1000):
         assert items_to_wire(rows[:take]).body == dbus_fast_body(items_to_dbus(rows[:take]))
 
 
