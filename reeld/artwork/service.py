@@ -164,11 +164,12 @@ class Artwork:
             return {}
         runtime = self.coordinator.runtimes.get(source_id)
         local = runtime is not None and runtime.source.kind == "local"
-        tags = {} if local else queries.image_tags(thumb, artwork)
-        if not tags and not local:
-            return {}
+        if local:
+            return self.store.paths(source_id, remote_id, {}, sidecars=True)
         # No stat per item: files removed behind reeld's back leave the index through ``_watch``.
-        return self.store.paths(source_id, remote_id, tags, sidecars=local)
+        return self.store.paths(
+            source_id, remote_id, lambda: queries.image_tags(thumb, artwork), sidecars=False
+        )
 
     # -- GetArtwork --------------------------------------------------------------------------------------
 

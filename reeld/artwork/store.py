@@ -31,7 +31,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -226,11 +226,18 @@ class ArtworkStore:
         self._touch(kept)
         return kept
 
-    def paths(self, source_id: str, remote_id: str, tags: dict[str, str], sidecars: bool) -> dict[str, str]:
+    def paths(
+        self,
+        source_id: str,
+        remote_id: str,
+        tags: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        sidecars: bool,
+    ) -> dict[str, str]:
         """The largest kept file of each image of an item, by kind: what its ``*_path`` keys say.
 
-        ``tags`` are the item's current tags by kind; ``sidecars``: the item is a local folder's,
-        whose images are kept under whatever sidecar file is there.
+        ``tags`` are the item's current tags by kind, or how to read them: only once an image of
+        the item is kept (most items of a page have none; a page reads 200). ``sidecars``: the
+        item is a local folder's, whose images are kept under whatever sidecar file is there.
         """
         digest = item_digest(source_id, remote_id)
         found = {}
@@ -238,6 +245,8 @@ class ArtworkStore:
             kept = self._index.get(f"{digest}.{kind}")
             if kept is None:
                 continue
+            if callable(tags):
+                tags = tags()
             tag = tags.get(kind)
             if (sidecars and kept.sidecar) or (tag is not None and kept.tag == _tag_key(tag)):
                 found[kind] = self.largest(kept)

@@ -391,14 +391,14 @@ def get_item(conn: Connection, source_id: str, remote_id: str) -> BrowseRow | No
     return conn.execute(stmt).first()
 
 
-def get_children(conn: Connection, source_id: str, remote_id: str) -> Sequence[BrowseRow]:
+def get_children(conn: Connection, source_id: str, remote_id: str) -> Sequence[PageRow]:
     stmt = (
-        _with_watch_state()
+        select(items.c.id)
         .where(items.c.source_id == source_id, items.c.parent_id == remote_id)
         # parent_idx first: an album's tracks by disc, then track (the same season for episodes).
         .order_by(items.c.parent_idx, items.c.idx, items.c.sort_title, items.c.id)
     )
-    return conn.execute(stmt).all()
+    return rows_by_id(conn, _ids_in_order(conn, stmt))
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -579,25 +579,43 @@ def _ranked_ids(conn: Connection, query: str | None, years: list[int], typed: st
         items.c.sort_title,
         items.c.id,
     ).limit(limit)
-    return list(conn.execute(ranked).scalars())
+    return _ids_in_order(conn, ranked)
 
 
-def continue_watching(conn: Connection, limit: int) -> Sequence[BrowseRow]:
+def _ids_in_order(conn: Connection, ordered: Select[Any]) -> list[int]:
+    """The item ids ``ordered`` selects, in its order, read as one aggregated value (as pages are,
+    ``_one_value``): fetched row by row, each id waited to take the GIL back while a sync kept the
+    other threads busy."""
+    in_order = select(func.json_group_array(literal_column("id"))).select_from(ordered.subquery())
+    ids: list[int] = orjson.loads(conn.execute(in_order).scalar_one())
+    return ids
+
+
+def _ids_with_watch_state() -> Select[Any]:
+    return select(items.c.id).select_from(
+        items.outerjoin(
+            watch_state,
+            and_(watch_state.c.source_id == items.c.source_id, watch_state.c.remote_id == items.c.remote_id),
+        )
+    )
+
+
+def continue_watching(conn: Connection, limit: int) -> Sequence[PageRow]:
     stmt = (
-        _with_watch_state()
+        _ids_with_watch_state()
         .where(watch_state.c.position_ms > 0, watch_state.c.watched.is_not(True), items.c.kind.in_(PLAYABLE))
         .order_by(desc(func.coalesce(watch_state.c.last_viewed_at, 0)), items.c.id)
         .limit(limit)
     )
-    return conn.execute(stmt).all()
+    return rows_by_id(conn, _ids_in_order(conn, stmt))
 
 
-def recently_added(conn: Connection, limit: int) -> Sequence[BrowseRow]:
+def recently_added(conn: Connection, limit: int) -> Sequence[PageRow]:
     stmt = (
-        _with_watch_state()
+        select(items.c.id)
         .where(items.c.kind.in_([str(ItemKind.MOVIE), str(ItemKind.EPISODE), str(ItemKind.ALBUM)]))
         .where(items.c.added_at.is_not(None))
         .order_by(desc(items.c.added_at), items.c.id)
         .limit(limit)
     )
-    return conn.execute(stmt).all()
+    return rows_by_id(conn, _ids_in_order(conn, stmt))
