@@ -390,6 +390,69 @@ def collector_cost(cache: Path, pages: int = 600) -> None:
             )
 
 
+def call_cost(cache: Path, calls: int = 3000) -> None:
+    """In process, on a kept cache: the clients' mix of calls (20 clients' choices, each learning
+    ids and title words from its answers as ``ClientState`` does) made one after another on this
+    thread, each read and turned into what the daemon sends; the CPU a call of each method took.
+    The calls' own cost, without the bus, the loop or other threads: steadier than the latencies
+    (which follow the machine's load), so a change to a read shows here first."""
+    from reeld.bus.convert import item_to_dbus, items_to_wire
+    from reeld.cache import browse
+    from reeld.cache.db import create_cache_engine
+
+    engine = create_cache_engine(cache)
+    with engine.connect() as conn:
+        source = conn.exec_driver_sql("SELECT source_id FROM items LIMIT 1").scalar_one()
+        libraries = conn.exec_driver_sql(
+            "SELECT library_id, count(*) FROM items WHERE source_id = ? AND top_level = 1 GROUP BY 1",
+            (source,),
+        ).all()
+        page_index, generation = browse.PageIndex(), 1
+        for library, _count in libraries:
+            for sort in SORTS:
+                page_index.order(conn, generation, True, source, library, sort)
+        recent = browse.RecentSearches()
+        clients = [ClientState(random.Random(seed)) for seed in range(20)]
+        cpu: dict[str, float] = {}
+        made: dict[str, int] = {}
+        for number in range(calls):
+            state = clients[number % len(clients)]
+            choice = state.rng.random()
+            started = time.thread_time()
+            if choice < 0.4:
+                library, count = state.rng.choice(libraries)
+                offset = state.rng.randrange(max(1, count - 200)) if count > 200 else 0
+                sort = state.rng.choice(SORTS)
+                order = page_index.order(conn, generation, False, source, library, sort)
+                rows = browse.list_library(
+                    conn, source, library, offset, 200, sort, order, page_index.counts(generation, source)
+                )
+                items_to_wire(rows)
+                method = "ListItems"
+            elif choice < 0.7 and state.words:
+                words = " ".join(state.rng.sample(state.words, state.rng.choice((1, 2))))
+                rows = browse.search(conn, words, 50, recent, generation, page_index.all_counts(generation))
+                items_to_wire(rows)
+                method = "Search"
+            elif state.ids:
+                found = browse.get_item(conn, *state.rng.choice(state.ids).split(":", 1))
+                rows, method = [], "GetItem"
+                item_to_dbus(found)
+            else:
+                continue
+            cpu[method] = cpu.get(method, 0.0) + time.thread_time() - started
+            made[method] = made.get(method, 0) + 1
+            if rows:
+                state.learn([item_to_dbus(row) for row in rows])
+        for method in sorted(cpu):
+            print(
+                f"{method:10} {made[method]:5} calls  {cpu[method] / made[method] * 1000:6.2f} ms of CPU a call"
+            )
+        print(
+            f"all        {sum(made.values()):5} calls  {sum(cpu.values()) / sum(made.values()) * 1000:6.2f} ms"
+        )
+
+
 def read(conn: Any, source: str, library: str, offset: int, order: Any) -> Any:
     from reeld.bus.convert import items_to_dbus
     from reeld.cache import browse
@@ -497,6 +560,12 @@ def main() -> None:
         help="only measure the cycle collector's cost for pages read from CACHE (a --keep-cache copy)",
     )
     parser.add_argument(
+        "--call-cost",
+        type=Path,
+        metavar="CACHE",
+        help="only measure, in process, the CPU a call of each method takes on CACHE (a --keep-cache copy)",
+    )
+    parser.add_argument(
         "--records",
         type=Path,
         help="write every call as JSON [started, seconds, method, ok] and the phases here",
@@ -516,6 +585,9 @@ def main() -> None:
         return
     if args.collector:
         collector_cost(args.collector)
+        return
+    if args.call_cost:
+        call_cost(args.call_cost)
         return
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     chosen = backends(args)
