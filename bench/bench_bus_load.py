@@ -12,6 +12,9 @@ Phases, timed in one run against one daemon:
 - **first sync**: from ``Add…Account`` to ``SyncFinished``: the cache fills while clients read it;
 - **idle**: ``--idle-s`` seconds with the cache full and nothing syncing (after the paging orders
   are rebuilt);
+- **sync beside** (with ``--beside COMMAND``): the daemon idle while COMMAND runs, such as a full
+  sync of the same size in another process at the lowest priority: what a sync costs the clients
+  when it does not share the daemon's GIL;
 - **full resync**: ``Sync(true)`` on the source to ``SyncFinished``: every page fetched and
   written again.
 
@@ -31,6 +34,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import time
@@ -302,6 +306,13 @@ async def run_phases(
     print(f"idle from {time.monotonic():.1f} (CLOCK_MONOTONIC)", flush=True)
     await asyncio.sleep(args.idle_s)
     end(phase)
+    if args.beside:
+        phase = begin("sync beside")
+        beside = await asyncio.create_subprocess_exec(
+            *shlex.split(args.beside), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        await beside.wait()
+        end(phase)
     phase = begin("full resync")
     await call(client, source, f"{NAME}.Source", "Sync", "b", True)
     message = await asyncio.wait_for(finished.get(), 900)
@@ -558,6 +569,13 @@ def main() -> None:
         type=Path,
         metavar="CACHE",
         help="only measure the cycle collector's cost for pages read from CACHE (a --keep-cache copy)",
+    )
+    parser.add_argument(
+        "--beside",
+        metavar="COMMAND",
+        help="after the idle phase, run COMMAND as a phase of its own ('sync beside'), the daemon idle: "
+        "with 'nice -n 19 .venv/bin/python bench/bench_jellyfin_sync.py', a full sync of the same size "
+        "in another process (a second daemon, its fake server and its client), at the lowest priority",
     )
     parser.add_argument(
         "--call-cost",
