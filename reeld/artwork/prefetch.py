@@ -142,7 +142,10 @@ class Prefetcher:
     ) -> int:
         """Fetch ``todo`` with ``CONCURRENCY`` workers sharing the one iterator; how many were kept.
         While the source syncs, they wait: all of a full pass's, all but ``DURING_SYNC`` of a
-        first screen's. While clients are busy, all but ``WHILE_CLIENTS_BUSY`` wait."""
+        first screen's. While clients are busy, all but ``WHILE_CLIENTS_BUSY`` wait; while they
+        crowd the daemon (``ClientActivity.crowded``), all of them. Under 20 busy clients, the one
+        worker left still took a quarter of the event loop's time (py-spy), mostly in opening each
+        image's request, and a client asks for the images it shows anyway (``GetArtwork``)."""
         kept = 0
         idle = self._idle_of(source_id)
         # Set once a worker ends (every image taken, the server gone, the disk full): the workers
@@ -158,6 +161,8 @@ class Prefetcher:
         async def fetch_until_done(number: int) -> None:
             nonlocal kept
             while True:
+                if self.activity.crowded and not ended.is_set():
+                    await _first_of(self.activity.uncrowded(), ended.wait())
                 if number >= WHILE_CLIENTS_BUSY and self.activity.busy and not ended.is_set():
                     await _first_of(self.activity.quiet(), ended.wait())
                 next_one = next(todo, None)

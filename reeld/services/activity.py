@@ -57,13 +57,23 @@ class ClientActivity:
     def busy(self) -> bool:
         return time.monotonic() - self._last_call < self.quiet_after_s
 
+    @property
+    def crowded(self) -> bool:
+        """Whether clients crowd the daemon (``CROWDED_CALLS_PER_S``)."""
+        return self.calls_per_s >= CROWDED_CALLS_PER_S
+
+    async def uncrowded(self) -> None:
+        """Return once clients no longer crowd the daemon (looked at twice a second)."""
+        while self.crowded:  # noqa: ASYNC110  (a count of calls, not an event: see ``quiet``)
+            await asyncio.sleep(0.5)
+
     async def give_way(self, worked_s: float) -> None:
         """After ``worked_s`` of a sync's writing: while clients crowd the daemon
         (``CROWDED_CALLS_PER_S``), rest ``REST_PER_WRITE`` times as long. The sync then takes at most
         about half the daemon's time (its pages are decoded ahead only as far as the read-ahead
         goes) and the clients' calls the rest: during a 110k-item first sync under 20 busy clients,
         its writer and decoder held the GIL a third of the time, and every call queued behind them."""
-        if self.calls_per_s >= CROWDED_CALLS_PER_S:
+        if self.crowded:
             await asyncio.sleep(worked_s * REST_PER_WRITE)
 
     async def quiet(self) -> None:

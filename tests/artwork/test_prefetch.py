@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from reeld.artwork.prefetch import CONCURRENCY, WHILE_CLIENTS_BUSY, Prefetcher
-from reeld.services.activity import ClientActivity
+from reeld.services.activity import CROWDED_CALLS_PER_S, ClientActivity
 from reeld.services.events import EventHub
 
 
@@ -59,3 +59,19 @@ async def test_a_pass_ends_when_its_images_are_fetched_however_busy_clients_stay
     todo = iter([(f"item{n}", "movies", "tag") for n in range(5)])
     fetched = prefetcher._fetch_all("source", "poster", 320, todo, first_screen=True)
     assert await asyncio.wait_for(fetched, 5) == 5
+
+
+async def test_prefetch_waits_while_clients_crowd_the_daemon_and_goes_on_after() -> None:
+    """Even the one worker that goes on while clients call waits while they crowd the daemon."""
+    artwork = Fetches()
+    artwork.release.set()
+    activity = ClientActivity(quiet_after_s=0.2)
+    for _ in range(CROWDED_CALLS_PER_S):
+        activity.note_call()
+    assert activity.crowded
+    prefetcher = Prefetcher(artwork, None, EventHub(), activity)  # type: ignore[arg-type]
+    todo = iter([(f"item{n}", "movies", "tag") for n in range(5)])
+    run = asyncio.create_task(prefetcher._fetch_all("source", "poster", 320, todo, first_screen=False))
+    await asyncio.sleep(0.3)  # the crowd's second: nothing fetched
+    assert not artwork.started.is_set()
+    assert await asyncio.wait_for(run, 5) == 5  # a second with no calls: the crowd is gone
