@@ -232,8 +232,8 @@ def item_entries(row: Any, artwork: dict[str, str]) -> bytes:
     source_id = row[SOURCE]
     parts: list[bytes] = []
     _string_entry(parts, _ID_PREFIX, f"{source_id}:{row[REMOTE]}")
-    parts += (_place_entries(source_id, row[LIBRARY])[0], _WATCHED_ENTRIES[not row[WATCHED]][0])
-    pad = _WATCHED_ENTRIES[not row[WATCHED]][1]
+    watched, pad = _WATCHED_ENTRIES[not row[WATCHED]]
+    parts += (_place_entries(source_id, row[LIBRARY])[0], watched)
     if (parent := row[PARENT]) is not None:
         pad = _string_entry(parts, _PARENT_PREFIX, f"{source_id}:{parent}")
     if kind := row[KIND]:

@@ -22,13 +22,13 @@ from dbus_fast._private.marshaller import Marshaller
 
 from reeld.errors import ReeldError
 
-_U32 = struct.Struct("<I")
+U32 = struct.Struct("<I")
 #: The D-Bus specification's largest array (dbus-daemon drops a connection that sends a larger one).
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 #: What keeping one item's bytes costs beside them (bytes object, tuple, ints, the dict's slot).
 ENTRY_OVERHEAD_BYTES = 160
 #: Zero bytes for padding, by length (at most 7).
-PAD = _PAD = tuple(bytes(n) for n in range(8))
+PAD = tuple(bytes(n) for n in range(8))
 
 
 class WireItems:
@@ -53,12 +53,12 @@ def join_items(entries: Iterable[bytes]) -> bytes:
         # Each a{sv} starts on a multiple of 4 with its length; its entries on a multiple of 8.
         pad_before = -position % 4
         pad_after = -(position + pad_before + 4) % 8
-        parts += (_PAD[pad_before], _U32.pack(len(entry)), _PAD[pad_after], entry)
+        parts += (PAD[pad_before], U32.pack(len(entry)), PAD[pad_after], entry)
         position += pad_before + 4 + pad_after + len(entry)
     if position - 4 > MAX_ARRAY_BYTES:
         # dbus-fast refuses such a reply when it marshals it; sent as bytes, it would cost the bus.
         raise ReeldError("The answer is larger than D-Bus can carry (64 MiB): ask for fewer items")
-    parts[0] = _U32.pack(position - 4)
+    parts[0] = U32.pack(position - 4)
     return b"".join(parts)
 
 
@@ -67,15 +67,15 @@ _ALIGNMENT = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d
 _ALIGNMENT |= {"g": 1, "a": 4, "(": 8, "{": 8, "v": 1, "h": 4}
 #: A NUL that ends a string, and the zeros after it up to the next multiple of 8, by their count.
 NUL_PAD = tuple(bytes(n + 1) for n in range(8))
-U32, U64, DOUBLE = _U32, struct.Struct("<Q"), struct.Struct("<d")
+U64, DOUBLE = struct.Struct("<Q"), struct.Struct("<d")
 
 
 def entry_prefix(key: str, signature: str) -> bytes:
     """A ``{sv}`` entry's bytes before its value: the key, the variant's signature and the padding
     to the value's alignment, for an entry starting on a multiple of 8 (as every entry does)."""
     name, code = key.encode(), signature.encode()
-    head = _U32.pack(len(name)) + name + b"\0" + bytes((len(code),)) + code + b"\0"
-    return head + _PAD[-len(head) % _ALIGNMENT[signature[0]]]
+    head = U32.pack(len(name)) + name + b"\0" + bytes((len(code),)) + code + b"\0"
+    return head + PAD[-len(head) % _ALIGNMENT[signature[0]]]
 
 
 def string_map_entry(prefix: bytes, mapping: dict[str, str]) -> tuple[bytes, int]:
@@ -83,24 +83,24 @@ def string_map_entry(prefix: bytes, mapping: dict[str, str]) -> tuple[bytes, int
     many zeros that added: an item's provider ids differ from every other item's."""
     first = len(prefix) + 4  # after the array's length, the entries start on a multiple of 8
     first += -first % 8
-    parts = [prefix, b"", _PAD[first - len(prefix) - 4]]
+    parts = [prefix, b"", PAD[first - len(prefix) - 4]]
     position = first
     for key, value in mapping.items():
         name, text = key.encode(), value.encode()
         before, between = -position % 8, -(len(name) + 1) % 4  # the key starts on a multiple of 8
         parts += (
-            _PAD[before],
-            _U32.pack(len(name)),
+            PAD[before],
+            U32.pack(len(name)),
             name,
             NUL_PAD[between],
-            _U32.pack(len(text)),
+            U32.pack(len(text)),
             text,
             b"\0",
         )
         position += before + 4 + len(name) + 1 + between + 4 + len(text) + 1
-    parts[1] = _U32.pack(position - first)
+    parts[1] = U32.pack(position - first)
     pad = -position % 8
-    parts.append(_PAD[pad])
+    parts.append(PAD[pad])
     return b"".join(parts), pad
 
 
@@ -109,7 +109,7 @@ def padded_entry(item: dict[str, Variant]) -> tuple[bytes, int]:
     the rare values an item is made of, such as ``a{ss}``, and values many items share)."""
     entries = entries_of(item)
     pad = -len(entries) % 8
-    return entries + _PAD[pad], pad
+    return entries + PAD[pad], pad
 
 
 def entries_of(item: dict[str, Variant]) -> bytes:
@@ -210,7 +210,7 @@ class WireReply(Message):
                 fields,
             ],
         ).marshall()
-        header += _PAD[-len(header) % 8]  # the body starts on a multiple of 8
+        header += PAD[-len(header) % 8]  # the body starts on a multiple of 8
         return header + self.wire_body
 
 
@@ -228,6 +228,6 @@ def as_wire_reply(msg: Message) -> Message:
     parts, position = [body[0].body], len(body[0].body)
     for value in body[1:]:
         pad = -position % 4
-        parts += (_PAD[pad], _U32.pack(value))
+        parts += (PAD[pad], U32.pack(value))
         position += pad + 4
     return WireReply(msg, b"".join(parts))
