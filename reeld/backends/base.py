@@ -222,6 +222,17 @@ class MediaBackend(abc.ABC):
         return
         yield  # pragma: no cover - makes this an async generator
 
+    async def fetch_items(self, remote_ids: list[str]) -> list[MediaItem]:
+        """Items by id as the source has them now. Default: none known."""
+        return []
+
+    async def is_watched(self, remote_id: str) -> bool:
+        """Whether the source has the item watched now (an item it does not list: no)."""
+        return any(
+            item.remote_id == remote_id and item.watch is not None and item.watch.watched
+            for item in await self.fetch_items([remote_id])
+        )
+
     async def get_movies(self, library: Library) -> list[MediaItem]:
         return await self._collect(library, {ItemKind.MOVIE})
 

@@ -422,6 +422,32 @@ async def test_stopped_at_the_end_is_watched_here_at_once_and_on_the_server(
     assert state.played and state.position_ticks == 0
 
 
+async def test_a_watched_change_the_server_took_before_a_crash_is_not_counted_twice(
+    daemon: tuple[Daemon, Recorder],
+    server: FakeJellyfinServer,
+    fake: FakeJellyfin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Jellyfin counts every POST of a played item as one more play. A kill -9 after the server
+    took the change, before the queue forgot it, sent it again after the restart: two plays."""
+    core, _ = daemon
+    source_id = await added(daemon, server)
+    (movie,) = unplayed_movies(fake, 1)
+
+    def crash_before_forgetting(conn: Any, action_id: int) -> None:
+        """``finish_pending`` as a kill -9 right after the send leaves it: not done."""
+
+    with monkeypatch.context() as crashing:
+        crashing.setattr(queries, "finish_pending", crash_before_forgetting)
+        await core.set_watched(f"{source_id}:{movie}", True)
+        await core.sync.replay_pending(source_id)  # the first send, then its replay "after a restart"
+    await core.sync.replay_pending(source_id)
+    posts = [r for r in server.wire.requests if r.method == "POST" and r.path == f"/UserPlayedItems/{movie}"]
+    assert len(posts) == 1
+    assert fake.user_data[(fake.users[USER].id, movie)].play_count == 1
+    assert await core.db.read(queries.pending_count) == 0
+
+
 def unplayed_movies(fake: FakeJellyfin, count: int) -> list[str]:
     user = fake.users[USER].id
     movies = [i.id for i in fake.items.values() if i.type == "Movie" and not fake.user_data.get((user, i.id))]

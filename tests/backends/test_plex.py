@@ -6,6 +6,7 @@ import dataclasses
 import ssl
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import msgspec
@@ -484,6 +485,27 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
     await recorder.wait(lambda e: isinstance(e, ev.SourceConnected) and e.source_id == home_id, 10)
     await recorder.wait(lambda e: isinstance(e, ev.SyncFinished) and e.source_id == home_id, 10)
     assert home.item(second.rating_key).view_count == 1
+
+
+async def test_a_watched_change_the_server_took_before_a_crash_is_not_counted_twice(
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plex counts every scrobble as one more view. A kill -9 after the server took the change,
+    before the queue forgot it, sent it again after the restart: two views."""
+    core, _ = daemon
+    home, home_id = await home_added(daemon, cluster)
+    movie = next(m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0)
+
+    def crash_before_forgetting(conn: Any, action_id: int) -> None:
+        """``finish_pending`` as a kill -9 right after the send leaves it: not done."""
+
+    with monkeypatch.context() as crashing:
+        crashing.setattr(queries, "finish_pending", crash_before_forgetting)
+        await core.set_watched(f"{home_id}:{movie.rating_key}", True)
+        await core.sync.replay_pending(home_id)  # the first send, then its replay "after a restart"
+    await core.sync.replay_pending(home_id)
+    assert home.item(movie.rating_key).view_count == 1
+    assert await core.db.read(queries.pending_count) == 0
 
 
 async def test_a_change_to_an_item_the_server_no_longer_has_waits_until_a_sync_removes_it(

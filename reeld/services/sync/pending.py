@@ -146,7 +146,11 @@ class PendingChanges:
 
 async def _send(backend: MediaBackend, action: queries.PendingAction) -> None:
     if action.action == "watched":
-        await backend.mark_watched(action.remote_id)
+        # Jellyfin and Plex count each "played" they are sent as one more play. A change the server
+        # took just before a crash (a kill -9 between sending it and forgetting it here) is sent
+        # again after the restart: where the server has the item watched already, it is not.
+        if not await backend.is_watched(action.remote_id):
+            await backend.mark_watched(action.remote_id)
     elif action.action == "unwatched":
         await backend.mark_unwatched(action.remote_id)
     else:
