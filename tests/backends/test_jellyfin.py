@@ -504,6 +504,14 @@ async def test_a_watch_change_the_server_fails_waits_and_the_source_stays_connec
     assert await core.sync.sync(source_id, full=False)  # and, after it, the replay in the background
     assert (await replayed).status == 200
     assert fake.user_data[(fake.users[USER].id, failed)].played
+    # The replay forgets the change once the server has answered: wait for PendingChanges to say so.
+    await recorder.wait(
+        lambda e: (
+            isinstance(e, ev.SourceChanged)
+            and e.source_id == source_id
+            and core.coordinator.get(source_id).pending_changes == 0
+        )
+    )
     assert await core.db.read(queries.pending_count) == 0
 
 

@@ -86,6 +86,11 @@ def watched_on_server(fake: FakeJellyfin, item_id: str) -> bool:
     return bool(state and state.played)
 
 
+def play_count(fake: FakeJellyfin, item_id: str) -> int:
+    state = fake.user_data.get((fake.users[USER].id, item_id))
+    return state.play_count if state else 0
+
+
 def position_on_server_ms(fake: FakeJellyfin, item_id: str) -> int:
     state = fake.user_data.get((fake.users[USER].id, item_id))
     return state.position_ticks * 1000 // TICKS_PER_SECOND if state else 0
@@ -282,6 +287,7 @@ async def test_kill_9_never_loses_a_watch_change_queued_offline_or_being_sent(
     unwatched = [m.id for m in movies if not watched_on_server(fake, m.id)][:6]
     watched = [m.id for m in movies if watched_on_server(fake, m.id)][:1]
     expected: list[tuple[str, str, int, str]] = []
+    plays_before = {remote_id: play_count(fake, remote_id) for remote_id in unwatched}
 
     async def set_watched(remote_id: str, value: bool) -> None:
         await client.manager("SetWatched", "sb", prefix + remote_id, value)
@@ -319,6 +325,9 @@ async def test_kill_9_never_loses_a_watch_change_queued_offline_or_being_sent(
         if await client.prop(source, "Source", "PendingChanges") != 0:
             await client.wait_signal(changed(source, "PendingChanges", 0), timeout=60)
         assert [r for r in unwatched[:4] + unwatched[5:6] if not watched_on_server(fake, r)] == []
+        # Each counted as one play, the one the server took just before the kill included.
+        plays = {r: play_count(fake, r) - plays_before[r] for r in unwatched[:4] + unwatched[5:6]}
+        assert set(plays.values()) == {1}, plays
         assert not watched_on_server(fake, watched[0])
         assert position_on_server_ms(fake, unwatched[4]) == 754_000
         assert queued(private_bus) == []
