@@ -28,7 +28,7 @@ from reeld.models.source import SourceStatus
 from reeld.services import backoff
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
-from tests.support.cache import cached, remote_ids
+from tests.support.cache import cached, remote_ids, watched_then_killed_before_forgotten
 from tests.support.events import Recorder, running, stop
 from tests.support.keyring import KeyringDaemon
 
@@ -426,21 +426,13 @@ async def test_a_watched_change_the_server_took_before_a_crash_is_not_counted_tw
     daemon: tuple[Daemon, Recorder],
     server: FakeJellyfinServer,
     fake: FakeJellyfin,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Jellyfin counts every POST of a played item as one more play. A kill -9 after the server
     took the change, before the queue forgot it, sent it again after the restart: two plays."""
     core, _ = daemon
     source_id = await added(daemon, server)
     (movie,) = unplayed_movies(fake, 1)
-
-    def crash_before_forgetting(conn: Any, action_id: int) -> None:
-        """``finish_pending`` as a kill -9 right after the send leaves it: not done."""
-
-    with monkeypatch.context() as crashing:
-        crashing.setattr(queries, "finish_pending", crash_before_forgetting)
-        await core.set_watched(f"{source_id}:{movie}", True)
-        await core.sync.replay_pending(source_id)  # the first send, then its replay "after a restart"
+    await watched_then_killed_before_forgotten(core, source_id, movie)
     await core.sync.replay_pending(source_id)
     posts = [r for r in server.wire.requests if r.method == "POST" and r.path == f"/UserPlayedItems/{movie}"]
     assert len(posts) == 1

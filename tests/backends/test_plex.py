@@ -6,7 +6,6 @@ import dataclasses
 import ssl
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import msgspec
@@ -40,7 +39,7 @@ from reeld.fakes.plex.network import HOST, refusing_socket
 from reeld.models.source import ConnectionKind, SourceStatus
 from reeld.services import events as ev
 from reeld.services.secrets import SecretStore
-from tests.support.cache import CachedRow, cached
+from tests.support.cache import CachedRow, cached, watched_then_killed_before_forgotten
 from tests.support.events import Recorder, running, stop
 from tests.support.keyring import KeyringDaemon
 from tests.support.network_manager import Connectivity, NetworkManagerMock
@@ -488,21 +487,14 @@ async def test_watch_state_reaches_the_server_or_waits_for_it(
 
 
 async def test_a_watched_change_the_server_took_before_a_crash_is_not_counted_twice(
-    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster, monkeypatch: pytest.MonkeyPatch
+    daemon: tuple[Daemon, Recorder], cluster: FakePlexCluster
 ) -> None:
     """Plex counts every scrobble as one more view. A kill -9 after the server took the change,
     before the queue forgot it, sent it again after the restart: two views."""
     core, _ = daemon
     home, home_id = await home_added(daemon, cluster)
     movie = next(m for m in home.catalog.of_type(1, MOVIE) if m.view_count == 0)
-
-    def crash_before_forgetting(conn: Any, action_id: int) -> None:
-        """``finish_pending`` as a kill -9 right after the send leaves it: not done."""
-
-    with monkeypatch.context() as crashing:
-        crashing.setattr(queries, "finish_pending", crash_before_forgetting)
-        await core.set_watched(f"{home_id}:{movie.rating_key}", True)
-        await core.sync.replay_pending(home_id)  # the first send, then its replay "after a restart"
+    await watched_then_killed_before_forgotten(core, home_id, str(movie.rating_key))
     await core.sync.replay_pending(home_id)
     assert home.item(movie.rating_key).view_count == 1
     assert await core.db.read(queries.pending_count) == 0

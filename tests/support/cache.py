@@ -3,8 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from reeld.cache import queries
 from reeld.cache.browse import BROWSE_COLUMNS
 from reeld.cache.schema import items, watch_state
 from reeld.daemon import Daemon
@@ -42,3 +44,16 @@ async def cached(core: Daemon, source_id: str) -> dict[str, CachedRow]:
 def remote_ids(rows: Sequence[Sequence[Any]]) -> list[str]:
     """The server's ids of the rows of an answer (a ``present`` for the daemon's reads)."""
     return [row[BROWSE_COLUMNS.index("remote_id")] for row in rows]
+
+
+async def watched_then_killed_before_forgotten(core: Daemon, source_id: str, remote_id: str) -> None:
+    """Mark an item watched and replay the queue as a kill -9 right after each send leaves it: the
+    server has taken the change, and the queue still holds it (``finish_pending`` did nothing)."""
+
+    def killed_before_forgetting(conn: Any, action_id: int) -> None:
+        """Not done."""
+
+    with pytest.MonkeyPatch.context() as killed:
+        killed.setattr(queries, "finish_pending", killed_before_forgetting)
+        await core.set_watched(f"{source_id}:{remote_id}", True)
+        await core.sync.replay_pending(source_id)  # the first send, then its replay "after a restart"
